@@ -1,0 +1,76 @@
+"""Where hierarchies come from. :func:`load_source` turns a SOURCE string into a Hierarchy.
+
+SOURCE is one of
+- ``tree:H=4,W=5``: perfect tree (root depth 0, leaves depth H, W children per inner node);
+- ``dag:n=500,depth=5,parents=2,p=0.3,seed=0``: random layered DAG (see :func:`random_dag`;
+  every key is optional);
+- ``wordnet``: the 82,115 WordNet 3.0 noun synsets; ``wordnet:SYNSET``: that synset and below;
+- a path to a file: edge list ``.csv``/``.tsv``/``.txt``, ``.json``, ``.obo``, each optionally ``.gz``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+from ..hierarchy import Hierarchy
+from .files import DEFAULT_MAX_BYTES, load_file, parse_upload
+from .synthetic import perfect_tree, random_dag
+from .wordnet import wordnet, wordnet_subtree
+
+__all__ = ["load_source", "perfect_tree", "random_dag", "wordnet", "wordnet_subtree",
+           "load_file", "parse_upload", "DEFAULT_MAX_BYTES", "parse_params"]
+
+_DAG_KEYS = {"n": ("nodes", int), "nodes": ("nodes", int), "depth": ("depth", int),
+             "parents": ("parents", int), "p": ("p_extra", float), "seed": ("seed", int)}
+
+
+def parse_params(text: str, spec: str) -> dict[str, str]:
+    """``H=4,W=5`` -> {"H": "4", "W": "5"} with a clear error for anything else."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if "=" not in part:
+            raise InputError(f"cannot read {part!r} in source {spec!r}", hint="write KEY=VALUE pairs, e.g. tree:H=4,W=5")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _number(kind, value: str, key: str, spec: str):
+    try:
+        return kind(value)
+    except ValueError:
+        raise InputError(f"{key}={value!r} is not a number in source {spec!r}", hint="e.g. tree:H=4,W=5") from None
+
+
+def load_source(spec: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Hierarchy:
+    """Load any SOURCE string (see the module docstring)."""
+    spec = spec.strip()
+    head, _, rest = spec.partition(":")
+    if head == "tree" and rest:
+        params = parse_params(rest, spec)
+        unknown = set(params) - {"H", "W"}
+        if unknown or not {"H", "W"} <= set(params):
+            raise InputError(f"a tree source needs exactly H and W, got {sorted(params)}", hint="e.g. tree:H=4,W=5")
+        return perfect_tree(_number(int, params["H"], "H", spec), _number(int, params["W"], "W", spec))
+    if head == "dag":
+        params = parse_params(rest, spec)
+        kwargs = {}
+        for k, v in params.items():
+            if k not in _DAG_KEYS:
+                raise InputError(f"unknown DAG parameter {k!r} in {spec!r}",
+                                 hint="known: n, depth, parents, p, seed (e.g. dag:n=500,depth=5,parents=2,p=0.3,seed=0)")
+            name, kind = _DAG_KEYS[k]
+            kwargs[name] = _number(kind, v, k, spec)
+        return random_dag(**kwargs)
+    if spec == "wordnet":
+        return wordnet()
+    if head == "wordnet" and rest:
+        return wordnet_subtree(rest)
+    path = Path(spec)
+    if path.exists():
+        return load_file(path, max_bytes=max_bytes)
+    raise InputError(
+        f"unknown source {spec!r}",
+        hint="use tree:H=4,W=5, dag:n=500,depth=5, wordnet, wordnet:mammal.n.01, or a path to a .csv/.tsv/.json/.obo file",
+    )
