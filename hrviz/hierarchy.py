@@ -392,8 +392,7 @@ class Hierarchy:
             if t in name.lower() or (self.labels and t in self.labels[i].lower()):
                 if not exact or i != exact[0]:
                     hits.append(i)
-                    if len(hits) >= limit:
-                        break
+        # rank all hits before cutting: cutting first kept the first `limit` ids, not the best
         hits.sort(key=lambda i: (len(self.names[i]), self.names[i]))
         return (exact + hits)[:limit]
 

@@ -1,0 +1,139 @@
+"""Relevant pairs, splits and samplers.
+
+A *pair* is (query, doc, distance) with doc in S(query) (itself or an ancestor),
+distance the shortest hop count, capped by ``max_distance``. Pairs come straight from
+:meth:`Hierarchy.closure`, grouped by query.
+
+Evaluation modes (science.md section 7):
+- ``reconstruction`` (default): train on every pair, evaluate on every pair;
+- ``generalisation``: a seeded fraction of the pairs with distance >= 1 is held out of
+  training and evaluated; self pairs always stay in training.
+
+Samplers draw batches of pair indices (into :class:`Pairs` arrays), seeded:
+- :class:`UniformSampler` ("regular"): uniform over training pairs;
+- :class:`DistanceWeightedSampler`: pair probability proportional to a weight per
+  distance. :func:`rebalanced_weights` turns the paper's p into weights: distance 0
+  gets a share p of the samples, each other distance an equal share of 1 - p. (Uniform
+  sampling over a perfect tree H=4, W=5 gives distance 0 a share of 21%; the paper's
+  p=0.03 starves it, which is the "distance-0 collapse" the paper reports.);
+- :class:`LongDistanceSampler`: uniform over pairs with distance >= a threshold;
+- :class:`MixtureSampler`: a fixed mix of samplers (the ``joint`` recipe).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+from .hierarchy import Closure, Hierarchy
+
+
+@dataclass
+class Pairs:
+    """Parallel arrays of relevant pairs plus the closure they came from."""
+
+    closure: Closure
+    query: np.ndarray
+    doc: np.ndarray
+    distance: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.query)
+
+    def count_by_distance(self) -> dict[int, int]:
+        c = np.bincount(self.distance)
+        return {int(t): int(v) for t, v in enumerate(c) if v}
+
+
+@dataclass
+class Split:
+    train: Pairs
+    eval: Pairs
+    mode: str
+
+
+def all_pairs(h: Hierarchy, max_distance: int | None = None) -> Pairs:
+    c = h.closure(max_distance)
+    return Pairs(c, c.query, c.doc, c.distance)
+
+
+def split_pairs(h: Hierarchy, max_distance: int | None = None, *, mode: str = "reconstruction",
+                holdout: float = 0.1, seed: int = 0) -> Split:
+    """Training and evaluation pairs for a mode (see the module docstring)."""
+    p = all_pairs(h, max_distance)
+    if mode == "reconstruction":
+        return Split(p, p, mode)
+    if mode != "generalisation":
+        raise InputError(f"unknown evaluation mode {mode!r}", hint="use reconstruction or generalisation")
+    if not 0 < holdout < 1:
+        raise InputError(f"holdout must be in (0, 1), got {holdout}")
+    rng = np.random.default_rng(seed)
+    held = (rng.random(len(p)) < holdout) & (p.distance > 0)
+    take = lambda m: Pairs(p.closure, p.query[m], p.doc[m], p.distance[m])  # noqa: E731
+    return Split(take(~held), take(held), mode)
+
+
+class UniformSampler:
+    """Uniform over the given pair indices."""
+
+    def __init__(self, pairs: Pairs, index: np.ndarray | None = None):
+        self.index = np.arange(len(pairs)) if index is None else index
+        if len(self.index) == 0:
+            raise InputError("no training pairs to sample from",
+                             hint="lower the long-distance threshold or raise the max distance")
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return self.index[rng.integers(0, len(self.index), size=size)]
+
+
+class DistanceWeightedSampler:
+    """Pair probability proportional to ``weights[distance]`` (missing distances: 0)."""
+
+    def __init__(self, pairs: Pairs, weights: dict[int, float]):
+        w = np.array([weights.get(int(t), 0.0) for t in range(int(pairs.distance.max()) + 1)], dtype=np.float64)
+        prob = w[pairs.distance]
+        if prob.sum() <= 0:
+            raise InputError("the distance weights give every pair probability 0")
+        self.cdf = np.cumsum(prob / prob.sum())
+        self.weights = weights
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return np.minimum(np.searchsorted(self.cdf, rng.random(size)), len(self.cdf) - 1)
+
+
+def rebalanced_weights(pairs: Pairs, p: float) -> dict[int, float]:
+    """Per-pair weights giving distance 0 a share ``p`` and each other distance (1 - p) / D."""
+    counts = pairs.count_by_distance()
+    others = [t for t in counts if t > 0]
+    if not 0 <= p <= 1:
+        raise InputError(f"rebalance p must be in [0, 1], got {p}")
+    w = {0: p / counts[0]} if 0 in counts else {}
+    for t in others:
+        w[t] = (1 - p) / len(others) / counts[t]
+    return w
+
+
+class LongDistanceSampler(UniformSampler):
+    """Uniform over pairs with distance >= ``threshold``."""
+
+    def __init__(self, pairs: Pairs, threshold: int):
+        idx = np.flatnonzero(pairs.distance >= threshold)
+        if len(idx) == 0:
+            raise InputError(f"no pairs with distance >= {threshold}",
+                             hint=f"the largest distance is {int(pairs.distance.max())}: lower the long-distance threshold")
+        super().__init__(pairs, idx)
+        self.threshold = threshold
+
+
+class MixtureSampler:
+    """Each batch: a share ``weights[i]`` of its pairs from ``samplers[i]``."""
+
+    def __init__(self, samplers: list, weights: list[float]):
+        self.samplers = samplers
+        self.weights = np.asarray(weights, dtype=np.float64) / np.sum(weights)
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        counts = rng.multinomial(size, self.weights)
+        return np.concatenate([s.sample(rng, int(c)) for s, c in zip(self.samplers, counts)])

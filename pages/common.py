@@ -1,0 +1,301 @@
+"""Shared pieces of the Streamlit app: the store, cached loaders, the training registry, the
+sidebar, and the page list. Every page imports this (``from pages.common import ...``; the app's
+folder is on ``sys.path`` while Streamlit runs a page).
+
+Session state keys other pages read:
+
+- ``source``: the active hierarchy's SOURCE string (default ``tree:H=4,W=5``);
+- ``run_id``: the active run (int) or None;
+- ``max_distance``: the distance cap chosen on the Hierarchy page (None = no cap).
+
+Heavy modules (torch through hrviz.train/experiment/model) are imported inside the functions
+that need them, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from hrviz.errors import InputError
+from hrviz.hierarchy import Hierarchy
+
+DEFAULT_SOURCE = "tree:H=4,W=5"
+DEFAULT_DB = "results/hrviz.duckdb"
+DEMO_SOURCE = "tree:H=4,W=5"
+DEMO_DIM = 3
+APP_DIR = Path(__file__).resolve().parents[1]
+PAGES_DIR = APP_DIR / "pages"
+
+#: how each known page file is shown: stem -> (title, icon, url path)
+PAGE_INFO = {
+    "home": ("Home", ":material/home:", "home"),
+    "hierarchy": ("Hierarchy", ":material/account_tree:", "hierarchy"),
+    "train": ("Train", ":material/model_training:", "train"),
+    "results": ("Results", ":material/table_chart:", "results"),
+    "query": ("Query inspector", ":material/search:", "query"),
+    "embeddings": ("Embeddings", ":material/scatter_plot:", "embeddings"),
+    "geometry": ("Geometry", ":material/change_history:", "geometry"),
+}
+_PAGE_FILE = re.compile(r"^(\d+)_([A-Za-z0-9_]+)\.py$")
+
+
+# ----------------------------------------------------------------------------- pages
+
+
+def page_files(pages_dir: Path = PAGES_DIR) -> list[tuple[int, str, Path]]:
+    """``(number, stem, path)`` of every ``N_name.py`` in ``pages_dir``, in numeric order."""
+    out = []
+    for path in pages_dir.glob("*.py"):
+        m = _PAGE_FILE.match(path.name)
+        if m:
+            out.append((int(m.group(1)), m.group(2), path))
+    return sorted(out)
+
+
+def page_info(stem: str) -> tuple[str, str, str]:
+    """(title, icon, url path) of a page file stem; unknown pages get a title from the name."""
+    if stem in PAGE_INFO:
+        return PAGE_INFO[stem]
+    return stem.replace("_", " ").capitalize(), ":material/article:", stem.replace("_", "-")
+
+
+# ----------------------------------------------------------------------------- store
+
+
+def db_path() -> Path:
+    """The results store: ``$HRVIZ_DB`` or ``results/hrviz.duckdb``."""
+    return Path(os.environ.get("HRVIZ_DB") or DEFAULT_DB)
+
+
+def uploads_dir() -> Path:
+    """Where uploaded hierarchy files are kept: ``uploads/`` next to the store."""
+    return db_path().parent / "uploads"
+
+
+def models_dir() -> Path:
+    """Where uploaded model files are kept: ``models/`` next to the store."""
+    return db_path().parent / "models"
+
+
+@st.cache_resource(show_spinner=False)
+def _store(path: str):
+    from hrviz.store import Store
+
+    store = Store(path)
+    store.fail_stale_runs()  # runs left "running" by a process that died
+    return store
+
+
+def get_store():
+    """The process-wide Store for :func:`db_path` (one connection, a cursor per thread)."""
+    return _store(str(db_path().resolve()))
+
+
+@dataclass
+class Demo:
+    """What :func:`ensure_demo_runs` did at start-up."""
+
+    trained: bool  # the store was empty and the demo was trained now
+    run_ids: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@st.cache_resource(show_spinner=False)
+def _demo(path: str) -> Demo:
+    store = _store(path)
+    was_empty = store.runs().empty
+    t0 = time.perf_counter()
+    try:
+        from hrviz.experiment import ensure_demo
+    except ImportError as err:  # training engine not available
+        return Demo(False, [], 0.0, f"the training engine is not available ({err})")
+    try:
+        ids = list(ensure_demo(store) or [])
+    except Exception as err:  # shown on Home; the app must still start
+        return Demo(False, [], time.perf_counter() - t0, f"{type(err).__name__}: {err}")
+    return Demo(was_empty, ids, time.perf_counter() - t0)
+
+
+def ensure_demo_runs() -> Demo:
+    """Fill an empty store with the small synthetic experiment, once per process and store."""
+    return _demo(str(db_path().resolve()))
+
+
+# ----------------------------------------------------------------------------- hierarchies
+
+
+@st.cache_resource(show_spinner="Loading the hierarchy...", max_entries=8)
+def load_hierarchy(source: str) -> Hierarchy:
+    """The Hierarchy for a SOURCE string, cached (closures are cached inside it)."""
+    from hrviz.sources import load_source
+
+    return load_source(source)
+
+
+def current_hierarchy() -> Hierarchy:
+    return load_hierarchy(st.session_state.get("source", DEFAULT_SOURCE))
+
+
+def source_title(source: str) -> str:
+    """A short display name: the file name for an uploaded file, else the SOURCE string."""
+    p = Path(source)
+    if p.suffix or os.sep in source:
+        return p.name
+    return source
+
+
+_UPLOAD_EXT = re.compile(r"^[a-z0-9]{1,8}$")
+
+
+def upload_ext(filename: str) -> str:
+    """``taxonomy.CSV`` -> ``csv``; ``x.tsv.gz`` -> ``tsv.gz``; unusable -> ``txt``."""
+    suffixes = [s.lstrip(".").lower() for s in Path(filename).suffixes]
+    if suffixes and suffixes[-1] == "gz" and len(suffixes) > 1 and _UPLOAD_EXT.match(suffixes[-2]):
+        return f"{suffixes[-2]}.gz"
+    if suffixes and _UPLOAD_EXT.match(suffixes[-1]):
+        return suffixes[-1]
+    return "txt"
+
+
+def save_upload(data: bytes, filename: str, folder: Path | None = None) -> tuple[Hierarchy, Path]:
+    """Parse an uploaded file and keep it as ``folder/<hierarchy hash>.<ext>``.
+
+    The saved path is a SOURCE string that later pages, runs and the CLI can reload. Raises
+    :class:`InputError` (with what was wrong and where) for a file that is not a hierarchy;
+    nothing is written then.
+    """
+    from hrviz.sources import parse_upload
+
+    h = parse_upload(data, filename)
+    folder = Path(folder) if folder is not None else uploads_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{h.hash}.{upload_ext(filename)}"
+    if path.suffix == ".gz" and data[:2] != b"\x1f\x8b":  # named .gz but sent plain
+        data = gzip.compress(data, mtime=0)
+    if not path.exists() or path.read_bytes() != data:
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return h, path
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@dataclass
+class Training:
+    """A run training in a background thread of this process."""
+
+    run_id: int
+    thread: threading.Thread
+    stop: threading.Event
+    source: str
+    started: float = field(default_factory=time.time)
+
+    @property
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+
+@st.cache_resource(show_spinner=False)
+def _registry(path: str) -> dict[int, Training]:
+    return {}
+
+
+def training_registry() -> dict[int, Training]:
+    """Runs started by this process (any session/tab), by run id: threads and stop events."""
+    return _registry(str(db_path().resolve()))
+
+
+def active_trainings() -> dict[int, Training]:
+    return {rid: t for rid, t in training_registry().items() if t.alive}
+
+
+def start_training(source: str, cfg, hierarchy: Hierarchy) -> int:
+    """Launch a run in a background thread, register it and make it the session's run."""
+    from hrviz.experiment import launch
+
+    stop = threading.Event()
+    run_id, thread = launch(source, cfg, get_store(), hierarchy=hierarchy, stop=stop)
+    training_registry()[int(run_id)] = Training(int(run_id), thread, stop, source)
+    st.session_state["run_id"] = int(run_id)
+    return int(run_id)
+
+
+def stop_training(run_id: int) -> bool:
+    """Ask a run of this process to stop; False when it is not running here."""
+    t = training_registry().get(int(run_id))
+    if t is None or not t.alive:
+        return False
+    t.stop.set()
+    return True
+
+
+# ----------------------------------------------------------------------------- session
+
+
+def init_session() -> None:
+    """Session defaults: the demo hierarchy, and the newest finished run as the active run."""
+    st.session_state.setdefault("source", DEFAULT_SOURCE)
+    st.session_state.setdefault("max_distance", None)
+    if "run_id" not in st.session_state:
+        runs = get_store().runs(status="finished")
+        st.session_state["run_id"] = int(runs["run_id"].iloc[0]) if len(runs) else None
+
+
+def run_label(row) -> str:
+    """``#12 pretrain-finetune d=3 · tree:H=4,W=5 · finished``: one line per run in selects."""
+    return (f"#{row['run_id']} {row['recipe']} d={row['dim']} · {source_title(row['source'])}"
+            f" · {row['status']}")
+
+
+def run_row(run_id: int | None) -> dict | None:
+    if run_id is None:
+        return None
+    try:
+        return get_store().run(int(run_id))
+    except InputError:
+        return None
+
+
+def sidebar() -> None:
+    """The active hierarchy and run, under the navigation."""
+    with st.sidebar:
+        src = st.session_state.get("source", DEFAULT_SOURCE)
+        st.markdown("**Active hierarchy**")
+        try:
+            h = load_hierarchy(src)
+            st.caption(f"`{source_title(src)}` · {h.n:,} nodes · {h.n_edges:,} edges · "
+                       f"depth {h.max_depth}")
+        except InputError as err:
+            st.caption(f"`{source_title(src)}`: {err}")
+        st.markdown("**Active run**")
+        row = run_row(st.session_state.get("run_id"))
+        if row is None:
+            st.caption("none: train one, or pick one on Results")
+        else:
+            overall = "" if row.get("overall") is None else f" · overall {row['overall']:.1%}"
+            st.caption(f"#{row['run_id']} {row['recipe']} d={row['dim']} on "
+                       f"`{source_title(row['source'])}` · {row['status']}{overall}")
+        live = active_trainings()
+        if live:
+            st.caption(f"training now: " + ", ".join(f"#{r}" for r in sorted(live)))
+        st.caption(f"store: `{db_path()}`")
+
+
+def recall_frame(run_ids: list[int], split: str | None = None) -> pd.DataFrame:
+    """``store.recall`` for some runs (empty frame for no runs)."""
+    if not run_ids:
+        return pd.DataFrame(columns=["run_id", "stage", "step", "split", "distance", "k", "hits",
+                                     "pairs", "recall"])
+    return get_store().recall([int(r) for r in run_ids], split=split)
