@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "layered_layout", "query_tree", "query_tree_chart", "neighbourhood", "neighbourhood_chart",
     "graph_chart", "depth_frame", "distance_frame", "depth_histogram", "distance_histogram",
-    "final_recall_frame", "recall_by_distance_chart", "with_global_step", "stage_boundaries",
+    "final_recall_frame", "reference_frame", "recall_by_distance_chart", "with_global_step", "stage_boundaries",
     "recall_over_steps_chart", "loss_chart", "runs_recall_chart",
 ]
 
@@ -47,6 +47,7 @@ ROLE_COLORS = {
     "other": "#c7c7c7",
 }
 STAGE_ORDER = ("train", "pretrain", "finetune", "final")
+STAGE_COLORS = {"train": "#1f77b4", "pretrain": "#9ecae1", "finetune": "#2ca02c", "final": "#d62728"}
 
 # ----------------------------------------------------------------------------- graph layout
 
@@ -252,6 +253,17 @@ def final_recall_frame(recall: pd.DataFrame, runs: pd.DataFrame | None = None) -
     return out
 
 
+def reference_frame(reference: dict | None, **columns) -> pd.DataFrame:
+    """The per-distance numbers of a :func:`hrviz.paper.reference` dict as a frame with columns
+    distance, recall (plus ``columns`` as constants, e.g. ``recipe="standard"``). Empty when
+    there is no reference or it has no per-distance numbers."""
+    rbd = (reference or {}).get("recall_by_distance") or {}
+    out = pd.DataFrame({"distance": [int(d) for d in rbd], "recall": [float(v) for v in rbd.values()]})
+    for key, value in columns.items():
+        out[key] = pd.Series([value] * len(out), dtype=object)
+    return out.sort_values("distance").reset_index(drop=True)
+
+
 def recall_by_distance_chart(df: pd.DataFrame, *, color: str = "recipe",
                              reference: pd.DataFrame | None = None, title: str = "",
                              height: int = 260) -> alt.LayerChart:
@@ -378,7 +390,8 @@ def runs_recall_chart(df: pd.DataFrame, *, reference: pd.DataFrame | None = None
     tooltip = ["run:N", "stage:N", "distance:O", alt.Tooltip("recall:Q", format=".1%")]
     lines = alt.Chart().mark_line(point=True).encode(
         x=x, y=y, tooltip=tooltip,
-        color=alt.Color("stage:N", title="stage", scale=alt.Scale(domain=stages)),
+        color=alt.Color("stage:N", title="stage", scale=alt.Scale(
+            domain=stages, range=[STAGE_COLORS.get(s, "#7f7f7f") for s in stages])),
     ).transform_filter("datum.kind == 'hrviz'")
     ticks = alt.Chart().mark_tick(color="black", thickness=2, size=16).encode(
         x=x, y=y, tooltip=tooltip,

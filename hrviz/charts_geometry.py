@@ -49,7 +49,7 @@ def score_histogram_chart(frame: pd.DataFrame, threshold: float | None = None, *
 def min_dim_points(frame: pd.DataFrame, study: str) -> pd.DataFrame:
     """Study rows of one study ("H" or "W") -> x, method, min_dim (mean), lo, hi, groups."""
     x = "H" if study == "H" else "W"
-    part = frame[frame["study"] == study]
+    part = frame[(frame["study"] == study) & (frame["min_dim"] > 0)]  # -1: no d found
     if part.empty:
         return pd.DataFrame(columns=["x", "method", "min_dim", "lo", "hi", "groups"])
     agg = part.groupby([x, "method"], as_index=False)["min_dim"].agg(["mean", "min", "max", "count"])

@@ -1,5 +1,205 @@
-"""CLI commands train, eval, runs, export (filled in by the training engine)."""
+"""CLI commands ``train``, ``eval``, ``runs`` and ``export``.
+
+Every hyper-parameter of :class:`hrviz.train.TrainConfig` is a flag (``--batch-size``,
+``--finetune-lr-ratio``, ...), with the same default; ``python -m hrviz train -h`` lists them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import typing
+from dataclasses import MISSING, fields
+
+from .store import DEFAULT_DB
+
+_HELP = {
+    "steps": "steps of the main/pretrain stage (default: from the hierarchy size)",
+    "batch_size": "positive pairs per step (default: 256, or 2048 for large hierarchies)",
+    "lr": "learning rate of the main/pretrain stage",
+    "temperature": "temperature of the main/pretrain stage",
+    "temperature_mode": "scale: logits = T * cosine (default); divide: logits = dot / T",
+    "negatives": "full (exact softmax), sampled, or auto (full up to 20k documents)",
+    "n_negatives": "uniform negatives per step when sampled",
+    "finetune_steps": "steps of the finetune stage (default: a quarter of --steps)",
+    "finetune_lr_ratio": "finetune learning rate = lr x this (default 1/1000)",
+    "finetune_temperature": "temperature of the finetune stage",
+    "long_threshold": "long-distance pairs have distance >= this (default: half the max distance)",
+    "rebalance_p": "share of distance-0 pairs for the rebalanced recipe",
+    "eval_every": "steps between validation evaluations",
+    "eval_queries": "queries in the validation sample",
+    "select_by": "finetune checkpoint criterion on validation recall: mean, min or overall",
+    "mode": "reconstruction (evaluate on all pairs) or generalisation (held-out pairs)",
+}
+_SKIP = {"dim", "recipe", "seed", "max_distance"}
+
+
+def _config_args(p: argparse.ArgumentParser) -> None:
+    from .train import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    g = p.add_argument_group("hyper-parameters")
+    for f in fields(TrainConfig):
+        if f.name in _SKIP:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not MISSING else None
+        kind = hints[f.name]
+        if kind is bool:
+            g.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=_HELP.get(f.name))
+            continue
+        base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
+        g.add_argument(flag, type=base, default=default, help=(_HELP.get(f.name, "") + f" [default: {default}]").strip())
 
 
 def register(sub) -> None:
-    pass
+    from .train import RECIPES
+
+    p = sub.add_parser("train", help="train a dual encoder and store the run")
+    p.add_argument("source", help="tree:H=4,W=5 | dag:... | wordnet | wordnet:SYNSET | FILE")
+    p.add_argument("--dim", type=int, required=True, help="embedding dimension d")
+    p.add_argument("--recipe", choices=list(RECIPES), default="pretrain-finetune")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-distance", type=int, default=None, help="cap on ancestor distance")
+    p.add_argument("--name", default=None, help="a free-text name for the run")
+    p.add_argument("--db", default=DEFAULT_DB, help=f"results store [default: {DEFAULT_DB}]")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    _config_args(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a stored run exactly on all pairs")
+    p.add_argument("run_id", type=int)
+    p.add_argument("--k", default="auto", help="auto (k = |S(q)|) or an integer")
+    p.add_argument("--db", default=DEFAULT_DB)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("runs", help="list the runs in the store")
+    p.add_argument("--db", default=DEFAULT_DB)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("export", help="export a run: tables (parquet/csv) or projector TSVs")
+    p.add_argument("run_id", type=int)
+    p.add_argument("--db", default=DEFAULT_DB)
+    p.add_argument("--format", choices=["projector", "parquet", "csv"], required=True)
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_export)
+
+
+def _result_json(run: dict, ev_summary: dict, seconds: float | None) -> dict:
+    return {
+        "run_id": int(run["run_id"]),
+        "recipe": run["recipe"],
+        "dim": int(run["dim"]),
+        "metric": ev_summary["metric"],
+        "recall_by_distance": {str(k): v for k, v in ev_summary["recall_by_distance"].items()},
+        "overall": ev_summary["overall"],
+        "min": ev_summary["min"],
+        "mean_rank": ev_summary.get("mean_rank"),
+        "map": ev_summary.get("map"),
+        "seconds": seconds,
+        "status": run.get("status"),
+    }
+
+
+def _print_recall(res: dict) -> None:
+    rbd = res["recall_by_distance"]
+    print(f"run {res['run_id']}  {res['recipe']}  d={res['dim']}  {res['metric']}  ({res.get('status')})")
+    print("  distance " + " ".join(f"{k:>6}" for k in rbd))
+    print("  recall   " + " ".join(f"{v:6.3f}" for v in rbd.values()))
+    extra = ""
+    if res.get("map") is not None:
+        extra = f"  MAP {res['map']:.3f}  mean rank {res['mean_rank']:.2f}"
+    secs = f"  {res['seconds']:.1f} s" if res.get("seconds") is not None else ""
+    print(f"  overall {res['overall']:.3f}  min {res['min']:.3f}{extra}{secs}")
+
+
+def cmd_train(args) -> int:
+    from .experiment import run_training
+    from .sources import load_source
+    from .store import Store
+    from .train import TrainConfig
+
+    cfg_kwargs = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    cfg = TrainConfig(**cfg_kwargs)
+    h = load_source(args.source)
+    resolved = cfg.resolved(h)
+    bar = None
+    if not args.json and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=resolved.steps + (resolved.finetune_steps if resolved.recipe == "pretrain-finetune" else 0),
+                   unit="step", file=sys.stderr)
+
+    def progress(e: dict) -> None:
+        if bar is not None and e["kind"] == "loss":
+            bar.n = e["step"]
+            bar.set_postfix(stage=e["stage"], loss=f"{e['loss']:.3f}")
+            bar.refresh()
+        elif not args.json and e["kind"] == "recall" and bar is None:
+            print(f"  [{e['stage']} step {e['step']}] val overall {e['overall']:.3f} min {e['min']:.3f}", file=sys.stderr)
+
+    with Store(args.db) as store:
+        run_id = run_training(args.source, resolved, store, hierarchy=h, name=args.name, progress=progress)
+        if bar is not None:
+            bar.close()
+        run = store.run(run_id)
+    res = _result_json(run, run["summary"], run["seconds"])
+    print(json.dumps(res)) if args.json else _print_recall(res)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    import time
+
+    from .experiment import evaluate_run
+    from .store import Store
+
+    k = args.k if args.k == "auto" else int(args.k)
+    t0 = time.perf_counter()
+    with Store(args.db, read_only=True) as store:
+        ev, run = evaluate_run(store, args.run_id, k=k)
+    res = _result_json(run, ev.summary(), time.perf_counter() - t0)
+    print(json.dumps(res)) if args.json else _print_recall(res)
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from pathlib import Path
+
+    from .store import Store
+
+    if not Path(args.db).exists():
+        rows = []
+    else:
+        with Store(args.db, read_only=True) as store:
+            df = store.runs()
+        rows = json.loads(df.to_json(orient="records", date_format="iso"))
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    if not rows:
+        print(f"no runs in {args.db}")
+        return 0
+    print(f"{'id':>4}  {'status':9} {'recipe':18} {'dim':>4}  {'overall':>7} {'min':>6}  source")
+    for r in rows:
+        ov = f"{r['overall']:.3f}" if r.get("overall") is not None else "-"
+        mn = f"{r['min']:.3f}" if r.get("min") is not None else "-"
+        print(f"{r['run_id']:>4}  {r['status']:9} {r['recipe']:18} {r['dim']:>4}  {ov:>7} {mn:>6}  {r['source']}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .experiment import export_projector
+    from .store import Store
+
+    with Store(args.db, read_only=True) as store:
+        if args.format == "projector":
+            paths = export_projector(store, args.run_id, args.out)
+        else:
+            paths = store.export(args.run_id, args.out, fmt=args.format)
+    for p in paths:
+        print(p)
+    return 0

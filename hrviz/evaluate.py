@@ -98,7 +98,7 @@ def pair_ranks(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, queries
         a = torch.from_numpy(closure.doc[pidx].astype(np.int64))
         s = S[r, a]
         kmax = int(sizes[qs].max()) if len(qs) else 1
-        kh = min(n, head or max(2 * kmax + 1, 64))
+        kh = min(n, max(head or 2 * kmax + 1, kmax + 1) if head else max(2 * kmax + 1, 64))
         top = torch.topk(S, kh, dim=1, sorted=True).values
         in_head = s > top[r, kh - 1] if kh < n else torch.ones_like(s, dtype=torch.bool)
         # rank inside the head: how many head values are >= s (itself included)
@@ -123,7 +123,7 @@ def pair_ranks(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, queries
 
 def evaluate(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, *, k: str | int = "auto",
              queries: np.ndarray | None = None, pair_mask: np.ndarray | None = None,
-             ranks: bool = True, chunk: int = 2048) -> Evaluation:
+             ranks: bool = True, chunk: int = 2048, head: int | None = None) -> Evaluation:
     """Recall@k by distance (and, with ``ranks``, mean rank and MAP) for ``queries`` (default all).
 
     ``pair_mask`` (bool over closure pairs) restricts which pairs are *counted* (e.g. the
@@ -133,7 +133,9 @@ def evaluate(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, *, k: str
     import time
 
     t0 = time.perf_counter()
-    pidx, rank, score = pair_ranks(q_vecs, d_vecs, closure, queries, exact=ranks, chunk=chunk)
+    if k != "auto" and not ranks:  # ranks beyond the head are not counted: the head must cover k
+        head = max(head or 0, 2 * int(k) + 1, 64)
+    pidx, rank, score = pair_ranks(q_vecs, d_vecs, closure, queries, exact=ranks, chunk=chunk, head=head)
     qid = closure.query[pidx]
     dist = closure.distance[pidx]
     sizes = np.diff(closure.ptr)

@@ -77,7 +77,7 @@ def gaussian_vectors(n: int, dim: int, seed: int) -> np.ndarray:
     if dim < 1:
         raise InputError(f"dimension must be >= 1, got {dim}", hint="e.g. --dim 64")
     rng = np.random.default_rng(seed)
-    return np.ascontiguousarray(rng.standard_normal((dim, n), dtype=np.float32).T)
+    return rng.standard_normal((dim, n), dtype=np.float32).T  # a Fortran-order view: no copy
 
 
 def _normalise(v: np.ndarray) -> np.ndarray:
@@ -566,10 +566,37 @@ def learned_min_dim(
                 return False
         return True
 
-    d, tested = search_min_dim(passes, start=start, max_dim=max_dim)
+    import torch
+
+    threads = torch.get_num_threads()  # fit() may set it from config: leave the process as it was
+    try:
+        d, tested = search_min_dim(passes, start=start, max_dim=max_dim)
+    finally:
+        torch.set_num_threads(threads)
     return MinDimResult(d, tested, trials, seed, f"recall@auto >= {target:g} ({recipe})",
                         time.perf_counter() - t0,
                         {"recipe": recipe, "recall": {str(k): v for k, v in sorted(recalls.items())}})
+
+
+def predicted_min_dim(h: Hierarchy, max_distance: int | None = None) -> float:
+    """A back-of-envelope d for the construction with explicit constants (not the theorem's O()).
+
+    With s = the largest |S(q)|, a relevant score is about 1/sqrt(s) + N(0, (s-1)/(s d)) and an
+    irrelevant one about N(0, 1/d). One threshold works when the lowest relevant score beats the
+    highest irrelevant one; with Gaussian maxima sqrt(2 ln N) over N pairs that is
+
+        d ~ s * (sqrt(2 ln N_irrelevant) + sqrt((s-1)/s * 2 ln N_relevant))^2
+
+    For a perfect tree ln N_irrelevant ~ 2 H ln W, so d ~ 4 H (H+1) ln W + lower-order terms:
+    the O(H^2 log W) of the theorem with a constant of about 4 and an additive part.
+    """
+    c = h.closure(max_distance)
+    s = int(c.sizes().max())
+    n_rel = c.n_pairs
+    n_irr = max(h.n * h.n - n_rel, 1)
+    z_irr = math.sqrt(2 * math.log(max(n_irr, 2)))
+    z_rel = math.sqrt((s - 1) / s * 2 * math.log(max(n_rel, 2)))
+    return s * (z_irr + z_rel) ** 2
 
 
 # ----------------------------------------------------------------------------- fits
@@ -659,9 +686,10 @@ def fit_study(frame, *, boot: int = 1000, seed: int = 0) -> list[dict]:
     against ln W. ``slope`` fits the mean over groups; ``group_mean``/``group_std``/``group_min``/
     ``group_max`` summarise one fit per seed group; ``ci_lo``/``ci_hi`` is a 95% bootstrap over
     groups (resampled with replacement, ``boot`` times, seeded). ``scale`` is c of the
-    least-squares d ~ c * H^2 * ln W on the group means.
+    least-squares d ~ c * H^2 * ln W on the group means. Rows with min_dim <= 0 are ignored.
     """
     out = []
+    frame = frame[frame["min_dim"] > 0]  # -1 marks a search that found no d
     for (kind, method), part in frame.groupby(["study", "method"], sort=True):
         if kind not in ("H", "W"):
             continue

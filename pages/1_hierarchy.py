@@ -99,6 +99,7 @@ else:  # upload
             try:
                 h_up, path = save_upload(up.getvalue(), up.name, uploads_dir())
                 done = (up.file_id, None, str(path))
+                st.session_state.setdefault("upload_names", {})[str(path)] = up.name
             except InputError as err:
                 done = (up.file_id, str(err), None)
             st.session_state["h_upload_result"] = done
@@ -108,7 +109,7 @@ else:  # upload
                      f"The hierarchy in use is still `{source_title(current)}`.")
         else:
             spec = path
-            st.success(f"Loaded **{up.name}** (saved as `{path}`).")
+            st.success(f"Loaded **{up.name}** (kept as `{path}`, so runs can reload it).")
 
 if spec is not None and spec != current:
     try:

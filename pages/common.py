@@ -147,7 +147,11 @@ def current_hierarchy() -> Hierarchy:
 
 
 def source_title(source: str) -> str:
-    """A short display name: the file name for an uploaded file, else the SOURCE string."""
+    """A short display name: an upload's original file name (when this session uploaded it),
+    else the file name of a path, else the SOURCE string itself."""
+    names = st.session_state.get("upload_names") or {}
+    if source in names:
+        return names[source]
     p = Path(source)
     if p.suffix or os.sep in source:
         return p.name
@@ -299,3 +303,112 @@ def recall_frame(run_ids: list[int], split: str | None = None) -> pd.DataFrame:
         return pd.DataFrame(columns=["run_id", "stage", "step", "split", "distance", "k", "hits",
                                      "pairs", "recall"])
     return get_store().recall([int(r) for r in run_ids], split=split)
+
+
+# ----------------------------------------------------------------------------- demo and models
+
+
+def demo_runs(store, prefer: list[int] | None = None) -> dict[str, dict]:
+    """recipe -> run (dict) for Home: the newest finished standard and pretrain-finetune runs of
+    the demo setting (``DEMO_SOURCE``, d = ``DEMO_DIM``, named ``demo`` where there are such
+    runs); runs in ``prefer`` come first."""
+    runs = store.runs(source=DEMO_SOURCE, status="finished")
+    runs = runs[runs["dim"] == DEMO_DIM]
+    if (runs["name"] == "demo").any():  # the demo's own settings, not a user's d=3 run
+        runs = runs[runs["name"] == "demo"]
+    if prefer:
+        first = runs["run_id"].isin([int(r) for r in prefer])
+        runs = pd.concat([runs[first], runs[~first]])
+    out = {}
+    for recipe in ("standard", "pretrain-finetune"):
+        rows = runs[runs["recipe"] == recipe]
+        if len(rows):
+            out[recipe] = rows.iloc[0].to_dict()
+    return out
+
+
+def rerun_demo(store, seed: int) -> list[int]:
+    """Train the demo experiment again (both recipes, ``seed``) in this thread; the run ids."""
+    from hrviz.experiment import ensure_demo
+
+    return [int(r) for r in ensure_demo(store, force=True, seed=int(seed))]
+
+
+def import_model(data: bytes, filename: str, h: Hierarchy, source: str) -> int:
+    """Register an uploaded model file as a finished run on hierarchy ``h`` and evaluate it.
+
+    The file is kept under ``models/`` next to the store. A file that is not an hrviz model, or
+    one trained on another hierarchy (its hierarchy hash differs from ``h.hash``), raises
+    :class:`InputError` saying so, and nothing is kept.
+    """
+    import hashlib
+
+    from hrviz.experiment import evaluate_run
+    from hrviz.model import DualEncoder
+
+    folder = models_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"uploaded-{hashlib.sha256(data).hexdigest()[:16]}.safetensors"
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    try:
+        model = DualEncoder.load(tmp)
+        model.check_hierarchy(h.hash, where=filename)
+        if model.n != h.n:
+            raise InputError(f"the model has {model.n:,} nodes, the hierarchy {h.n:,}", where=filename)
+    except InputError as err:
+        tmp.unlink(missing_ok=True)
+        if err.where == str(tmp):  # name the file as the user knows it
+            err = InputError(err.message, where=filename, hint=err.hint)
+        raise err from None
+    tmp.replace(path)
+    params = dict(model.meta.get("params") or {})
+    store = get_store()
+    run_id = store.create_run(
+        source=source, hierarchy_hash=h.hash, recipe=str(params.get("recipe", "uploaded")),
+        dim=int(model.dim), seed=int(params.get("seed", 0) or 0),
+        params={**params, "uploaded_from": filename}, name=f"uploaded {filename}")
+    try:
+        store.set_model_path(run_id, str(path))
+        ev, _ = evaluate_run(store, run_id, hierarchy=h)
+        store.log_recall(run_id, "final", 0, "all", "auto", ev.hits, ev.pairs)
+        store.finish_run(run_id, status="finished", summary={
+            "metric": "recall@auto", "overall": ev.overall, "min": ev.min, "mean_rank": ev.mean_rank,
+            "map": ev.map, "recall_by_distance": ev.recall_by_distance})
+    except Exception as err:
+        store.finish_run(run_id, status="failed", error=f"evaluation failed: {err}")
+        raise
+    return run_id
+
+
+def export_run(run_id: int, fmt: str) -> bytes:
+    """One run's tables (runs, metrics, recall, retrievals) as a zip of ``fmt`` files."""
+    import io
+    import tempfile
+    import zipfile
+
+    buf = io.BytesIO()
+    with tempfile.TemporaryDirectory() as folder:
+        paths = get_store().export(int(run_id), folder, fmt)
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in paths:
+                zf.write(path, arcname=path.name)
+    return buf.getvalue()
+
+
+def projector_export(run_id: int) -> bytes:
+    """The run's embeddings as TensorBoard projector files (vectors.tsv, metadata.tsv), zipped."""
+    import io
+    import tempfile
+    import zipfile
+
+    from hrviz.experiment import export_projector
+
+    row = get_store().run(int(run_id))
+    buf = io.BytesIO()
+    with tempfile.TemporaryDirectory() as folder:
+        paths = export_projector(get_store(), int(run_id), folder, hierarchy=load_hierarchy(row["source"]))
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in paths:
+                zf.write(path, arcname=path.name)
+    return buf.getvalue()

@@ -1,0 +1,207 @@
+"""Runs: training + final evaluation + model file, everything written to the store.
+
+This is the one place that ties the layers together for the CLI and the app:
+:func:`run_training` (blocking), :func:`launch` (background thread), :func:`evaluate_run`
+(re-evaluate a stored run), :func:`ensure_demo` (the small prepared results a first
+launch shows) and :func:`export_projector` (TensorBoard projector TSVs).
+
+What a run writes (see ``hrviz/store.py`` for the schema):
+- metrics ``loss``, ``progress`` (0..1), ``eta_seconds`` per stage and step; ``lr`` and
+  ``temperature`` at each stage start; ``best_step`` when a checkpoint is selected;
+- recall rows, split ``val``, k ``auto``, during training (a seeded sample of queries);
+- at the end, stage ``final``: recall on all evaluation pairs (split ``all``, or
+  ``heldout`` in generalisation mode), the summary (overall, min, mean rank, MAP) on
+  the run, the model file (``models/run-ID.safetensors`` beside the DB), and the top-10
+  lists of a seeded sample of queries in ``retrievals``.
+A crash marks the run ``failed`` with the error; a stop marks it ``stopped`` after
+evaluating the model it has.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .hierarchy import Hierarchy
+from .store import Store
+from .train import TrainConfig, fit
+
+DEMO_SOURCE = "tree:H=4,W=5"
+DEMO_RECIPES = ("standard", "pretrain-finetune")
+
+
+def models_dir(store: Store) -> Path:
+    base = Path(store.path).parent if str(store.path) != ":memory:" else Path("results")
+    return base / "models"
+
+
+def _final_eval(h: Hierarchy, cfg: TrainConfig, q: np.ndarray, d: np.ndarray):
+    from .evaluate import evaluate
+    from .pairs import split_pairs
+
+    split = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed)
+    closure = split.train.closure
+    mask = None
+    if split.mode == "generalisation":
+        key = closure.query.astype(np.int64) * h.n + closure.doc
+        mask = np.zeros(closure.n_pairs, dtype=bool)
+        mask[np.searchsorted(key, split.eval.query.astype(np.int64) * h.n + split.eval.doc)] = True
+    return evaluate(q, d, closure, pair_mask=mask), ("heldout" if mask is not None else "all"), closure
+
+
+def _log_retrievals(store: Store, run_id: int, h: Hierarchy, closure, q, d, seed: int, n: int = 50) -> None:
+    from .evaluate import query_report
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for query in np.sort(rng.choice(h.n, size=min(n, h.n), replace=False)):
+        top, _ = query_report(q, d, closure, int(query), k=10)
+        top.insert(0, "query", int(query))
+        frames.append(top)
+    store.log_retrievals(run_id, "final", pd.concat(frames, ignore_index=True))
+
+
+def run_training(source: str, cfg: TrainConfig, store: Store, *, hierarchy: Hierarchy | None = None,
+                 stop: threading.Event | None = None, run_id: int | None = None, name: str | None = None,
+                 progress: Callable[[dict], None] | None = None) -> int:
+    """Train, evaluate, save; returns the run id. Errors mark the run failed and are re-raised."""
+    from .sources import load_source
+
+    h = hierarchy or load_source(source)
+    resolved = cfg.resolved(h)
+    if run_id is None:
+        run_id = store.create_run(source=source, hierarchy_hash=h.hash, recipe=resolved.recipe,
+                                  dim=resolved.dim, seed=resolved.seed, params=asdict(resolved), name=name)
+    t0 = time.perf_counter()
+    try:
+        def on_event(e: dict) -> None:
+            kind = e["kind"]
+            if kind == "loss":
+                store.log_metrics(run_id, e["stage"], e["step"], {
+                    "loss": e["loss"], "progress": e["progress"], "eta_seconds": e["eta_seconds"]})
+            elif kind == "recall":
+                store.log_recall(run_id, e["stage"], e["step"], e["split"], e["k"], e["hits"], e["pairs"])
+            elif kind == "stage":
+                store.log_metrics(run_id, e["stage"], e["step"], {"lr": e["lr"], "temperature": e["temperature"]})
+            elif kind == "checkpoint":
+                store.log_metrics(run_id, e["stage"], e["step"], {"best_step": e["step"]})
+            if progress:
+                progress(e)
+
+        result = fit(h, resolved, callback=on_event, stop=stop)
+        q, d = result.model.query_vectors(), result.model.doc_vectors()
+        ev, split, closure = _final_eval(h, resolved, q, d)
+        last = max([e["step"] for e in result.history] + [0])
+        store.log_recall(run_id, "final", last, split, "auto", ev.hits, ev.pairs)
+        path = models_dir(store) / f"run-{run_id}.safetensors"
+        result.model.save(path, hierarchy_hash=h.hash, source=source, params={**asdict(resolved), "run_id": run_id})
+        store.set_model_path(run_id, str(path))
+        _log_retrievals(store, run_id, h, closure, q, d, resolved.seed)
+        summary = {**ev.summary(), "train_seconds": result.seconds, "best_step": result.best_step}
+        store.finish_run(run_id, status="stopped" if result.stopped else "finished", summary=summary,
+                         seconds=time.perf_counter() - t0)
+    except BaseException as e:  # noqa: BLE001 - every failure must leave a marked run
+        msg = str(e) if isinstance(e, InputError) else f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
+        try:
+            store.finish_run(run_id, status="failed", error=msg, seconds=time.perf_counter() - t0)
+        finally:
+            raise
+    return run_id
+
+
+def launch(source: str, cfg: TrainConfig, store: Store, *, hierarchy: Hierarchy | None = None,
+           stop: threading.Event | None = None, name: str | None = None) -> tuple[int, threading.Thread]:
+    """Create the run row now, train in a daemon thread; returns (run_id, thread)."""
+    from .sources import load_source
+
+    h = hierarchy or load_source(source)
+    resolved = cfg.resolved(h)
+    run_id = store.create_run(source=source, hierarchy_hash=h.hash, recipe=resolved.recipe, dim=resolved.dim,
+                              seed=resolved.seed, params=asdict(resolved), name=name)
+
+    def work():
+        try:
+            run_training(source, resolved, store, hierarchy=h, stop=stop, run_id=run_id)
+        except BaseException:  # already recorded as failed in the store
+            pass
+
+    t = threading.Thread(target=work, name=f"hrviz-run-{run_id}", daemon=True)
+    t.start()
+    return run_id, t
+
+
+def demo_config(recipe: str, seed: int = 0) -> TrainConfig:
+    """The small synthetic experiment of the home page (paper: tree H=4, W=5, d=3)."""
+    return TrainConfig(dim=3, recipe=recipe, seed=seed)
+
+
+def ensure_demo(store: Store, *, force: bool = False, seed: int = 0) -> list[int]:
+    """Fill an empty store with the demo runs (standard and pretrain-finetune); returns their ids."""
+    if not force:
+        runs = store.runs()
+        have = runs[(runs["name"] == "demo") & (runs["status"] == "finished")] if len(runs) else runs
+        if len(have):
+            return [int(x) for x in have["run_id"]]
+    from .sources import load_source
+
+    h = load_source(DEMO_SOURCE)
+    return [run_training(DEMO_SOURCE, demo_config(r, seed), store, hierarchy=h, name="demo") for r in DEMO_RECIPES]
+
+
+def load_run_model(store: Store, run_id: int):
+    """The model of a stored run (refuses a missing file with a clear message)."""
+    from .model import DualEncoder
+
+    run = store.run(run_id)
+    path = run.get("model_path")
+    if not path or not Path(path).exists():
+        raise InputError(f"run {run_id} has no model file", hint="it may have failed before saving; train it again")
+    return DualEncoder.load(path), run
+
+
+def evaluate_run(store: Store, run_id: int, *, k: str | int = "auto", hierarchy: Hierarchy | None = None):
+    """Re-evaluate a stored run exactly on all pairs; returns (Evaluation, run dict)."""
+    from dataclasses import fields
+
+    from .sources import load_source
+
+    model, run = load_run_model(store, run_id)
+    h = hierarchy or load_source(run["source"])
+    model.check_hierarchy(h.hash, where=f"run {run_id}")
+    known = {f.name for f in fields(TrainConfig)}
+    cfg = TrainConfig(**{k2: v for k2, v in (run.get("params") or {}).items() if k2 in known})
+    from .evaluate import evaluate
+    from .pairs import split_pairs
+
+    closure = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed).train.closure
+    ev = evaluate(model.query_vectors(), model.doc_vectors(), closure, k=k)
+    return ev, run
+
+
+def export_projector(store: Store, run_id: int, out_dir: str | Path, *, hierarchy: Hierarchy | None = None) -> list[Path]:
+    """TensorBoard projector files: vectors.tsv (query then document vectors) and metadata.tsv."""
+    from .sources import load_source
+
+    model, run = load_run_model(store, run_id)
+    h = hierarchy or load_source(run["source"])
+    model.check_hierarchy(h.hash, where=f"run {run_id}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    vec = np.vstack([model.query_vectors(), model.doc_vectors()])
+    vpath, mpath = out / f"run{run_id}_vectors.tsv", out / f"run{run_id}_metadata.tsv"
+    np.savetxt(vpath, vec, delimiter="\t", fmt="%.6g")
+    clean = lambda s: str(s).replace("\t", " ").replace("\n", " ")  # noqa: E731
+    with open(mpath, "w", encoding="utf-8") as f:
+        f.write("name\tlabel\tside\tdepth\n")
+        for side in ("query", "doc"):
+            for i in range(h.n):
+                f.write(f"{clean(h.names[i])}\t{clean(h.label(i))}\t{side}\t{int(h.depth[i])}\n")
+    return [vpath, mpath]

@@ -1,0 +1,136 @@
+"""Home: the story in three steps (the task, the failure, the fix), each with a live chart."""
+
+import random
+
+import pandas as pd
+import streamlit as st
+
+from hrviz import charts
+from hrviz.paper import reference
+from pages.common import (
+    DEMO_DIM, DEMO_SOURCE, PAGE_INFO, demo_runs, ensure_demo_runs, get_store, load_hierarchy,
+    page_files, rerun_demo,
+)
+
+st.title("Hierarchical retrieval: lost in the long distance")
+st.markdown(
+    "A **dual encoder** embeds every node of a hierarchy twice, as a query and as a document, "
+    "and retrieves by dot product. In **hierarchical retrieval** a query must retrieve itself "
+    "and *all* its ancestors. Standard training gets the near ones and loses the far ones; "
+    "a **pretrain-finetune** recipe (You et al., NeurIPS 2025) brings them back. "
+    "Three steps, each drawn from real runs in the results store."
+)
+
+demo = ensure_demo_runs()
+if demo.error:
+    st.warning(f"The demo experiment could not run: {demo.error}")
+elif demo.trained:
+    st.info(
+        f"First start: the results store was empty, so hrviz has just trained the small "
+        f"synthetic experiment ({DEMO_SOURCE}, 781 nodes, d={DEMO_DIM}, standard and "
+        f"pretrain-finetune) in {demo.seconds:.0f} s. The charts below show those runs. "
+        "Re-run it with a new seed at the bottom, or train your own on the Train page.",
+        icon=":material/info:",
+    )
+
+# ----- 1. the task
+st.header("1 · The task")
+small = load_hierarchy("tree:H=3,W=3")
+leaves = [int(i) for i in small.leaves]
+c1, c2 = st.columns([1, 3])
+with c1:
+    st.markdown(
+        "A perfect tree, 3 levels deep. Pick a query: it must score **itself and every "
+        "ancestor** (orange) above every other node. The **distance** of a pair is the number "
+        "of hops up; the root is the farthest ancestor."
+    )
+    q = st.selectbox("Query", leaves, index=len(leaves) // 2, format_func=small.label,
+                     key="home_query")
+with c2:
+    st.altair_chart(charts.query_tree_chart(small, q, height=300), width="stretch")
+
+# ----- the runs behind steps 2 and 3
+store = get_store()
+runs = demo_runs(store, st.session_state.get("home_runs"))
+final = pd.DataFrame()
+if runs:
+    ids = [int(r["run_id"]) for r in runs.values()]
+    rec = store.recall(ids, split="all")
+    rec = rec[rec["stage"] == "final"]
+    final = charts.final_recall_frame(rec, store.runs()[lambda r: r["run_id"].isin(ids)])
+
+
+st.header("2 · The failure: standard training")
+c1, c2 = st.columns([1, 3])
+std = runs.get("standard")
+with c1:
+    st.markdown(
+        f"A dual encoder with **d={DEMO_DIM}** trained the standard way (softmax loss on all "
+        "relevant pairs) on the 781-node tree. Each query finds itself, but recall falls with "
+        "distance: the model is **lost in the long distance**. The paper reports "
+        f"{reference(DEMO_SOURCE, DEMO_DIM, 'standard')['overall']:.0%} overall for this setting."
+    )
+    if std is not None and std.get("overall") is not None:
+        st.metric("Overall recall (standard)", f"{std['overall']:.1%}",
+                  help="pooled over all relevant pairs; recall@k with k = number of relevant docs")
+with c2:
+    part = final[final["recipe"] == "standard"] if not final.empty else final
+    if part.empty:
+        st.info("No finished standard run on the demo tree yet: re-run the experiment below.")
+    else:
+        st.altair_chart(charts.recall_by_distance_chart(
+            part, color="recipe", title="recall by distance, standard training",
+            reference=charts.reference_frame(reference(DEMO_SOURCE, DEMO_DIM, "standard"),
+                                             recipe="standard")),
+            width="stretch")
+
+st.header("3 · The fix: pretrain, then finetune on far pairs")
+c1, c2 = st.columns([1, 3])
+pf = runs.get("pretrain-finetune")
+with c1:
+    st.markdown(
+        "Same model, same budget. **Pretrain** as before, then **finetune** on long-distance "
+        "pairs only, with a learning rate 1000x smaller and a temperature of 500, keeping the "
+        "checkpoint with the best validation recall. Far ancestors come back while distance 0 "
+        "stays near 100%. Black ticks: the paper's published numbers."
+    )
+    if pf is not None and pf.get("overall") is not None:
+        delta = (f"{(pf['overall'] - std['overall']) * 100:+.1f} points"
+                 if std is not None and std.get("overall") is not None else None)
+        st.metric("Overall recall (pretrain-finetune)", f"{pf['overall']:.1%}", delta=delta)
+with c2:
+    if final.empty or "pretrain-finetune" not in set(final["recipe"]):
+        st.info("No finished pretrain-finetune run on the demo tree yet: re-run the experiment "
+                "below.")
+    else:
+        ref = pd.concat([charts.reference_frame(reference(DEMO_SOURCE, DEMO_DIM, r), recipe=r)
+                         for r in ("standard", "pretrain-finetune")], ignore_index=True)
+        st.altair_chart(charts.recall_by_distance_chart(
+            final, color="recipe", reference=ref,
+            title="recall by distance: standard vs pretrain-finetune"), width="stretch")
+
+if runs:
+    st.caption("Runs shown: " + ", ".join(f"#{r['run_id']} {k} (seed {r['seed']})"
+                                          for k, r in runs.items()))
+
+# ----- re-run and explore
+st.header("Try it")
+c1, c2 = st.columns([1, 2])
+with c1:
+    if st.button("Re-run the small experiment (new seed)", type="primary", key="home_rerun",
+                 icon=":material/replay:"):
+        seed = random.randrange(1, 10_000)
+        with st.spinner(f"Training standard and pretrain-finetune with seed {seed}..."):
+            try:
+                st.session_state["home_runs"] = rerun_demo(store, seed)
+            except Exception as err:  # shown in words; the page stays usable
+                st.error(f"The experiment failed: {err}")
+            else:
+                st.rerun()
+with c2:
+    st.markdown("Then explore:")
+    for number, stem, path in page_files():
+        if number == 0:
+            continue
+        title, icon, _ = PAGE_INFO.get(stem, (stem, None, None))
+        st.page_link(f"pages/{path.name}", label=title, icon=icon)

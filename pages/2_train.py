@@ -1,0 +1,218 @@
+"""Train: choose a dimension and a recipe, start and stop a run in a background thread, and
+watch recall by distance and the loss live from the results store. Or load an earlier model."""
+
+import streamlit as st
+
+from hrviz import charts
+from hrviz.errors import InputError
+from pages.common import (
+    DEFAULT_SOURCE, active_trainings, get_store, import_model, load_hierarchy, run_label, run_row,
+    source_title, start_training, stop_training, training_registry,
+)
+
+from hrviz.train import RECIPES, TrainConfig  # noqa: E402  (torch: loaded by the page that trains)
+
+st.title("Train")
+source = st.session_state.get("source", DEFAULT_SOURCE)
+h = load_hierarchy(source)
+store = get_store()
+st.caption(f"Trains a dual encoder on `{source_title(source)}` ({h.n:,} nodes, depth "
+           f"{h.max_depth}); change the hierarchy on the Hierarchy page. Training runs in the "
+           "background and writes every number to the results store: other pages stay usable.")
+
+base = TrainConfig()
+st.session_state.setdefault("t_recipe", "pretrain-finetune")
+st.session_state.setdefault("t_pf", st.session_state["t_recipe"] == "pretrain-finetune")
+
+
+def _on_toggle() -> None:
+    st.session_state["t_recipe"] = "pretrain-finetune" if st.session_state["t_pf"] else "standard"
+
+
+def _on_recipe() -> None:
+    st.session_state["t_pf"] = st.session_state["t_recipe"] == "pretrain-finetune"
+
+
+# ----- settings
+c1, c2, c3 = st.columns(3)
+with c1:
+    dim = st.number_input("Dimension d", 1, 1024, 3 if h.n <= 1000 else 16 if h.n <= 20_000 else 64,
+                          key=f"t_dim_{h.hash}", help="the paper uses d=3 on the tree, 32 and 64 on WordNet")
+    recipe = st.selectbox("Recipe", list(RECIPES), key="t_recipe", on_change=_on_recipe)
+    st.caption(RECIPES[recipe])
+    pf = st.toggle("Pretrain-finetune", key="t_pf", on_change=_on_toggle,
+                   help="pretrain on all pairs, then finetune on long-distance pairs only")
+with c2:
+    steps = st.number_input("Steps (pretrain / main stage)", 1, 100_000, value=None, step=100,
+                            key="t_steps", placeholder="auto",
+                            help="empty: about 200 epochs of the training pairs (1,000-20,000)")
+    seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="t_seed")
+    max_distance = st.session_state.get("max_distance")
+    st.caption(f"Pairs up to distance {max_distance or h.max_depth} "
+               "(the cap set on the Hierarchy page).")
+with c3:
+    ft_steps = ratio = ft_temp = threshold = None
+    p = base.rebalance_p
+    if pf:
+        ft_steps = st.number_input("Finetune steps", 1, 100_000, value=None, step=50,
+                                   key="t_ft_steps", placeholder="auto (a quarter of the steps)")
+        ratio = st.select_slider("Finetune learning-rate ratio", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0],
+                                 value=base.finetune_lr_ratio, key="t_ratio",
+                                 format_func=lambda v: f"{v:g}",
+                                 help="finetune lr = lr x ratio; the paper's 1/1000")
+        ft_temp = st.number_input("Finetune temperature", 1.0, 5000.0, float(base.finetune_temperature),
+                                  step=50.0, key="t_ft_temp", help="the paper's 500 (pretraining: 20)")
+        dmax = max(1, min(max_distance or h.max_depth, h.max_depth))
+        threshold = st.slider("Long-distance threshold", 1, dmax, max(1, -(-dmax // 2)),
+                              key=f"t_threshold_{h.hash}",
+                              help="finetune on pairs with distance >= this")
+    elif recipe == "rebalanced":
+        p = st.slider("Share of distance-0 pairs p", 0.0, 1.0, base.rebalance_p, 0.01, key="t_p")
+with st.expander("More hyper-parameters"):
+    e1, e2, e3, e4 = st.columns(4)
+    batch = e1.number_input("Batch size", 1, 65_536, value=None, key="t_batch", placeholder="auto")
+    lr = e2.number_input("Learning rate", 1e-6, 10.0, base.lr, format="%g", key="t_lr")
+    temp = e3.number_input("Temperature", 0.1, 5000.0, base.temperature, key="t_temp")
+    eval_every = e4.number_input("Evaluate every (steps)", 1, 10_000, value=None, key="t_eval",
+                                 placeholder="auto")
+
+cfg = TrainConfig(
+    dim=int(dim), recipe=recipe, seed=int(seed), max_distance=max_distance,
+    steps=None if steps is None else int(steps), batch_size=None if batch is None else int(batch),
+    lr=float(lr), temperature=float(temp), eval_every=None if eval_every is None else int(eval_every),
+    finetune_steps=None if ft_steps is None else int(ft_steps),
+    finetune_lr_ratio=float(ratio) if ratio is not None else base.finetune_lr_ratio,
+    finetune_temperature=float(ft_temp) if ft_temp is not None else base.finetune_temperature,
+    long_threshold=threshold, rebalance_p=float(p),
+)
+try:
+    plan = cfg.resolved(h)
+    total = plan.steps + (plan.finetune_steps if recipe == "pretrain-finetune" else 0)
+    st.caption(f"Plan: {total:,} steps ({plan.steps:,}"
+               + (f" + {plan.finetune_steps:,} finetune" if recipe == "pretrain-finetune" else "")
+               + f"), batch {plan.batch_size:,}, evaluation every {plan.eval_every:,} steps, "
+               f"{plan.negatives} softmax.")
+except InputError as err:
+    plan = None
+    st.error(str(err))
+
+# ----- start / stop
+live = active_trainings()
+run_id = st.session_state.get("run_id")
+b1, b2, b3 = st.columns([1, 1, 3])
+start = b1.button("Start training", type="primary", icon=":material/play_arrow:", key="t_start",
+                  disabled=bool(live) or plan is None)
+stop = b2.button("Stop", icon=":material/stop:", key="t_stop", disabled=run_id not in live)
+if live and run_id not in live:
+    other = min(live)
+    b3.info(f"Run #{other} is training (started elsewhere); one run trains at a time.")
+    if b3.button(f"Watch run #{other}", key="t_watch"):
+        st.session_state["run_id"] = other
+        st.rerun()
+if start:
+    try:
+        run_id = start_training(source, cfg, h)
+    except InputError as err:
+        st.error(str(err))
+    else:
+        st.session_state["t_live"] = run_id
+        st.rerun()
+if stop and stop_training(run_id):
+    st.toast(f"Stopping run #{run_id}: it ends at the next step and keeps what it logged.")
+
+
+# ----- the live view
+def live_view() -> None:
+    rid = st.session_state.get("run_id")
+    row = run_row(rid)
+    if row is None:
+        st.info("No run yet: press Start training.")
+        return
+    training = training_registry().get(int(rid))
+    alive = training is not None and training.alive
+    metrics = store.metrics([int(rid)])
+    recall = store.recall([int(rid)])
+    prog = metrics[metrics["name"] == "progress"]["value"]
+    eta = metrics[metrics["name"] == "eta_seconds"]["value"]
+    frac = float(prog.iloc[-1]) if len(prog) else 0.0
+    if row["status"] == "finished":
+        frac = 1.0
+    text = f"Run #{rid} · {row['recipe']} · d={row['dim']} · {row['status']} · {frac:.0%}"
+    if alive and len(eta):
+        text += f" · about {max(0.0, float(eta.iloc[-1])):.0f} s left"
+    st.progress(min(1.0, max(0.0, frac)), text=text)
+    if row["status"] in ("failed", "stopped") and row.get("error"):
+        (st.error if row["status"] == "failed" else st.warning)(f"Run #{rid} {row['status']}: {row['error']}")
+    val = recall[(recall["split"] == "val") & (recall["stage"] != "final")]
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        if val.empty:
+            st.caption("Waiting for the first evaluation...")
+        else:
+            st.altair_chart(charts.recall_over_steps_chart(val), width="stretch")
+    with c2:
+        if (metrics["name"] == "loss").any():
+            st.altair_chart(charts.loss_chart(metrics), width="stretch")
+    final = recall[recall["stage"] == "final"]
+    if not final.empty:
+        runs = store.runs()
+        f = charts.final_recall_frame(final, runs[runs["run_id"] == int(rid)])
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Overall recall", "-" if row.get("overall") is None else f"{row['overall']:.1%}")
+        m2.metric("Min over distances", "-" if row.get("min") is None else f"{row['min']:.1%}")
+        m3.metric("Seconds", "-" if row.get("seconds") is None else f"{row['seconds']:.1f}")
+        st.altair_chart(charts.recall_by_distance_chart(
+            f, color="run", title=f"final recall by distance (all pairs), run #{rid}"), width="stretch")
+    if not alive and st.session_state.get("t_live") == int(rid):
+        st.session_state.pop("t_live", None)  # the run ended: one full rerun stops the timer
+        st.rerun(scope="app")
+
+
+st.subheader("Live")
+active = run_id in active_trainings()
+if active:
+    st.session_state["t_live"] = int(run_id)
+st.fragment(live_view, run_every=1.0 if active else None)()
+
+# ----- load a model
+st.subheader("Load a model")
+l1, l2 = st.columns(2)
+with l1:
+    runs = store.runs()
+    if runs.empty:
+        st.caption("No runs in the store yet.")
+    else:
+        labels = {int(r["run_id"]): run_label(r) for _, r in runs.iterrows()}
+        ids = list(labels)
+        current = st.session_state.get("run_id")
+        pick = st.selectbox("An earlier run", ids, format_func=labels.get, key="t_pick",
+                            index=ids.index(current) if current in ids else 0)
+        if st.button("Make it the active run", key="t_use"):
+            st.session_state["run_id"] = int(pick)
+            run_source = runs.loc[runs["run_id"] == pick, "source"].iloc[0]
+            if run_source != source:
+                try:
+                    load_hierarchy(run_source)
+                    st.session_state["source"] = run_source
+                except InputError as err:
+                    st.warning(f"Its hierarchy cannot be loaded: {err}")
+            st.rerun()
+with l2:
+    up = st.file_uploader("A saved model (.safetensors from results/models)", type=["safetensors"],
+                          key="t_model")
+    if up is not None:
+        done = st.session_state.get("t_model_result")
+        if not done or done[0] != up.file_id:
+            try:
+                new_id = import_model(up.getvalue(), up.name, h, source)
+                done = (up.file_id, None, new_id)
+                st.session_state["run_id"] = new_id
+            except InputError as err:
+                done = (up.file_id, str(err), None)
+            st.session_state["t_model_result"] = done
+            if done[2] is not None:
+                st.rerun()
+        if done[1]:
+            st.error(f"Cannot use **{up.name}**: {done[1]}")
+        else:
+            st.success(f"Loaded **{up.name}** as run #{done[2]} (evaluated on `{source_title(source)}`).")

@@ -1,0 +1,332 @@
+"""The app shell and the Home, Hierarchy, Train and Results pages, run headless with AppTest.
+
+Every test starts from ``app.py`` (the navigation) and switches to a page, as a user would. The
+store is a temporary DuckDB file (``HRVIZ_DB``) shared by this module, so the demo experiment
+trains once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from hrviz.errors import InputError
+from hrviz.store import Store
+
+APP = "../app.py"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TAXONOMY = (FIXTURES / "taxonomy.csv").read_bytes()
+
+
+def app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def charts(at: AppTest) -> list:
+    return list(at.get("vega_lite_chart"))
+
+
+def wait_for(predicate, timeout: float = 60.0, every: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def store(app_env):
+    from pages.common import get_store
+
+    return get_store()
+
+
+# ----------------------------------------------------------------------------- shell and Home
+
+
+def test_navigation_is_built_from_the_page_files(tmp_path):
+    from pages.common import page_files, page_info
+
+    for name in ["10_zeta.py", "2_train.py", "0_home.py", "common.py", "notes.txt", "x_1.py"]:
+        (tmp_path / name).write_text("")
+    assert [(n, s) for n, s, _ in page_files(tmp_path)] == [(0, "home"), (2, "train"), (10, "zeta")]
+    assert page_info("train") == ("Train", ":material/model_training:", "train")
+    assert page_info("zeta")[0] == "Zeta"
+
+
+def test_home_shows_the_three_steps_from_the_demo_runs(app_env):
+    at = app()
+    assert at.title[0].value.startswith("Hierarchical retrieval")
+    headers = [h.value for h in at.header]
+    assert headers[:3] == ["1 · The task", "2 · The failure: standard training",
+                           "3 · The fix: pretrain, then finetune on far pairs"]
+    assert not at.warning, [w.value for w in at.warning]
+    # the demo trained on first start, and the page says so
+    assert any("First start" in i.value for i in at.info)
+    m = metrics(at)
+    assert m["Overall recall (standard)"].endswith("%")
+    assert m["Overall recall (pretrain-finetune)"].endswith("%")
+    assert len(charts(at)) == 3  # the task tree, the failure, the fix
+    # sidebar: the active hierarchy and run
+    side = " ".join(c.value for c in at.sidebar.caption)
+    assert "781 nodes" in side and "finished" in side
+    assert at.session_state["source"] == "tree:H=4,W=5"
+    # picking another query redraws the tree with it
+    at.selectbox(key="home_query").set_value(at.selectbox(key="home_query").options[0]).run()
+    assert not at.exception
+
+
+def test_home_rerun_button_trains_a_new_pair_of_runs(app_env, store):
+    at = app()
+    before = set(store.runs()["run_id"])
+    at.button(key="home_rerun").click().run()
+    assert not at.exception
+    new = set(store.runs()["run_id"]) - before
+    assert len(new) == 2
+    rows = store.runs()[lambda r: r["run_id"].isin(new)]
+    assert set(rows["recipe"]) == {"standard", "pretrain-finetune"}
+    assert set(rows["status"]) == {"finished"}
+    assert sorted(at.session_state["home_runs"]) == sorted(new)
+    assert any(f"#{max(new)}" in c.value for c in at.caption)  # the page shows the new runs
+
+
+# ----------------------------------------------------------------------------- Hierarchy
+
+
+def test_hierarchy_synthetic_sliders_change_the_active_source(app_env):
+    at = app("pages/1_hierarchy.py")
+    assert metrics(at)["Nodes"] == "781"
+    at.slider(key="h_H").set_value(2).run()
+    at.slider(key="h_W").set_value(3).run()
+    assert at.session_state["source"] == "tree:H=2,W=3"
+    m = metrics(at)
+    assert (m["Nodes"], m["Edges"], m["Leaves"], m["Max depth"]) == ("13", "12", "9", "2")
+    assert m["Ancestor pairs"] == "21"  # 12 at distance 1, 9 at distance 2
+    assert len(charts(at)) == 3  # depth, distance, neighbourhood
+
+    at.radio(key="h_mode").set_value("Random DAG").run()
+    at.slider(key="h_n").set_value(200).run()
+    assert at.session_state["source"].startswith("dag:n=200,depth=5")
+    assert metrics(at)["Nodes"] == "200"
+    assert any("A DAG" in c.value for c in at.caption)
+
+
+def test_hierarchy_upload_csv_then_broken_file_keeps_the_previous(app_env):
+    at = app("pages/1_hierarchy.py")
+    at.radio(key="h_mode").set_value("Upload a file").run()
+    at.file_uploader(key="h_upload").set_value(("taxonomy.csv", TAXONOMY, "text/csv")).run()
+    assert not at.exception
+    source = at.session_state["source"]
+    path = Path(source)
+    assert path.parent == app_env.parent / "uploads" and path.suffix == ".csv" and path.exists()
+    assert path.read_bytes() == TAXONOMY
+    from hrviz.sources import load_source
+
+    h = load_source(source)
+    m = metrics(at)
+    assert m["Nodes"] == f"{h.n:,}" and m["Edges"] == f"{h.n_edges:,}"
+    assert path.stem == h.hash
+    assert any("taxonomy.csv" in s.value for s in at.success)
+
+    bad = b"child,parent\nShoes,Footwear\nFootwear,Shoes\n"
+    at.file_uploader(key="h_upload").set_value(("loop.csv", bad, "text/csv")).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "loop.csv" in errors[0] and "cycle" in errors[0]
+    assert at.session_state["source"] == source  # the previous hierarchy stays
+    assert metrics(at)["Nodes"] == f"{h.n:,}"
+
+
+def test_hierarchy_wordnet_subtree_search(app_env):
+    at = app("pages/1_hierarchy.py")
+    at.radio(key="h_mode").set_value("WordNet subtree").run()
+    at.text_input(key="h_wn_query").set_value("mammal").run()
+    assert at.selectbox(key="h_wn_pick").value == at.selectbox(key="h_wn_pick").options[0]
+    at.selectbox(key="h_wn_pick").set_value(
+        next(i for i in at.selectbox(key="h_wn_pick").options if "mammal.n.01" in str(i))).run()
+    assert at.session_state["source"] == "wordnet:mammal.n.01"
+    assert int(metrics(at)["Nodes"].replace(",", "")) > 1000
+    at.text_input(key="h_wn_query").set_value("qqqzzz").run()
+    assert any("No noun synset" in i.value for i in at.info)
+    assert at.session_state["source"] == "wordnet:mammal.n.01"
+
+
+def test_save_upload_names_files_by_hash_and_refuses_junk(tmp_path):
+    from pages.common import save_upload, upload_ext
+
+    assert upload_ext("A.CSV") == "csv" and upload_ext("x.tsv.gz") == "tsv.gz"
+    assert upload_ext("weird name") == "txt"
+    h, path = save_upload(gzip.compress(TAXONOMY), "taxonomy.csv.gz", tmp_path)
+    assert path == tmp_path / f"{h.hash}.csv.gz"
+    assert gzip.decompress(path.read_bytes()) == TAXONOMY
+    h2, path2 = save_upload(TAXONOMY, "taxonomy.csv", tmp_path)
+    assert h2.hash == h.hash and path2.suffix == ".csv"
+    with pytest.raises(InputError, match="cycle"):
+        save_upload(b"a,b\nb,a\n", "bad.csv", tmp_path / "other")
+    assert not (tmp_path / "other").exists() or not any((tmp_path / "other").iterdir())
+
+
+# ----------------------------------------------------------------------------- Train
+
+
+def _small_run(at: AppTest, steps: int = 60, ft_steps: int = 40) -> None:
+    at.number_input(key="t_steps").set_value(steps).run()
+    if at.session_state["t_pf"]:
+        at.number_input(key="t_ft_steps").set_value(ft_steps).run()
+    at.number_input(key="t_eval").set_value(10).run()
+
+
+def test_train_recipe_select_and_toggle_stay_in_sync(app_env):
+    at = app("pages/2_train.py")
+    assert at.selectbox(key="t_recipe").value == "pretrain-finetune" and at.toggle(key="t_pf").value
+    labels = {w.label for w in at.number_input} | {w.label for w in at.select_slider} | {
+        w.label for w in at.slider}
+    assert {"Finetune learning-rate ratio", "Finetune temperature", "Long-distance threshold"} <= labels
+    at.toggle(key="t_pf").set_value(False).run()
+    assert at.selectbox(key="t_recipe").value == "standard"
+    assert "Finetune temperature" not in {w.label for w in at.number_input}
+    at.selectbox(key="t_recipe").set_value("rebalanced").run()
+    assert not at.toggle(key="t_pf").value
+    assert "Share of distance-0 pairs p" in {w.label for w in at.slider}
+    at.selectbox(key="t_recipe").set_value("pretrain-finetune").run()
+    assert at.toggle(key="t_pf").value
+
+
+def test_train_start_writes_a_run_to_the_store_and_shows_it_live(app_env, store):
+    from pages.common import training_registry
+
+    at = app("pages/2_train.py")
+    _small_run(at)
+    at.select_slider(key="t_ratio").set_value(0.01).run()
+    at.button(key="t_start").click().run()
+    assert not at.exception
+    run_id = at.session_state["run_id"]
+    row = store.run(run_id)
+    assert row["recipe"] == "pretrain-finetune" and row["dim"] == 3
+    assert row["params"]["finetune_lr_ratio"] == 0.01 and row["params"]["steps"] == 60
+    training = training_registry()[run_id]
+    training.thread.join(timeout=120)
+    assert not training.alive
+    assert store.run(run_id)["status"] == "finished"
+    rec = store.recall([run_id])
+    assert {"pretrain", "finetune", "final"} <= set(rec["stage"])
+    assert (store.metrics([run_id])["name"] == "loss").any()
+    at.run()  # the live view now shows the finished run: both curves and the final recall
+    assert not at.exception
+    assert "Overall recall" in metrics(at)
+    assert len(charts(at)) >= 3
+    assert not at.button(key="t_start").disabled and at.button(key="t_stop").disabled
+
+
+def test_train_stop_ends_the_run_as_stopped(app_env, store):
+    from pages.common import training_registry
+
+    at = app("pages/2_train.py")
+    at.toggle(key="t_pf").set_value(False).run()
+    at.number_input(key="t_steps").set_value(100_000).run()
+    at.button(key="t_start").click().run()
+    run_id = at.session_state["run_id"]
+    training = training_registry()[run_id]
+    assert training.alive
+    assert at.button(key="t_start").disabled and not at.button(key="t_stop").disabled
+    wait_for(lambda: not store.metrics([run_id]).empty)
+    at.button(key="t_stop").click().run()
+    training.thread.join(timeout=60)
+    assert not training.alive
+    row = store.run(run_id)
+    assert row["status"] == "stopped"
+    assert not store.metrics([run_id]).empty  # what was logged before the stop is kept
+
+
+def test_train_load_model_refuses_another_hierarchy_and_accepts_its_own(app_env, store):
+    runs = store.runs(status="finished")
+    with_model = runs[runs["model_path"].notna() & (runs["source"] == "tree:H=4,W=5")]
+    assert len(with_model), "the demo runs save their models"
+    data = Path(with_model["model_path"].iloc[0]).read_bytes()
+
+    at = app("pages/1_hierarchy.py")
+    at.slider(key="h_H").set_value(3).run()  # another hierarchy: tree:H=3,W=5
+    at.switch_page("pages/2_train.py").run()
+    at.file_uploader(key="t_model").set_value(("demo.safetensors", data, "application/octet-stream")).run()
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "another hierarchy" in errors[0] and "demo.safetensors" in errors[0]
+
+    at.switch_page("pages/1_hierarchy.py").run()
+    at.slider(key="h_H").set_value(4).run()
+    at.switch_page("pages/2_train.py").run()
+    before = set(store.runs()["run_id"])
+    at.file_uploader(key="t_model").set_value(("demo2.safetensors", data, "application/octet-stream")).run()
+    assert not at.error, [e.value for e in at.error]
+    new = set(store.runs()["run_id"]) - before
+    assert len(new) == 1
+    run_id = new.pop()
+    assert at.session_state["run_id"] == run_id
+    row = store.run(run_id)
+    assert row["status"] == "finished" and 0 <= row["overall"] <= 1
+    assert not store.final_recall(run_id).empty
+
+    junk = app("pages/2_train.py")
+    junk.file_uploader(key="t_model").set_value(("x.safetensors", b"junk", "application/octet-stream")).run()
+    assert any("x.safetensors" in e.value for e in junk.error)
+
+
+def test_train_pick_an_earlier_run(app_env, store):
+    at = app("pages/2_train.py")
+    ids = at.selectbox(key="t_pick").options
+    oldest = at.selectbox(key="t_pick").options[-1]
+    at.selectbox(key="t_pick").set_value(oldest).run()
+    at.button(key="t_use").click().run()
+    assert at.session_state["run_id"] == int(str(oldest).split()[0].lstrip("#")) or \
+        at.session_state["run_id"] == oldest
+    assert ids
+
+
+# ----------------------------------------------------------------------------- Results
+
+
+def test_results_filters_compare_and_make_active(app_env, store):
+    at = app("pages/3_results.py")
+    runs = store.runs()
+    table = at.dataframe[0].value
+    assert len(table) == len(runs)
+    at.multiselect(key="r_recipes").set_value(["standard"]).run()
+    assert set(at.dataframe[0].value["recipe"]) == {"standard"}
+    compare = at.multiselect(key="r_compare").value
+    assert compare and set(compare) <= set(runs.loc[runs["recipe"] == "standard", "run_id"])
+    assert len(charts(at)) == 1
+    spec = charts(at)[0].spec
+    assert '"facet"' in spec and "paper" in spec  # the demo setting has published numbers
+    pick = at.selectbox(key="r_pick").options[-1]
+    at.selectbox(key="r_pick").set_value(pick).run()
+    at.button(key="r_use").click().run()
+    assert at.session_state["run_id"] in set(runs["run_id"])
+    assert at.session_state["run_id"] != runs["run_id"].iloc[0] or len(runs) == 1
+    labels = {b.label for b in at.get("download_button")} if at.get("download_button") else set()
+    assert labels >= {"Tables (CSV, zip)", "Tables (Parquet, zip)"} or labels == set()
+
+
+def test_export_run_zips_every_table(app_env, store):
+    from pages.common import export_run
+
+    run_id = int(store.runs(status="finished")["run_id"].iloc[0])
+    for fmt in ("csv", "parquet"):
+        with zipfile.ZipFile(io.BytesIO(export_run(run_id, fmt))) as zf:
+            names = sorted(zf.namelist())
+        assert names == sorted(f"run{run_id}_{t}.{fmt}" for t in ("runs", "metrics", "recall", "retrievals"))
