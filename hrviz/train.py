@@ -69,6 +69,8 @@ class TrainConfig:
     temperature: float = 20.0          # main/pretrain temperature
     temperature_mode: str = "scale"    # "scale": z = T*cos ; "divide": z = dot/T
     normalize: bool = True             # unit-normalise query and document vectors
+    normalize_queries: bool = False    # with normalize=False: unit queries in the loss, free doc norms
+    init_scale: float = 1.0            # std of the initial vectors x sqrt(dim)
     negatives: str = "auto"            # "full", "sampled" or "auto" (full up to 20k documents)
     mask_false_negatives: bool = True  # mask other relevant documents out of the denominator
     n_negatives: int = 8192            # uniform negatives per step when sampled
@@ -169,13 +171,15 @@ class SoftmaxLoss:
     """
 
     def __init__(self, closure, n_docs: int, *, negatives: str = "full", n_negatives: int = 8192,
-                 temperature_mode: str = "scale", mask_false_negatives: bool = True):
+                 temperature_mode: str = "scale", mask_false_negatives: bool = True,
+                 normalize_queries: bool = False):
         self.closure = closure
         self.mask_false_negatives = mask_false_negatives
         self.n = n_docs
         self.negatives = negatives
         self.n_negatives = n_negatives
         self.mode = temperature_mode
+        self.normalize_queries = normalize_queries
         self._pos_map = np.full(n_docs, -1, dtype=np.int64)
         self._all = np.arange(n_docs)
 
@@ -204,16 +208,104 @@ class SoftmaxLoss:
         pm[cand] = -1
         return rows, cols, target
 
+    def logits_loss(self, qv: torch.Tensor, dv: torch.Tensor, rows: np.ndarray, cols: np.ndarray,
+                    target: np.ndarray, temperature: float) -> torch.Tensor:
+        """Mean loss from query vectors (B, d) and candidate vectors (C, d)."""
+        if self.normalize_queries:  # ranking per query ignores its norm; doc norms stay free
+            qv = torch.nn.functional.normalize(qv, dim=-1)
+        # the temperature scales the (B, d) queries, not the (B, C) logits: one pass fewer
+        qv = qv * temperature if self.mode == "scale" else qv / temperature
+        if not self.mask_false_negatives:
+            rows = cols = rows[:0]
+        return MaskedSoftmaxCE.apply(qv, dv, torch.from_numpy(rows), torch.from_numpy(cols),
+                                     torch.from_numpy(target))
+
     def __call__(self, model: DualEncoder, queries: np.ndarray, positives: np.ndarray, cand: np.ndarray,
                  temperature: float) -> torch.Tensor:
         rows, cols, target = self.mask(queries, positives, cand)
         qv = model.query(torch.from_numpy(queries))
         dv = model.doc(torch.from_numpy(cand)) if len(cand) < self.n else model.doc()
+        return self.logits_loss(qv, dv, rows, cols, target, temperature)
+
+
+class MaskedSoftmaxCE(torch.autograd.Function):
+    """mean_b [logsumexp_c z[b, c] - z[b, target_b]] with z = qv @ dv.T and z[rows, cols] = -inf.
+
+    Fused by hand: the (B, C) logits are written once by the matrix product, masked in
+    place, reduced once for the log-sum-exp, and turned into the gradient (softmax minus
+    one-hot) in place in the backward pass. Autograd's version makes several more passes
+    and copies over that matrix, which dominates a step on large hierarchies.
+    """
+
+    @staticmethod
+    def forward(ctx, qv, dv, rows, cols, target):
         z = qv @ dv.T
-        z = z * temperature if self.mode == "scale" else z / temperature
-        if len(rows) and self.mask_false_negatives:
-            z = z.index_put((torch.from_numpy(rows), torch.from_numpy(cols)), torch.tensor(-torch.inf))
-        return torch.nn.functional.cross_entropy(z, torch.from_numpy(target))
+        if len(rows):
+            z[rows, cols] = -torch.inf
+        ar = torch.arange(len(target))
+        z_target = z[ar, target]
+        zmax = z.amax(dim=1, keepdim=True)
+        p = z.sub_(zmax).exp_()  # unnormalised softmax, in place (masked: exp(-inf) = 0)
+        total = p.sum(dim=1)
+        loss = (zmax.squeeze(1) + total.log() - z_target).mean()
+        ctx.save_for_backward(qv, dv, p, total, target)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad):
+        qv, dv, p, total, target = ctx.saved_tensors
+        g = p.mul_((grad / len(target)) / total[:, None])  # softmax / B, in place
+        g[torch.arange(len(target)), target] -= grad / len(target)
+        return g @ dv, g.T @ qv, None, None, None
+
+
+class RowOptimizer:
+    """Adam (or SGD) that touches only the table rows a step used ("lazy" Adam).
+
+    A step computes gradients for the rows it gathered (the batch's queries, the candidate
+    documents) and updates those rows and their moment estimates only: no dense
+    (n, d) gradient, no pass over untouched rows. Bias correction uses the global step,
+    as in TensorFlow's LazyAdam. With full negatives every document row is touched, so the
+    document table gets plain Adam.
+    """
+
+    def __init__(self, model: DualEncoder, lr: float, kind: str = "adam", betas=(0.9, 0.999), eps: float = 1e-8):
+        self.model, self.lr, self.kind, self.betas, self.eps = model, lr, kind, betas, eps
+        self.t = 0
+        if kind == "adam":
+            self.state = {name: (torch.zeros_like(p), torch.zeros_like(p)) for name, p in (("q", model.q), ("d", model.d))}
+
+    @torch.no_grad()
+    def _update(self, name: str, rows: torch.Tensor, grad: torch.Tensor) -> None:
+        param = getattr(self.model, name).data
+        if self.kind == "sgd":
+            param.index_add_(0, rows, grad, alpha=-self.lr)
+            return
+        b1, b2 = self.betas
+        m_all, v_all = self.state[name]
+        m = m_all[rows].mul_(b1).add_(grad, alpha=1 - b1)
+        v = v_all[rows].mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        m_all[rows], v_all[rows] = m, v
+        step = (m / (1 - b1 ** self.t)) / ((v / (1 - b2 ** self.t)).sqrt_().add_(self.eps))
+        param.index_add_(0, rows, step, alpha=-self.lr)
+
+    def step(self, loss_fn: "SoftmaxLoss", queries: np.ndarray, positives: np.ndarray, cand: np.ndarray,
+             temperature: float) -> float:
+        """One training step on a batch; returns the loss."""
+        m = self.model
+        rows, cols, target = loss_fn.mask(queries, positives, cand)
+        qrows, qinv = np.unique(queries, return_inverse=True)
+        qrows_t, cand_t = torch.from_numpy(qrows), torch.from_numpy(cand)
+        q_leaf = m.q.detach()[qrows_t].requires_grad_(True)
+        d_leaf = (m.d.detach()[cand_t] if len(cand) < m.n else m.d.detach().clone()).requires_grad_(True)
+        norm = (lambda x: torch.nn.functional.normalize(x, dim=-1)) if m.normalize else (lambda x: x)
+        qv = norm(q_leaf)[torch.from_numpy(qinv)]
+        loss = loss_fn.logits_loss(qv, norm(d_leaf), rows, cols, target, temperature)
+        loss.backward()
+        self.t += 1
+        self._update("q", qrows_t, q_leaf.grad)
+        self._update("d", cand_t, d_leaf.grad)
+        return float(loss.detach())
 
 
 Callback = Callable[[dict], None]
@@ -243,9 +335,11 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
     closure = split.train.closure
     stages = build_stages(cfg, split.train)
     rng = np.random.default_rng(cfg.seed)
-    model = model or DualEncoder(h.n, cfg.dim, normalize=cfg.normalize, seed=cfg.seed)
+    model = model or DualEncoder(h.n, cfg.dim, normalize=cfg.normalize, seed=cfg.seed,
+                                  init_scale=cfg.init_scale)
     loss_fn = SoftmaxLoss(closure, h.n, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
-                          temperature_mode=cfg.temperature_mode, mask_false_negatives=cfg.mask_false_negatives)
+                          temperature_mode=cfg.temperature_mode, mask_false_negatives=cfg.mask_false_negatives,
+                          normalize_queries=cfg.normalize_queries)
     val_queries = np.sort(rng.choice(h.n, size=min(cfg.eval_queries, h.n), replace=False))
     val_mask = None
     if split.mode == "generalisation":
@@ -273,8 +367,7 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
     for stage in stages:
         emit({"kind": "stage", "stage": stage.name, "step": step, "steps": stage.steps,
               "lr": stage.lr, "temperature": stage.temperature})
-        opt = (torch.optim.Adam(model.parameters(), lr=stage.lr) if cfg.optimizer == "adam"
-               else torch.optim.SGD(model.parameters(), lr=stage.lr))
+        opt = RowOptimizer(model, stage.lr, cfg.optimizer)
         best = None
         if stage.select_best:
             ev = validate(stage.name, step)
@@ -286,15 +379,12 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
             idx = stage.sampler.sample(rng, cfg.batch_size)
             queries, positives = closure.query[idx].astype(np.int64), closure.doc[idx].astype(np.int64)
             cand = loss_fn.candidates(rng, positives)
-            loss = loss_fn(model, queries, positives, cand, stage.temperature)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            loss = opt.step(loss_fn, queries, positives, cand, stage.temperature)
             step += 1
             if i % max(1, cfg.eval_every // 4) == 0 or i == stage.steps:
                 elapsed = time.perf_counter() - t_start
                 done = step / total
-                emit({"kind": "loss", "stage": stage.name, "step": step, "loss": float(loss.detach()),
+                emit({"kind": "loss", "stage": stage.name, "step": step, "loss": loss,
                       "progress": done, "eta_seconds": elapsed / done * (1 - done)})
             if i % cfg.eval_every == 0 or i == stage.steps:
                 ev = validate(stage.name, step)
