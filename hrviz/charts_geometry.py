@@ -20,16 +20,18 @@ __all__ = ["score_histogram_chart", "min_dim_points", "theory_frame", "min_dim_c
 
 KIND_COLORS = {"relevant": "#2ca02c", "irrelevant": "#7f7f7f"}
 THEORY = "c·H²·ln W (scaled)"
+LEGEND = {"orient": "bottom", "direction": "vertical", "labelLimit": 300, "title": None}
 
 
 def score_histogram_chart(frame: pd.DataFrame, threshold: float | None = None, *,
                           title: str = "Scores of relevant and irrelevant pairs") -> alt.LayerChart:
     """Overlaid histograms (columns lo, hi, kind, count, share) and a rule at ``threshold``."""
     data = frame[frame["count"] > 0] if len(frame) else frame
-    bars = alt.Chart(data).mark_bar(opacity=0.6, binSpacing=0).encode(
+    bars = alt.Chart(data).mark_rect(opacity=0.6).encode(
         x=alt.X("lo:Q", title="score <q, x>"),
         x2="hi:Q",
-        y=alt.Y("share:Q", title="share of the pairs of its kind", stack=None),
+        y=alt.Y("share:Q", title="share of the pairs of its kind"),
+        y2=alt.datum(0),
         color=alt.Color("kind:N", title="pair", scale=alt.Scale(domain=list(KIND_COLORS),
                                                                 range=list(KIND_COLORS.values()))),
         tooltip=["kind:N", alt.Tooltip("lo:Q", format=".3f"), alt.Tooltip("hi:Q", format=".3f"),
@@ -90,19 +92,28 @@ def min_dim_chart(frame: pd.DataFrame, study: str, *, fixed: int | None = None, 
     points = min_dim_points(frame, study)
     curve = theory_frame(points, study, fixed or 2)
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
-    xscale = alt.Scale(type="log") if (log or study == "W") else alt.Scale(zero=False)
-    x_title = f"height H (W = {fixed})" if study == "H" else f"width W, log scale (H = {fixed})"
-    enc_x = alt.X("x:Q", title=x_title, scale=xscale, axis=alt.Axis(tickMinStep=1))
+    domain = [float(points["x"].min()), float(points["x"].max())] if len(points) else None
+    if log or study == "W":
+        xscale = alt.Scale(type="log", nice=False, domain=domain) if domain else alt.Scale(type="log")
+    else:
+        xscale = alt.Scale(zero=False, nice=False, domain=domain) if domain else alt.Scale(zero=False)
+    x_title = (f"height H{', log scale' if log else ''} (W = {fixed})" if study == "H"
+               else f"width W, log scale (H = {fixed})")
+    ticks = sorted(points["x"].unique().tolist()) if len(points) else None
+    enc_x = alt.X("x:Q", title=x_title, scale=xscale, axis=alt.Axis(values=ticks, format="d"))
+    legend = alt.Legend(**LEGEND)
     line = alt.Chart(points).mark_line(point=True).encode(
         x=enc_x, y=alt.Y("min_dim:Q", title="smallest working d", scale=scale),
-        color=alt.Color("method:N", title=None),
+        color=alt.Color("method:N", legend=legend),
         tooltip=["method:N", alt.Tooltip("x:Q", title=x), alt.Tooltip("min_dim:Q", format=".1f"),
                  "lo:Q", "hi:Q", "groups:Q"],
     )
     band = alt.Chart(points).mark_errorbar().encode(
-        x=enc_x, y=alt.Y("lo:Q", scale=scale), y2="hi:Q", color=alt.Color("method:N", title=None))
+        x=enc_x, y=alt.Y("lo:Q", title="smallest working d", scale=scale), y2="hi:Q",
+        color=alt.Color("method:N", legend=legend))
     theory = alt.Chart(curve).mark_line(strokeDash=[5, 4]).encode(
-        x=enc_x, y=alt.Y("min_dim:Q", scale=scale), color=alt.Color("method:N", title=None),
+        x=enc_x, y=alt.Y("min_dim:Q", title="smallest working d", scale=scale),
+        color=alt.Color("method:N", legend=legend),
         tooltip=["method:N"])
     return alt.layer(band, line, theory).properties(
         title=f"Smallest working d against {x}", height=280)

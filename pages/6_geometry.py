@@ -120,8 +120,8 @@ st.caption(f"Smallest d that works, {where}. **construction-global**: one thresh
            "**learned**: a trained dual encoder reaching recall@auto = 1. Dashed: the theorem's "
            "O(H² log W), scaled to the construction's points. Bars: range over seed groups.")
 c1, c2 = st.columns(2)
-c1.altair_chart(min_dim_chart(frame, "H", log=True), width="stretch")
-c2.altair_chart(min_dim_chart(frame, "W"), width="stretch")
+c1.altair_chart(min_dim_chart(frame, "H", log=True), width="stretch", height=480)
+c2.altair_chart(min_dim_chart(frame, "W"), width="stretch", height=480)
 fits = geometry.fit_study(frame, boot=200)
 if fits:
     st.dataframe(pd.DataFrame([{

@@ -192,7 +192,7 @@ def test_min_dim_is_an_observed_boundary():
     # one threshold for all pairs is stronger than one per query: the same seeds at d pass both
     assert geometry.separation_passes(h, d, trials=5, seed=0, criterion="query")
     # a deeper, wider tree needs more dimensions
-    assert geometry.min_dim(perfect_tree(5, 3), trials=5, seed=0).min_dim > d
+    assert geometry.min_dim(perfect_tree(4, 3), trials=5, seed=0).min_dim > d
     assert geometry.min_dim(h, trials=5, seed=0).min_dim == d  # deterministic
 
 
@@ -247,7 +247,7 @@ def test_score_histogram_chart():
     assert frame.groupby("kind")["share"].sum().to_numpy() == pytest.approx([1.0, 1.0])
     spec = score_histogram_chart(frame, rep.threshold).to_dict()
     assert len(spec["layer"]) == 3
-    assert spec["layer"][0]["mark"]["type"] == "bar"
+    assert spec["layer"][0]["mark"]["type"] == "rect"
     assert spec["layer"][1]["mark"]["type"] == "rule"
     datasets = spec["datasets"].values()
     assert any(d and "threshold" in d[0] and d[0]["threshold"] == pytest.approx(rep.threshold) for d in datasets)
@@ -331,9 +331,9 @@ def test_predicted_min_dim_grows_with_height_and_width():
 
 # ----------------------------------------------------------------------------- learned
 def test_learned_min_dim_is_a_trained_boundary():
-    h = perfect_tree(2, 3)
+    h = perfect_tree(2, 2)
     seen = []
-    res = geometry.learned_min_dim(h, config={"steps": 300, "finetune_steps": 50, "threads": 1},
+    res = geometry.learned_min_dim(h, config={"steps": 200, "finetune_steps": 30, "threads": 1},
                                    on_fit=lambda d, s, r: seen.append((d, r)))
     d = res.min_dim
     assert res.tested[d] and (d == 1 or not res.tested[d - 1])
