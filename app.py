@@ -16,8 +16,9 @@ APP_DIR = Path(__file__).resolve().parent
 if str(APP_DIR) not in sys.path:  # `streamlit run` adds it; AppTest and other runners may not
     sys.path.insert(0, str(APP_DIR))
 
+from hrviz.errors import InputError  # noqa: E402
 from pages.common import (  # noqa: E402
-    ensure_demo_runs, get_store, init_session, page_files, page_info, sidebar,
+    db_path, ensure_demo_runs, get_store, init_session, page_files, page_info, sidebar,
 )
 
 st.set_page_config(page_title="hrviz", page_icon=":material/account_tree:", layout="wide")
@@ -28,7 +29,11 @@ for number, stem, path in page_files():
     pages.append(st.Page(str(path), title=title, icon=icon, url_path=url, default=number == 0))
 nav = st.navigation(pages)
 
-get_store()  # opens the store and fails stale runs, once per process
+try:
+    get_store()  # opens the store and fails stale runs, once per process
+except InputError as err:  # e.g. another process (a CLI run) holds the DuckDB file
+    st.error(f"Cannot open the results store `{db_path()}`: {err}")
+    st.stop()
 with st.spinner("First start: training the small demo experiment (a few seconds)..."):
     ensure_demo_runs()  # cached: trains only when the store is empty, once per process
 init_session()

@@ -34,8 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "layered_layout", "query_tree", "query_tree_chart", "neighbourhood", "neighbourhood_chart",
     "graph_chart", "depth_frame", "distance_frame", "depth_histogram", "distance_histogram",
-    "final_recall_frame", "reference_frame", "recall_by_distance_chart", "with_global_step", "stage_boundaries",
-    "recall_over_steps_chart", "loss_chart", "runs_recall_chart",
+    "final_recall_frame", "reference_frame", "recall_by_distance_chart", "with_global_step",
+    "stage_boundaries", "recall_over_steps_chart", "loss_chart", "runs_recall_chart",
 ]
 
 #: colours of node roles in graph drawings (the query/focus node stands out, ancestors are

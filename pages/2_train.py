@@ -5,12 +5,11 @@ import streamlit as st
 
 from hrviz import charts
 from hrviz.errors import InputError
+from hrviz.train import RECIPES, TrainConfig  # imports torch: only the page that trains does
 from pages.common import (
     DEFAULT_SOURCE, active_trainings, get_store, import_model, load_hierarchy, run_label, run_row,
     source_title, start_training, stop_training, training_registry,
 )
-
-from hrviz.train import RECIPES, TrainConfig  # noqa: E402  (torch: loaded by the page that trains)
 
 st.title("Train")
 source = st.session_state.get("source", DEFAULT_SOURCE)
@@ -56,7 +55,8 @@ with c3:
     if pf:
         ft_steps = st.number_input("Finetune steps", 1, 100_000, value=None, step=50,
                                    key="t_ft_steps", placeholder="auto (a quarter of the steps)")
-        ratio = st.select_slider("Finetune learning-rate ratio", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0],
+        ratio = st.select_slider("Finetune learning-rate ratio",
+                                 [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0],
                                  value=base.finetune_lr_ratio, key="t_ratio",
                                  format_func=lambda v: f"{v:g}",
                                  help="finetune lr = lr x ratio; the paper's 1/1000")

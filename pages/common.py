@@ -48,6 +48,26 @@ PAGE_INFO = {
 _PAGE_FILE = re.compile(r"^(\d+)_([A-Za-z0-9_]+)\.py$")
 
 
+def _leave_pages_directory_mode() -> None:
+    """Make sure app.py's navigation runs, even when a page was the first thing opened.
+
+    Streamlit sees the ``pages/`` folder and, until some run calls ``st.navigation``, treats
+    the app as an old-style multipage app: a deep link such as ``/train`` as the first request
+    of the server runs ``pages/2_train.py`` alone, without app.py (no sidebar, no session
+    defaults, a navigation that lists ``common``). Every page imports this module, so the
+    first such run lands here: switch the old mode off and rerun, which goes through app.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if PagesManager.uses_pages_directory and get_script_run_ctx() is not None:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_pages_directory_mode()
+
+
 # ----------------------------------------------------------------------------- pages
 
 
@@ -104,7 +124,7 @@ def get_store():
 class Demo:
     """What :func:`ensure_demo_runs` did at start-up."""
 
-    trained: bool  # the store was empty and the demo was trained now
+    trained: bool  # the store had no demo runs and they were trained now
     run_ids: list[int] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
@@ -112,22 +132,21 @@ class Demo:
 
 @st.cache_resource(show_spinner=False)
 def _demo(path: str) -> Demo:
+    from hrviz.experiment import ensure_demo
+
     store = _store(path)
-    was_empty = store.runs().empty
+    before = set(store.runs()["run_id"])
     t0 = time.perf_counter()
     try:
-        from hrviz.experiment import ensure_demo
-    except ImportError as err:  # training engine not available
-        return Demo(False, [], 0.0, f"the training engine is not available ({err})")
-    try:
-        ids = list(ensure_demo(store) or [])
-    except Exception as err:  # shown on Home; the app must still start
+        ids = [int(r) for r in ensure_demo(store)]
+    except Exception as err:  # shown on Home; the rest of the app must still start
         return Demo(False, [], time.perf_counter() - t0, f"{type(err).__name__}: {err}")
-    return Demo(was_empty, ids, time.perf_counter() - t0)
+    return Demo(bool(set(ids) - before), ids, time.perf_counter() - t0)
 
 
 def ensure_demo_runs() -> Demo:
-    """Fill an empty store with the small synthetic experiment, once per process and store."""
+    """Train the small synthetic experiment when the store has no demo runs (a first start);
+    once per process and store."""
     return _demo(str(db_path().resolve()))
 
 
@@ -140,10 +159,6 @@ def load_hierarchy(source: str) -> Hierarchy:
     from hrviz.sources import load_source
 
     return load_source(source)
-
-
-def current_hierarchy() -> Hierarchy:
-    return load_hierarchy(st.session_state.get("source", DEFAULT_SOURCE))
 
 
 def source_title(source: str) -> str:
@@ -297,14 +312,6 @@ def sidebar() -> None:
         st.caption(f"store: `{db_path()}`")
 
 
-def recall_frame(run_ids: list[int], split: str | None = None) -> pd.DataFrame:
-    """``store.recall`` for some runs (empty frame for no runs)."""
-    if not run_ids:
-        return pd.DataFrame(columns=["run_id", "stage", "step", "split", "distance", "k", "hits",
-                                     "pairs", "recall"])
-    return get_store().recall([int(r) for r in run_ids], split=split)
-
-
 # ----------------------------------------------------------------------------- demo and models
 
 
@@ -412,3 +419,45 @@ def projector_export(run_id: int) -> bytes:
             for path in paths:
                 zf.write(path, arcname=path.name)
     return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- inspecting a run
+# (used by the Query inspector and Embeddings pages)
+
+
+def inspectable_runs() -> pd.DataFrame:
+    """Runs that saved a model (finished or stopped), newest first: what those pages can show."""
+    runs = get_store().runs()
+    return runs[runs["model_path"].notna() & runs["status"].isin(["finished", "stopped"])]
+
+
+def default_inspect_run(runs: pd.DataFrame, wanted=None) -> int | None:
+    """``wanted`` (e.g. the URL's ``run``) when it is in ``runs``, else the active run, else the
+    newest finished run on the active hierarchy, else the newest run; None when there are none."""
+    ids = [int(r) for r in runs["run_id"]]
+    for candidate in (wanted, st.session_state.get("run_id")):
+        try:
+            if candidate is not None and int(candidate) in ids:
+                return int(candidate)
+        except (TypeError, ValueError):
+            pass
+    here = runs[(runs["source"] == st.session_state.get("source", DEFAULT_SOURCE))
+                & (runs["status"] == "finished")]
+    return int(here["run_id"].iloc[0]) if len(here) else (ids[0] if ids else None)
+
+
+@st.cache_resource(show_spinner="Loading the model...", max_entries=4)
+def _run_vectors(db: str, run_id: int, model_path: str):
+    from hrviz.experiment import load_run_model
+
+    model, run = load_run_model(_store(db), run_id)
+    h = load_hierarchy(run["source"])
+    model.check_hierarchy(h.hash, where=f"run {run_id}")
+    return h, model.query_vectors(), model.doc_vectors(), run
+
+
+def run_vectors(run_id: int):
+    """``(hierarchy, query vectors, doc vectors, run row)`` of a stored run, cached. Raises
+    :class:`InputError` when the model file is missing or was trained on another hierarchy."""
+    row = get_store().run(int(run_id))
+    return _run_vectors(str(db_path().resolve()), int(run_id), str(row.get("model_path")))

@@ -28,14 +28,40 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="session")
-def app_db(tmp_path_factory) -> Path:
-    """One results store shared by the AppTests of this session (the demo trains once)."""
-    return tmp_path_factory.mktemp("app") / "hrviz.duckdb"
+def tiny_demo_config(recipe: str, seed: int = 0):
+    """The demo experiment (tree H=4, W=5, d=3) with few steps: the same code path in seconds."""
+    from hrviz.train import TrainConfig
+
+    return TrainConfig(dim=3, recipe=recipe, seed=seed, steps=200, finetune_steps=100, eval_every=25)
+
+
+def seed_demo(db: Path) -> list[int]:
+    """Fill a store with the demo runs (named ``demo``, as ``ensure_demo`` makes them), small."""
+    from hrviz.experiment import DEMO_RECIPES, DEMO_SOURCE, run_training
+    from hrviz.store import Store
+
+    with Store(db) as store:
+        return [run_training(DEMO_SOURCE, tiny_demo_config(r), store, name="demo") for r in DEMO_RECIPES]
 
 
 @pytest.fixture
-def app_env(app_db, monkeypatch) -> Path:
+def tiny_demo(monkeypatch):
+    """Make ``ensure_demo`` (first start, Home's re-run button) train the small config."""
+    import hrviz.experiment
+
+    monkeypatch.setattr(hrviz.experiment, "demo_config", tiny_demo_config)
+
+
+@pytest.fixture(scope="session")
+def app_db(tmp_path_factory) -> Path:
+    """One results store shared by the AppTests of this session, holding the demo runs."""
+    db = tmp_path_factory.mktemp("app") / "hrviz.duckdb"
+    seed_demo(db)
+    return db
+
+
+@pytest.fixture
+def app_env(app_db, monkeypatch, tiny_demo) -> Path:
     """HRVIZ_DB -> the shared test store."""
     monkeypatch.setenv("HRVIZ_DB", str(app_db))
     return app_db
@@ -75,6 +101,7 @@ def chromium_path() -> str:
 def streamlit_server(tmp_path_factory, chromium_path):
     """``streamlit run app.py`` on a free port with a fresh store; yields the base URL."""
     folder = tmp_path_factory.mktemp("server")
+    seed_demo(folder / "hrviz.duckdb")  # the full-size demo would take minutes on a busy box
     port = _free_port()
     env = {**os.environ, "HRVIZ_DB": str(folder / "hrviz.duckdb")}
     log = open(folder / "streamlit.log", "w")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -71,19 +73,64 @@ def test_navigation_is_built_from_the_page_files(tmp_path):
     assert page_info("zeta")[0] == "Zeta"
 
 
+def test_first_start_trains_the_demo_and_home_says_so(tmp_path, monkeypatch, tiny_demo):
+    db = tmp_path / "fresh.duckdb"
+    monkeypatch.setenv("HRVIZ_DB", str(db))
+    at = app()
+    note = [i.value for i in at.info if "First start" in i.value]
+    assert len(note) == 1 and "tree:H=4,W=5" in note[0]
+    from pages.common import get_store  # the app's own Store on that file
+
+    runs = get_store().runs()
+    assert sorted(runs["recipe"]) == ["pretrain-finetune", "standard"]
+    assert set(runs["name"]) == {"demo"} and set(runs["status"]) == {"finished"}
+    assert at.session_state["run_id"] in set(runs["run_id"])
+    # a second session of the same process does not train again
+    again = app()
+    assert not again.exception
+    assert len(get_store().runs()) == 2
+
+
+def test_a_store_held_by_another_process_is_reported_in_words(tmp_path, monkeypatch):
+    db = tmp_path / "busy.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('ready', flush=True); time.sleep(120)", str(db)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        monkeypatch.setenv("HRVIZ_DB", str(db))
+        at = AppTest.from_file(APP, default_timeout=60).run()
+        assert not at.exception
+        errors = [e.value for e in at.error]
+        assert len(errors) == 1 and "busy" in errors[0] and str(db) in errors[0]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_home_shows_the_three_steps_from_the_demo_runs(app_env):
+    from pages.common import get_store
+
     at = app()
     assert at.title[0].value.startswith("Hierarchical retrieval")
     headers = [h.value for h in at.header]
     assert headers[:3] == ["1 · The task", "2 · The failure: standard training",
                            "3 · The fix: pretrain, then finetune on far pairs"]
     assert not at.warning, [w.value for w in at.warning]
-    # the demo trained on first start, and the page says so
-    assert any("First start" in i.value for i in at.info)
+    assert not [i for i in at.info if "First start" in i.value]  # the store had runs already
     m = metrics(at)
     assert m["Overall recall (standard)"].endswith("%")
     assert m["Overall recall (pretrain-finetune)"].endswith("%")
     assert len(charts(at)) == 3  # the task tree, the failure, the fix
+    # the numbers under the charts are the demo runs' final recall, read from the store
+    from pages.common import demo_runs
+
+    std = demo_runs(get_store())["standard"]
+    fin = get_store().final_recall(int(std["run_id"]), split="all")
+    words = "standard, this run: " + " · ".join(
+        f"d{int(d)} {r:.0%}" for d, r in zip(fin["distance"], fin["recall"]))
+    assert words in [c.value for c in at.caption]
     # sidebar: the active hierarchy and run
     side = " ".join(c.value for c in at.sidebar.caption)
     assert "781 nodes" in side and "finished" in side
@@ -158,14 +205,20 @@ def test_hierarchy_wordnet_subtree_search(app_env):
     at = app("pages/1_hierarchy.py")
     at.radio(key="h_mode").set_value("WordNet subtree").run()
     at.text_input(key="h_wn_query").set_value("mammal").run()
-    assert at.selectbox(key="h_wn_pick").value == at.selectbox(key="h_wn_pick").options[0]
-    at.selectbox(key="h_wn_pick").set_value(
-        next(i for i in at.selectbox(key="h_wn_pick").options if "mammal.n.01" in str(i))).run()
+    pick = at.selectbox(key="h_wn_pick")
+    assert pick.options[0].startswith("mammal.n.01 (1,181 below)")  # exact name first
     assert at.session_state["source"] == "wordnet:mammal.n.01"
-    assert int(metrics(at)["Nodes"].replace(",", "")) > 1000
+    assert metrics(at)["Nodes"] == "1,182"
+    from hrviz.sources import wordnet
+
+    wn = wordnet()
+    at.text_input(key="h_wn_query").set_value("placental").run()
+    at.selectbox(key="h_wn_pick").set_value(wn.id_of("placental.n.01")).run()
+    assert at.session_state["source"] == "wordnet:placental.n.01"
+    assert metrics(at)["Nodes"] == f"{len(wn.descendants(wn.id_of('placental.n.01'))):,}"
     at.text_input(key="h_wn_query").set_value("qqqzzz").run()
     assert any("No noun synset" in i.value for i in at.info)
-    assert at.session_state["source"] == "wordnet:mammal.n.01"
+    assert at.session_state["source"] == "wordnet:placental.n.01"
 
 
 def test_save_upload_names_files_by_hash_and_refuses_junk(tmp_path):
@@ -287,15 +340,20 @@ def test_train_load_model_refuses_another_hierarchy_and_accepts_its_own(app_env,
     assert any("x.safetensors" in e.value for e in junk.error)
 
 
-def test_train_pick_an_earlier_run(app_env, store):
-    at = app("pages/2_train.py")
-    ids = at.selectbox(key="t_pick").options
-    oldest = at.selectbox(key="t_pick").options[-1]
+def test_train_pick_an_earlier_run_on_another_hierarchy(app_env, store):
+    at = app("pages/1_hierarchy.py")
+    at.slider(key="h_W").set_value(3).run()
+    assert at.session_state["source"] == "tree:H=4,W=3"
+    at.switch_page("pages/2_train.py").run()
+    runs = store.runs()
+    assert len(at.selectbox(key="t_pick").options) == len(runs)
+    oldest = int(runs["run_id"].iloc[-1])
     at.selectbox(key="t_pick").set_value(oldest).run()
     at.button(key="t_use").click().run()
-    assert at.session_state["run_id"] == int(str(oldest).split()[0].lstrip("#")) or \
-        at.session_state["run_id"] == oldest
-    assert ids
+    assert not at.exception
+    assert at.session_state["run_id"] == oldest
+    # the run's hierarchy comes with it
+    assert at.session_state["source"] == store.run(oldest)["source"] == "tree:H=4,W=5"
 
 
 # ----------------------------------------------------------------------------- Results
@@ -313,13 +371,14 @@ def test_results_filters_compare_and_make_active(app_env, store):
     assert len(charts(at)) == 1
     spec = charts(at)[0].spec
     assert '"facet"' in spec and "paper" in spec  # the demo setting has published numbers
-    pick = at.selectbox(key="r_pick").options[-1]
-    at.selectbox(key="r_pick").set_value(pick).run()
-    at.button(key="r_use").click().run()
-    assert at.session_state["run_id"] in set(runs["run_id"])
-    assert at.session_state["run_id"] != runs["run_id"].iloc[0] or len(runs) == 1
-    labels = {b.label for b in at.get("download_button")} if at.get("download_button") else set()
-    assert labels >= {"Tables (CSV, zip)", "Tables (Parquet, zip)"} or labels == set()
+    oldest = int(runs.loc[runs["recipe"] == "standard", "run_id"].iloc[-1])
+    at.selectbox(key="r_pick").set_value(oldest).run()
+    if at.session_state["run_id"] != oldest:
+        at.button(key="r_use").click().run()
+    assert at.session_state["run_id"] == oldest
+    assert at.button(key="r_use").disabled  # already the active run
+    downloads = at.get("download_button")
+    assert len(downloads) == 3  # CSV, Parquet, projector TSV (the demo runs saved models)
 
 
 def test_export_run_zips_every_table(app_env, store):
@@ -330,3 +389,15 @@ def test_export_run_zips_every_table(app_env, store):
         with zipfile.ZipFile(io.BytesIO(export_run(run_id, fmt))) as zf:
             names = sorted(zf.namelist())
         assert names == sorted(f"run{run_id}_{t}.{fmt}" for t in ("runs", "metrics", "recall", "retrievals"))
+
+
+def test_projector_export_has_query_and_document_vectors(app_env, store):
+    from pages.common import projector_export
+
+    run_id = int(store.runs(status="finished")["run_id"].iloc[-1])
+    with zipfile.ZipFile(io.BytesIO(projector_export(run_id))) as zf:
+        assert sorted(zf.namelist()) == [f"run{run_id}_metadata.tsv", f"run{run_id}_vectors.tsv"]
+        vectors = zf.read(f"run{run_id}_vectors.tsv").decode().splitlines()
+        meta = zf.read(f"run{run_id}_metadata.tsv").decode().splitlines()
+    assert len(vectors) == 2 * 781 and len(vectors[0].split("\t")) == 3  # d=3, queries + docs
+    assert meta[0] == "name\tlabel\tside\tdepth" and len(meta) == 2 * 781 + 1

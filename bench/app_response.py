@@ -1,0 +1,235 @@
+"""How fast the app's pages answer, with and without a training run in the background.
+
+Two measurements, side by side in one run:
+
+1. **Browser** (when ``/usr/bin/chromium`` exists): ``streamlit run app.py`` in a subprocess,
+   Chromium (Playwright) opens each page in a fresh tab and we time ``goto`` until the script
+   has finished (``data-test-script-state="notRunning"``) and the title is there. Then the Train
+   page starts a long standard run on the demo tree (``tree:H=4,W=5``, d=3), and every page is
+   timed again from another tab while it trains, then the run is stopped.
+2. **AppTest**: ``streamlit.testing.v1.AppTest`` runs ``app.py`` and switches to each page in
+   this process (script time only, no browser), idle and while :func:`hrviz.experiment.launch`
+   trains in a thread of this process.
+
+The store is a temporary file seeded with the small demo runs. Writes
+``bench/results/app_response.md``. Times are medians of ``--repeats`` visits; nothing asserts
+a time. Usage: ``.venv/bin/python bench/app_response.py [--repeats 3] [--no-browser]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pages.common import page_files, page_info  # noqa: E402
+
+OUT = ROOT / "bench" / "results" / "app_response.md"
+CHROMIUM = "/usr/bin/chromium"
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def seed(db: Path) -> None:
+    from hrviz.experiment import DEMO_RECIPES, DEMO_SOURCE, run_training
+    from hrviz.store import Store
+    from hrviz.train import TrainConfig
+
+    with Store(db) as store:
+        for recipe in DEMO_RECIPES:
+            cfg = TrainConfig(dim=3, recipe=recipe, steps=200, finetune_steps=100, eval_every=25)
+            run_training(DEMO_SOURCE, cfg, store, name="demo")
+
+
+def pages() -> list[tuple[str, str]]:
+    """(title, url path) of every page present."""
+    out = []
+    for number, stem, _ in page_files():
+        title, _, url = page_info(stem)
+        out.append((title, "" if number == 0 else url))
+    return out
+
+
+# ----------------------------------------------------------------------------- browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def browser_times(db: Path, repeats: int) -> dict[str, dict[str, list[float]]]:
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    log = open(db.parent / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env={**os.environ, "HRVIZ_DB": str(db)}, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    times: dict[str, dict[str, list[float]]] = {"idle": {}, "training": {}}
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("streamlit did not start; see " + log.name)
+                time.sleep(0.25)
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"])
+
+            def visit(url: str) -> float:
+                ctx = b.new_context(viewport={"width": 1400, "height": 1000})
+                pg = ctx.new_page()
+                t0 = time.perf_counter()
+                pg.goto(f"{base}/{url}")
+                pg.wait_for_selector(IDLE, timeout=120_000)
+                pg.wait_for_selector("h1", timeout=60_000)
+                dt = time.perf_counter() - t0
+                ctx.close()
+                return dt
+
+            visit("")  # warm-up: first session, caches, imports
+            for phase in ("idle", "training"):
+                trainer = None
+                if phase == "training":
+                    trainer = b.new_context().new_page()
+                    trainer.goto(f"{base}/train")
+                    trainer.wait_for_selector(IDLE, timeout=120_000)
+                    trainer.get_by_text("Pretrain-finetune", exact=True).click()
+                    trainer.wait_for_timeout(500)
+                    trainer.wait_for_selector(IDLE, timeout=60_000)
+                    box = trainer.get_by_role("spinbutton", name="Steps (pretrain / main stage)", exact=True)
+                    box.fill("100000")
+                    box.press("Enter")
+                    trainer.wait_for_timeout(500)
+                    trainer.wait_for_selector(IDLE, timeout=60_000)
+                    trainer.get_by_role("button", name="Start training").click()
+                    trainer.wait_for_selector('[data-testid="stProgress"]:has-text("running")', timeout=60_000)
+                    trainer.wait_for_timeout(2000)
+                for title, url in pages():
+                    times[phase][title] = [visit(url) for _ in range(repeats)]
+                if trainer is not None:
+                    trainer.get_by_role("button", name="Stop").click()
+                    trainer.wait_for_selector('[data-testid="stProgress"]:has-text("stopped")', timeout=120_000)
+                    trainer.close()
+            b.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+    return times
+
+
+# ----------------------------------------------------------------------------- AppTest
+
+
+def apptest_times(db: Path, repeats: int) -> dict[str, dict[str, list[float]]]:
+    os.environ["HRVIZ_DB"] = str(db)
+    from streamlit.testing.v1 import AppTest
+
+    from hrviz.experiment import launch
+    from hrviz.sources import load_source
+    from hrviz.train import TrainConfig
+    from pages.common import get_store
+
+    def run_page(url: str, path: str | None) -> float:
+        t0 = time.perf_counter()
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+        if path:
+            at.switch_page(path).run()
+        dt = time.perf_counter() - t0
+        if at.exception:
+            raise RuntimeError(f"{path}: {at.exception[0].message}")
+        return dt
+
+    files = {title: (None if number == 0 else f"pages/{path.name}")
+             for (number, stem, path), (title, _) in zip(page_files(), pages())}
+    run_page("", None)  # warm-up
+    times: dict[str, dict[str, list[float]]] = {"idle": {}, "training": {}}
+    for phase in ("idle", "training"):
+        stop = threading.Event()
+        thread = None
+        if phase == "training":
+            h = load_source("tree:H=4,W=5")
+            _, thread = launch("tree:H=4,W=5", TrainConfig(dim=3, recipe="standard", steps=100_000),
+                               get_store(), hierarchy=h, stop=stop)
+            time.sleep(2)
+        for title, path in files.items():
+            times[phase][title] = [run_page("", path) for _ in range(repeats)]
+        if thread is not None:
+            stop.set()
+            thread.join()
+    return times
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def table(times: dict[str, dict[str, list[float]]]) -> list[str]:
+    rows = ["| page | idle (s) | while training (s) | ratio |", "|---|---:|---:|---:|"]
+    for title in times["idle"]:
+        idle = statistics.median(times["idle"][title])
+        busy = statistics.median(times["training"][title])
+        rows.append(f"| {title} | {idle:.2f} | {busy:.2f} | {busy / idle:.2f}x |")
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--no-browser", action="store_true")
+    args = ap.parse_args()
+    lines = ["# App response times", "",
+             f"`python bench/app_response.py --repeats {args.repeats}` on {platform.machine()}, "
+             f"{os.cpu_count()} cores, Python {platform.python_version()}; medians of "
+             f"{args.repeats} visits per page. \"While training\": a standard run on tree:H=4,W=5 "
+             "(d=3, full softmax) trains in a background thread of the same process.", ""]
+    with tempfile.TemporaryDirectory() as folder:
+        if not args.no_browser and os.path.exists(CHROMIUM):
+            db = Path(folder) / "browser" / "hrviz.duckdb"
+            db.parent.mkdir()
+            seed(db)
+            t = browser_times(db, args.repeats)
+            lines += ["## Browser (Chromium, from `goto` to the script finished)", "", *table(t), ""]
+            print("\n".join(table(t)))
+        db = Path(folder) / "apptest" / "hrviz.duckdb"
+        db.parent.mkdir()
+        seed(db)
+        t = apptest_times(db, args.repeats)
+        lines += ["## AppTest (app.py + page script in-process, no browser)", "", *table(t), ""]
+        print("\n".join(table(t)))
+    lines += ["Notes: the first visit of a process (imports, caches, the demo) is a warm-up and "
+              "not counted. Pages read the store through one DuckDB connection with a cursor per "
+              "thread; training writes a few rows per evaluation, so page reads rarely wait on it. "
+              "The slowdown while training is the CPU shared with the training thread (2 cores "
+              "here), not locking.", ""]
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text("\n".join(lines))
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""The app in a real browser: ``streamlit run app.py`` driven by Debian's Chromium (Playwright).
+
+One server for the module (fixtures in conftest.py; its store starts with the small demo runs).
+Screenshots of Home, Hierarchy, Train (during a run) and Results go to docs/screenshots/ for the
+README.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from pages.common import page_files, page_info
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "docs" / "screenshots"
+TAXONOMY = Path(__file__).resolve().parent / "fixtures" / "taxonomy.csv"
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def open_page(page, server, url_path: str = "") -> None:
+    page.goto(f"{server['url']}/{url_path}")
+    page.wait_for_selector(IDLE, timeout=60_000)
+    page.wait_for_selector("h1", timeout=30_000)
+
+
+def settle(page, ms: int = 400) -> None:
+    """Wait for the rerun an interaction started to finish."""
+    page.wait_for_timeout(ms)
+    page.wait_for_selector(IDLE, timeout=60_000)
+
+
+def no_exception(page, where: str) -> None:
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, f"{where}: {errors.first.inner_text()[:2000]}"
+
+
+def metric_values(page) -> dict[str, str]:
+    out = {}
+    for m in page.locator('[data-testid="stMetric"]').all():
+        label = m.locator('[data-testid="stMetricLabel"]').inner_text().strip()
+        out[label] = m.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    return out
+
+
+SHOT_HEIGHT = {"home": 2300, "hierarchy": 1500, "train": 1600, "results": 1350}
+
+
+def shot(page, name: str) -> None:
+    """A screenshot for the README, tall enough to show the page's charts."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": SHOT_HEIGHT.get(name, size["height"])})
+    page.wait_for_timeout(700)  # charts re-layout to the new size
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    page.set_viewport_size(size)
+
+
+def test_every_page_renders_without_an_exception(page, streamlit_server):
+    seen = []
+    for number, stem, _ in page_files():
+        title, _, url = page_info(stem)
+        open_page(page, streamlit_server, "" if number == 0 else url)
+        page.wait_for_timeout(800)  # charts render after the script ends
+        no_exception(page, title)
+        assert page.locator("h1").first.inner_text().strip(), title
+        seen.append(title)
+        if stem in ("home", "hierarchy", "results"):
+            if stem == "home":  # the three steps have their charts
+                page.wait_for_selector('[data-testid="stVegaLiteChart"]', timeout=30_000)
+                assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 3
+            shot(page, stem)
+    assert {"Home", "Hierarchy", "Train", "Results"} <= set(seen)
+    # the sidebar lists every page and shows the active hierarchy
+    nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+    assert all(t in nav for t in seen)
+    assert "781 nodes" in page.locator('[data-testid="stSidebar"]').inner_text()
+
+
+def _progress_text(page) -> str:
+    return page.locator('[data-testid="stProgress"]').first.inner_text()
+
+
+def test_train_pretrain_finetune_and_watch_the_recall_chart_update(page, streamlit_server):
+    open_page(page, streamlit_server, "train")
+    # opened first in a fresh server: still app.py's navigation (not Streamlit's pages/ mode)
+    assert "common" not in page.locator('[data-testid="stSidebarNav"]').inner_text()
+    assert page.get_by_role("switch", name="Pretrain-finetune").is_checked()
+    for label, value in [("Steps (pretrain / main stage)", "1500"), ("Finetune steps", "500"),
+                         ("Evaluate every (steps)", "25")]:
+        if label == "Evaluate every (steps)":
+            page.get_by_text("More hyper-parameters").click()
+        box = page.get_by_role("spinbutton", name=label, exact=True)
+        box.fill(value)
+        box.press("Enter")
+        settle(page)
+    assert "Plan: 2,000 steps (1,500 + 500 finetune)" in page.locator("body").inner_text()
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_selector('[data-testid="stProgress"]:has-text("running")', timeout=30_000)
+    run = re.search(r"Run #(\d+)", _progress_text(page)).group(1)
+
+    def percent() -> int:
+        m = re.search(r"(\d+)%", _progress_text(page))
+        return int(m.group(1)) if m else -1
+
+    # the fragment redraws from the store while the run trains: progress and the curves move
+    page.wait_for_selector('[data-testid="stVegaLiteChart"]', timeout=60_000)
+    first = percent()
+    deadline = time.monotonic() + 60
+    while percent() <= first and time.monotonic() < deadline:
+        page.wait_for_timeout(300)
+    assert percent() > first, "the live view did not update"
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 2  # recall + loss
+    no_exception(page, "Train during a run")
+    page.wait_for_timeout(1500)
+    shot(page, "train")
+    # every other page still responds while it trains
+    other = page.context.new_page()
+    t0 = time.monotonic()
+    open_page(other, streamlit_server, "results")
+    assert time.monotonic() - t0 < 20
+    assert f"#{run}" in other.locator("body").inner_text()
+    no_exception(other, "Results during a run")
+    other.close()
+    # the run ends, and the page shows its final numbers
+    page.wait_for_selector(f'[data-testid="stProgress"]:has-text("Run #{run}"):has-text("finished")',
+                           timeout=120_000)
+    page.wait_for_selector('[data-testid="stMetricLabel"]:has-text("Overall recall")', timeout=30_000)
+    # one full rerun after the end stops the timer and enables Start again
+    expect(page.get_by_role("button", name="Start training")).to_be_enabled(timeout=10_000)
+    no_exception(page, "Train after the run")
+    # Results lists it, finished, with its stages side by side
+    open_page(page, streamlit_server, "results")
+    page.wait_for_selector('[data-testid="stVegaLiteChart"]', timeout=30_000)
+    page.wait_for_timeout(800)
+    no_exception(page, "Results")
+    shot(page, "results")
+
+
+def test_upload_a_csv_then_a_broken_file(page, streamlit_server, tmp_path):
+    from hrviz.sources import load_file
+
+    expected = load_file(TAXONOMY)
+    open_page(page, streamlit_server, "hierarchy")
+    page.get_by_text("Upload a file", exact=True).click()
+    settle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(TAXONOMY))
+    page.wait_for_selector('[data-testid="stAlertContentSuccess"]:has-text("taxonomy.csv")',
+                           timeout=30_000)
+    settle(page)
+    m = metric_values(page)
+    assert m["Nodes"] == f"{expected.n:,}" and m["Edges"] == f"{expected.n_edges:,}"
+    assert "taxonomy.csv" in page.locator('[data-testid="stSidebar"]').inner_text()
+    no_exception(page, "upload")
+
+    broken = tmp_path / "broken.csv"
+    broken.write_text("child,parent\nShoes,Footwear\nFootwear,Shoes\n")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(broken))
+    error = page.wait_for_selector('[data-testid="stAlertContentError"]:has-text("broken.csv")',
+                                   timeout=30_000)
+    assert "cycle" in error.inner_text()
+    settle(page)
+    assert metric_values(page)["Nodes"] == f"{expected.n:,}"  # the previous hierarchy stays
+    no_exception(page, "broken upload")
