@@ -16,9 +16,10 @@ st.title("Hierarchical retrieval: lost in the long distance")
 st.markdown(
     "A **dual encoder** embeds every node of a hierarchy twice, as a query and as a document, "
     "and retrieves by dot product. In **hierarchical retrieval** a query must retrieve itself "
-    "and *all* its ancestors. Standard training gets the near ones and loses the far ones; "
-    "a **pretrain-finetune** recipe (You et al., NeurIPS 2025) brings them back. "
-    "Three steps, each drawn from real runs in the results store."
+    "and *all* its ancestors. The paper behind hrviz (You et al., NeurIPS 2025) reports that "
+    "standard training gets the near ones and loses the far ones, and that a **pretrain-finetune** "
+    "recipe brings them back. Below: the task, then what *this* store's runs measure, next to the "
+    "paper's numbers. Where they disagree, the charts show our measurement, not the paper's story."
 )
 
 demo = ensure_demo_runs()
@@ -61,10 +62,14 @@ if runs:
 
 
 def in_words(recipe: str) -> str:
-    """``standard, this run: d0 98% · d1 71% · ...``: the chart's numbers, to read at a glance."""
+    """The chart's numbers in words, naming the weakest and strongest distance of this run."""
     part = final[final["recipe"] == recipe].sort_values("distance")
+    if part.empty:
+        return ""
     cells = " · ".join(f"d{int(d)} {r:.0%}" for d, r in zip(part["distance"], part["recall"]))
-    return f"{recipe}, this run: {cells}"
+    lo, hi = part.loc[part["recall"].idxmin()], part.loc[part["recall"].idxmax()]
+    return (f"{recipe}, this run: {cells}. Weakest: distance {int(lo['distance'])} ({lo['recall']:.0%}); "
+            f"strongest: distance {int(hi['distance'])} ({hi['recall']:.0%}).")
 
 
 st.header("2 · The failure: standard training")
@@ -76,7 +81,10 @@ with c1:
         "relevant pairs) on the 781-node tree. The paper finds that each query finds itself but "
         "recall falls with distance: the model gets **lost in the long distance** "
         f"({reference(DEMO_SOURCE, DEMO_DIM, 'standard')['overall']:.0%} overall for this "
-        "setting). The chart is this store's run; the black tick is the paper's number."
+        "setting). The chart is this store's run; the black tick is the paper's number. "
+        "In hrviz's runs at d=3 the weak end is the *near* one: 625 leaves cannot all find "
+        "themselves in 3 dimensions (see docs/science-notes.md); raise the dimension on the Train "
+        "page and watch every distance reach 100%."
     )
     if std is not None and std.get("overall") is not None:
         st.metric("Overall recall (standard)", f"{std['overall']:.1%}",
@@ -102,7 +110,9 @@ with c1:
         "pairs only, with a learning rate 1000x smaller and a temperature of 500, keeping the "
         "checkpoint with the best validation recall. In the paper far ancestors come back "
         f"({reference(DEMO_SOURCE, DEMO_DIM, 'pretrain-finetune')['overall']:.0%} overall) while "
-        "distance 0 stays near 100%. Black ticks: the paper's published numbers."
+        "distance 0 stays near 100%. Black ticks: the paper's published numbers. Here the far "
+        "ancestors are already found, so finetuning on them has little to fix: compare the two "
+        "lines."
     )
     if pf is not None and pf.get("overall") is not None:
         delta = (f"{(pf['overall'] - std['overall']) * 100:+.1f} points"
