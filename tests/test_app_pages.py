@@ -130,7 +130,10 @@ def test_home_shows_the_three_steps_from_the_demo_runs(app_env):
     fin = get_store().final_recall(int(std["run_id"]), split="all")
     words = "standard, this run: " + " · ".join(
         f"d{int(d)} {r:.0%}" for d, r in zip(fin["distance"], fin["recall"]))
-    assert words in [c.value for c in at.caption]
+    caption = next(c.value for c in at.caption if c.value.startswith("standard, this run"))
+    assert caption.startswith(words + ". Weakest: distance ")
+    worst = fin.loc[fin["recall"].idxmin()]
+    assert f"Weakest: distance {int(worst['distance'])} ({worst['recall']:.0%})" in caption
     # sidebar: the active hierarchy and run
     side = " ".join(c.value for c in at.sidebar.caption)
     assert "781 nodes" in side and "finished" in side
