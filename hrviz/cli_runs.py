@@ -147,8 +147,15 @@ def cmd_train(args) -> int:
             bar.close()
         run = store.run(run_id)
     res = _result_json(run, run["summary"], run["seconds"])
+    res["peak_rss_mb"] = _peak_rss_mb()
     print(json.dumps(res)) if args.json else _print_recall(res)
     return 0
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
 
 def cmd_eval(args) -> int:

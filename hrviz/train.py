@@ -109,8 +109,11 @@ class TrainConfig:
         pairs = h.closure(c.max_distance).n_pairs
         if c.batch_size is None:
             c.batch_size = 256 if pairs < 50_000 else 2048
-        if c.steps is None:  # about 200 epochs on small hierarchies, fewer on large ones
-            c.steps = int(min(20_000, max(1000, 200 * pairs / c.batch_size)))
+        if c.steps is None:
+            # ~200 epochs on small hierarchies, capped at 4,000 steps: on WordNet (750k pairs,
+            # batch 2048: ~11 epochs) that reaches min recall 0.92 at d=64 in about 10 minutes
+            # on 2 cores (docs/science-notes.md, bench/results/wordnet.md)
+            c.steps = int(min(4000, max(1000, 200 * pairs / c.batch_size)))
         if c.finetune_steps is None:
             c.finetune_steps = max(200, c.steps // 4)
         if c.threads is None:
