@@ -48,13 +48,8 @@ def _final_eval(h: Hierarchy, cfg: TrainConfig, q: np.ndarray, d: np.ndarray):
     from .pairs import split_pairs
 
     split = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed)
-    closure = split.train.closure
-    mask = None
-    if split.mode == "generalisation":
-        key = closure.query.astype(np.int64) * h.n + closure.doc
-        mask = np.zeros(closure.n_pairs, dtype=bool)
-        mask[np.searchsorted(key, split.eval.query.astype(np.int64) * h.n + split.eval.doc)] = True
-    return evaluate(q, d, closure, pair_mask=mask), ("heldout" if mask is not None else "all"), closure
+    mask = split.eval_mask()
+    return evaluate(q, d, split.train.closure, pair_mask=mask), ("heldout" if mask is not None else "all"), split.train.closure
 
 
 def _log_retrievals(store: Store, run_id: int, h: Hierarchy, closure, q, d, seed: int, n: int = 50) -> None:

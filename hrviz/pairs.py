@@ -53,6 +53,18 @@ class Split:
     eval: Pairs
     mode: str
 
+    def eval_mask(self) -> np.ndarray | None:
+        """Bool over the closure's pairs: which ones are evaluated (None: all of them)."""
+        if self.mode == "reconstruction":
+            return None
+        c = self.train.closure
+        n = len(c.ptr) - 1
+        key = c.query.astype(np.int64) * n + c.doc  # not sorted: pairs are in distance order per query
+        order = np.argsort(key, kind="stable")
+        mask = np.zeros(c.n_pairs, dtype=bool)
+        mask[order[np.searchsorted(key[order], self.eval.query.astype(np.int64) * n + self.eval.doc)]] = True
+        return mask
+
 
 def all_pairs(h: Hierarchy, max_distance: int | None = None) -> Pairs:
     c = h.closure(max_distance)

@@ -344,13 +344,7 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
                           temperature_mode=cfg.temperature_mode, mask_false_negatives=cfg.mask_false_negatives,
                           normalize_queries=cfg.normalize_queries)
     val_queries = np.sort(rng.choice(h.n, size=min(cfg.eval_queries, h.n), replace=False))
-    val_mask = None
-    if split.mode == "generalisation":
-        val_mask = np.zeros(closure.n_pairs, dtype=bool)
-        # pairs of the eval split, located in the closure by (query, doc)
-        key = closure.query.astype(np.int64) * h.n + closure.doc
-        ev_key = split.eval.query.astype(np.int64) * h.n + split.eval.doc
-        val_mask[np.searchsorted(key, ev_key)] = True
+    val_mask = split.eval_mask()
     total = sum(s.steps for s in stages)
     result = TrainResult(model=model, config=cfg)
 

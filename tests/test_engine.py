@@ -186,6 +186,29 @@ def test_generalisation_split_holds_out_ancestor_pairs_only():
     assert (sp.train.distance == 0).sum() == h.n
 
 
+def test_eval_mask_marks_exactly_the_held_out_pairs():
+    h = random_dag(nodes=80, depth=5, parents=3, p_extra=0.5, seed=4)
+    sp = split_pairs(h, mode="generalisation", holdout=0.3, seed=1)
+    mask = sp.eval_mask()
+    c = sp.train.closure
+    got = set(zip(c.query[mask].tolist(), c.doc[mask].tolist()))
+    assert got == set(zip(sp.eval.query.tolist(), sp.eval.doc.tolist()))
+    assert split_pairs(h).eval_mask() is None
+
+
+def test_generalisation_run_evaluates_held_out_pairs(tmp_path):
+    from hrviz.experiment import run_training
+    from hrviz.store import Store
+
+    with Store(tmp_path / "g.duckdb") as store:
+        rid = run_training("tree:H=3,W=3", TrainConfig(dim=4, steps=100, recipe="standard", mode="generalisation",
+                                                       holdout=0.2), store)
+        final = store.final_recall(rid)
+        held = split_pairs(perfect_tree(3, 3), mode="generalisation", holdout=0.2, seed=0).eval
+        assert set(final["split"]) == {"heldout"}
+        assert final["pairs"].sum() == len(held) and 0 not in set(final["distance"])
+
+
 def test_recipes_build_expected_stages():
     h = perfect_tree(4, 5)
     cfg = TrainConfig(dim=3, recipe="pretrain-finetune", lr=0.1).resolved(h)
