@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:  # run standalone (AppTest, `streamlit run pages/6
 from hrviz import geometry  # noqa: E402
 from hrviz.charts_geometry import min_dim_chart, score_histogram_chart  # noqa: E402
 from hrviz.errors import InputError  # noqa: E402
-from hrviz.sources import load_source  # noqa: E402
+from pages.common import load_hierarchy as _shared_loader  # noqa: E402  (also leaves Streamlit's pages-directory mode)
 
 STUDY_CSV = ROOT / "bench" / "results" / "geometry.csv"
 MAX_EXACT = 5_000  # larger hierarchies: a seeded sample of queries, against all documents
@@ -35,9 +35,7 @@ st.markdown(
 )
 
 
-@st.cache_resource(show_spinner="Loading the hierarchy...", max_entries=8)
-def hierarchy(source: str):
-    return load_source(source)
+hierarchy = _shared_loader  # one cache of hierarchies for the whole app
 
 
 @st.cache_data(show_spinner="Building and scoring the construction...", max_entries=64)
