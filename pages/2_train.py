@@ -44,7 +44,7 @@ with c1:
 with c2:
     steps = st.number_input("Steps (pretrain / main stage)", 1, 100_000, value=None, step=100,
                             key="t_steps", placeholder="auto",
-                            help="empty: about 200 epochs of the training pairs (1,000-20,000)")
+                            help="empty: about 200 epochs of the training pairs, 1,000 to 4,000 steps")
     seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="t_seed")
     max_distance = st.session_state.get("max_distance")
     st.caption(f"Pairs up to distance {max_distance or h.max_depth} "
