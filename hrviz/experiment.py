@@ -134,8 +134,13 @@ def launch(source: str, cfg: TrainConfig, store: Store, *, hierarchy: Hierarchy 
 
 
 def demo_config(recipe: str, seed: int = 0) -> TrainConfig:
-    """The small synthetic experiment of the home page (paper: tree H=4, W=5, d=3)."""
-    return TrainConfig(dim=3, recipe=recipe, seed=seed)
+    """The small synthetic experiment of the home page (paper: tree H=4, W=5, d=3).
+
+    1,200 + 300 steps (about 10 s for both recipes on one core) instead of the defaults'
+    2,899 + 724: the recall-by-distance shape is the same (overall 0.54 vs 0.57), and a first
+    start shows real runs within seconds. ``bench/synthetic.py`` uses the full defaults.
+    """
+    return TrainConfig(dim=3, recipe=recipe, seed=seed, steps=1200, finetune_steps=300)
 
 
 def ensure_demo(store: Store, *, force: bool = False, seed: int = 0) -> list[int]:
