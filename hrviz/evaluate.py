@@ -98,7 +98,8 @@ def pair_ranks(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, queries
         a = torch.from_numpy(closure.doc[pidx].astype(np.int64))
         s = S[r, a]
         kmax = int(sizes[qs].max()) if len(qs) else 1
-        kh = min(n, max(head or 2 * kmax + 1, kmax + 1) if head else max(2 * kmax + 1, 64))
+        # the head must hold k + 1 values for recall@auto to be exact without the tail
+        kh = min(n, max(head, kmax + 1) if head else max(2 * kmax + 1, 64))
         top = torch.topk(S, kh, dim=1, sorted=True).values
         in_head = s > top[r, kh - 1] if kh < n else torch.ones_like(s, dtype=torch.bool)
         # rank inside the head: how many head values are >= s (itself included)
