@@ -75,6 +75,17 @@ with st.expander("More hyper-parameters"):
     temp = e3.number_input("Temperature", 0.1, 5000.0, base.temperature, key="t_temp")
     eval_every = e4.number_input("Evaluate every (steps)", 1, 10_000, value=None, key="t_eval",
                                  placeholder="auto")
+    n1, n2 = st.columns(2)
+    negatives = n1.selectbox(
+        "Negatives", ["auto", "full", "sampled", "in-batch"], key="t_negatives",
+        help="full: every document in the softmax; sampled: the batch's positives plus 8,192 "
+             "uniform documents; in-batch: the batch's positives only (popular ancestors "
+             "dominate); auto: full up to 20,000 documents")
+    mask_fn = n2.checkbox(
+        "Mask false negatives", value=True, key="t_mask",
+        help="leave a query's other relevant documents out of its softmax denominator. Off, with "
+             "in-batch negatives, reproduces the paper's lost-in-the-long-distance failure "
+             "(docs/science-notes.md)")
 
 cfg = TrainConfig(
     dim=int(dim), recipe=recipe, seed=int(seed), max_distance=max_distance,
@@ -84,6 +95,9 @@ cfg = TrainConfig(
     finetune_lr_ratio=float(ratio) if ratio is not None else base.finetune_lr_ratio,
     finetune_temperature=float(ft_temp) if ft_temp is not None else base.finetune_temperature,
     long_threshold=threshold, rebalance_p=float(p),
+    negatives="sampled" if negatives == "in-batch" else negatives,
+    n_negatives=0 if negatives == "in-batch" else base.n_negatives,
+    mask_false_negatives=bool(mask_fn),
 )
 try:
     plan = cfg.resolved(h)
@@ -91,7 +105,8 @@ try:
     st.caption(f"Plan: {total:,} steps ({plan.steps:,}"
                + (f" + {plan.finetune_steps:,} finetune" if recipe == "pretrain-finetune" else "")
                + f"), batch {plan.batch_size:,}, evaluation every {plan.eval_every:,} steps, "
-               f"{plan.negatives} softmax.")
+               f"{'in-batch' if plan.negatives == 'sampled' and plan.n_negatives == 0 else plan.negatives} softmax"
+               + ("" if plan.mask_false_negatives else ", false negatives NOT masked") + ".")
 except InputError as err:
     plan = None
     st.error(str(err))

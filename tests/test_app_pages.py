@@ -291,6 +291,23 @@ def test_train_start_writes_a_run_to_the_store_and_shows_it_live(app_env, store)
     assert not at.button(key="t_start").disabled and at.button(key="t_stop").disabled
 
 
+def test_train_in_batch_unmasked_negatives_reach_the_run_params(app_env, store):
+    from pages.common import training_registry
+
+    at = app("pages/2_train.py")
+    _small_run(at)
+    at.selectbox(key="t_negatives").set_value("in-batch").run()
+    at.checkbox(key="t_mask").uncheck().run()
+    assert any("in-batch softmax, false negatives NOT masked" in c.value for c in at.caption)
+    at.button(key="t_start").click().run()
+    run_id = at.session_state["run_id"]
+    params = store.run(run_id)["params"]
+    assert params["negatives"] == "sampled" and params["n_negatives"] == 0
+    assert params["mask_false_negatives"] is False
+    training_registry()[run_id].thread.join(timeout=120)
+    assert store.run(run_id)["status"] == "finished"
+
+
 def test_train_stop_ends_the_run_as_stopped(app_env, store):
     from pages.common import training_registry
 
