@@ -84,7 +84,10 @@ with c1:
         "setting). The chart is this store's run; the black tick is the paper's number. "
         "In hrviz's runs at d=3 the weak end is the *near* one: 625 leaves cannot all find "
         "themselves in 3 dimensions (see docs/science-notes.md); raise the dimension on the Train "
-        "page and watch every distance reach 100%."
+        "page and watch every distance reach 100%. The paper's failure does appear when the "
+        "softmax draws its negatives from the batch and does not mask false negatives: popular "
+        "far ancestors are then pushed away (WordNet, d=64: distance 8 falls to 13%). Try it on "
+        "the Train page under *More hyper-parameters*."
     )
     if std is not None and std.get("overall") is not None:
         st.metric("Overall recall (standard)", f"{std['overall']:.1%}",
