@@ -48,6 +48,8 @@ if shown.empty:
 labels = {int(r["run_id"]): run_label(r) for _, r in shown.iterrows()}
 finished = [int(r) for r in shown.loc[shown["status"] == "finished", "run_id"]]
 default = finished[:4] or list(labels)[:1]
+if not set(st.session_state.get("r_compare") or []) & set(labels):
+    st.session_state.pop("r_compare", None)  # the filters hid every compared run: start afresh
 compare = st.multiselect("Compare runs", list(labels), default=default, format_func=labels.get,
                          key="r_compare", max_selections=12)
 if compare:
