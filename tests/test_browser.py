@@ -1,12 +1,13 @@
 """The app in a real browser: ``streamlit run app.py`` driven by Debian's Chromium (Playwright).
 
 One server for the module (fixtures in conftest.py; its store starts with the small demo runs).
-Screenshots of Home, Hierarchy, Train (during a run) and Results go to docs/screenshots/ for the
-README.
+Screenshots of Home, Hierarchy, Train (during a run) and Results go to tests/artifacts/; set
+``HRVIZ_SCREENSHOTS=docs/screenshots`` to refresh the README's pictures.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -19,7 +20,9 @@ from pages.common import page_files, page_info
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "docs" / "screenshots"
+# tests/artifacts/ (ignored by git) unless HRVIZ_SCREENSHOTS names another folder, e.g.
+# `HRVIZ_SCREENSHOTS=docs/screenshots` to refresh the README's pictures on purpose
+SHOTS = ROOT / os.environ.get("HRVIZ_SCREENSHOTS", "tests/artifacts")
 TAXONOMY = Path(__file__).resolve().parent / "fixtures" / "taxonomy.csv"
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
