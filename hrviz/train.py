@@ -99,6 +99,17 @@ class TrainConfig:
             raise InputError(f"unknown select_by {c.select_by!r}", hint="use mean, min or overall")
         if c.optimizer not in ("adam", "sgd"):
             raise InputError(f"unknown optimizer {c.optimizer!r}", hint="use adam or sgd")
+        for name, value, low in (("dim", c.dim, 1), ("steps", c.steps, 1), ("batch_size", c.batch_size, 1),
+                                 ("finetune_steps", c.finetune_steps, 0), ("eval_every", c.eval_every, 1),
+                                 ("eval_queries", c.eval_queries, 1), ("n_negatives", c.n_negatives, 0),
+                                 ("long_threshold", c.long_threshold, 1), ("max_distance", c.max_distance, 0)):
+            if value is not None and value < low:
+                raise InputError(f"{name} must be at least {low}, got {value}",
+                                 hint=f"--{name.replace('_', '-')} {max(low, 1)} or more")
+        for name, value in (("lr", c.lr), ("temperature", c.temperature),
+                            ("finetune_lr_ratio", c.finetune_lr_ratio), ("finetune_temperature", c.finetune_temperature)):
+            if not value > 0:
+                raise InputError(f"{name} must be positive, got {value}")
         if c.negatives == "auto":
             c.negatives = "full" if h.n <= 20_000 else "sampled"
         if c.negatives not in ("full", "sampled"):

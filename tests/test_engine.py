@@ -219,6 +219,10 @@ def test_recipes_build_expected_stages():
     assert set(RECIPES) == {"standard", "rebalanced", "joint", "pretrain-finetune"}
     with pytest.raises(InputError, match="unknown recipe"):
         TrainConfig(recipe="magic").resolved(h)
+    with pytest.raises(InputError, match="steps must be at least 1, got 0"):
+        TrainConfig(steps=0).resolved(h)
+    with pytest.raises(InputError, match="lr must be positive"):
+        TrainConfig(lr=0.0).resolved(h)
 
 
 # ----- training -----------------------------------------------------------------------------
