@@ -12,6 +12,7 @@ import sys
 import typing
 from dataclasses import MISSING, fields
 
+from .errors import InputError
 from .store import DEFAULT_DB
 
 _HELP = {
@@ -164,7 +165,14 @@ def cmd_eval(args) -> int:
     from .experiment import evaluate_run
     from .store import Store
 
-    k = args.k if args.k == "auto" else int(args.k)
+    k = args.k
+    if k != "auto":
+        try:
+            k = int(k)
+        except ValueError:
+            k = 0
+        if k < 1:
+            raise InputError(f"--k must be auto or an integer >= 1, got {args.k!r}", hint="e.g. --k auto or --k 10")
     t0 = time.perf_counter()
     with Store(args.db, read_only=True) as store:
         ev, run = evaluate_run(store, args.run_id, k=k)

@@ -153,26 +153,30 @@ def evaluate(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, *, k: str
         n_queries=int(len(np.unique(qid))),
     )
     if ranks and len(pidx):
-        ev.mean_rank, ev.map = _rank_metrics(qid, dist, rank, score)
+        ev.mean_rank, ev.map = _rank_metrics(qid, dist, rank, score, count)
     ev.seconds = time.perf_counter() - t0
     return ev
 
 
-def _rank_metrics(qid, dist, rank, score) -> tuple[float | None, float | None]:
-    """Mean rank among irrelevant documents and MAP over ancestors (module docstring)."""
+def _rank_metrics(qid, dist, rank, score, count=None) -> tuple[float | None, float | None]:
+    """Mean rank among irrelevant documents and MAP over ancestors (module docstring).
+
+    Every relevant pair takes part in the ranking; only pairs with ``count`` are averaged.
+    """
     # order pairs by query, then score descending: position inside the query's relevant set
     order = np.lexsort((-score, qid))
     q, r, t, s = qid[order], rank[order], dist[order], score[order]
+    counted = np.ones(len(q), dtype=bool) if count is None else count[order]
     starts = np.r_[0, np.flatnonzero(np.diff(q)) + 1]
     within = np.arange(len(q)) - np.repeat(starts, np.diff(np.r_[starts, len(q)])) + 1
-    anc = t > 0
+    self_score = np.full(int(q.max()) + 1, -np.inf)
+    self_score[q[t == 0]] = s[t == 0]
+    anc = (t > 0) & counted
     if not anc.any():
         return None, None
     # irrelevant documents at or above the pair = rank - relevant ones at or above it
     mean_rank = float(np.mean(r[anc] - within[anc] + 1))
     # MAP: drop the query itself from the candidates (and from the relevant list)
-    self_score = np.full(int(q.max()) + 1, -np.inf)
-    self_score[q[t == 0]] = s[t == 0]
     above = (self_score[q] >= s).astype(np.int64)
     prec = (within - above)[anc] / (r - above)[anc]
     per_q = np.bincount(q[anc], weights=prec)

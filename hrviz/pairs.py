@@ -46,6 +46,15 @@ class Pairs:
         c = np.bincount(self.distance)
         return {int(t): int(v) for t, v in enumerate(c) if v}
 
+    def as_closure(self, n: int) -> Closure:
+        """These pairs as a Closure (grouped by query): the relevance a loss may use."""
+        if len(self) == self.closure.n_pairs:
+            return self.closure
+        order = np.lexsort((self.doc, self.distance, self.query))
+        ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.query, minlength=n), out=ptr[1:])
+        return Closure(ptr, self.query[order], self.doc[order], self.distance[order], self.closure.max_distance)
+
 
 @dataclass
 class Split:

@@ -106,7 +106,11 @@ class TrainConfig:
             if value is not None and value < low:
                 raise InputError(f"{name} must be at least {low}, got {value}",
                                  hint=f"--{name.replace('_', '-')} {max(low, 1)} or more")
-        for name, value in (("lr", c.lr), ("temperature", c.temperature),
+        if c.threads is not None and c.threads < 1:
+            raise InputError(f"threads must be at least 1, got {c.threads}", hint="--threads 1 or 2")
+        if not 0 <= c.joint_long_share <= 1:
+            raise InputError(f"joint_long_share must be in [0, 1], got {c.joint_long_share}")
+        for name, value in (("lr", c.lr), ("temperature", c.temperature), ("init_scale", c.init_scale),
                             ("finetune_lr_ratio", c.finetune_lr_ratio), ("finetune_temperature", c.finetune_temperature)):
             if not value > 0:
                 raise InputError(f"{name} must be positive, got {value}")
@@ -351,7 +355,9 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
     rng = np.random.default_rng(cfg.seed)
     model = model or DualEncoder(h.n, cfg.dim, normalize=cfg.normalize, seed=cfg.seed,
                                   init_scale=cfg.init_scale)
-    loss_fn = SoftmaxLoss(closure, h.n, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
+    # relevance the loss may know: the training pairs only (in generalisation mode the held-out
+    # ancestors are not masked: a real holdout gives the model no hint about them)
+    loss_fn = SoftmaxLoss(split.train.as_closure(h.n), h.n, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
                           temperature_mode=cfg.temperature_mode, mask_false_negatives=cfg.mask_false_negatives,
                           normalize_queries=cfg.normalize_queries)
     val_queries = np.sort(rng.choice(h.n, size=min(cfg.eval_queries, h.n), replace=False))
@@ -385,7 +391,9 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
                 result.stopped = True
                 break
             idx = stage.sampler.sample(rng, cfg.batch_size)
-            queries, positives = closure.query[idx].astype(np.int64), closure.doc[idx].astype(np.int64)
+            # samplers index the training pairs (all pairs in reconstruction mode)
+            queries = split.train.query[idx].astype(np.int64)
+            positives = split.train.doc[idx].astype(np.int64)
             cand = loss_fn.candidates(rng, positives)
             loss = opt.step(loss_fn, queries, positives, cand, stage.temperature)
             step += 1

@@ -240,13 +240,20 @@ def active_trainings() -> dict[int, Training]:
     return {rid: t for rid, t in training_registry().items() if t.alive}
 
 
+_START_LOCK = threading.Lock()
+
+
 def start_training(source: str, cfg, hierarchy: Hierarchy) -> int:
     """Launch a run in a background thread, register it and make it the session's run."""
     from hrviz.experiment import launch
 
-    stop = threading.Event()
-    run_id, thread = launch(source, cfg, get_store(), hierarchy=hierarchy, stop=stop)
-    training_registry()[int(run_id)] = Training(int(run_id), thread, stop, source)
+    with _START_LOCK:  # two tabs pressing Start at once: only one run trains at a time
+        if active_trainings():
+            raise InputError("a run is already training in this app",
+                             hint="stop it on the Train page, or wait for it to finish")
+        stop = threading.Event()
+        run_id, thread = launch(source, cfg, get_store(), hierarchy=hierarchy, stop=stop)
+        training_registry()[int(run_id)] = Training(int(run_id), thread, stop, source)
     st.session_state["run_id"] = int(run_id)
     return int(run_id)
 

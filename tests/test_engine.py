@@ -196,6 +196,27 @@ def test_eval_mask_marks_exactly_the_held_out_pairs():
     assert split_pairs(h).eval_mask() is None
 
 
+def test_generalisation_trains_only_on_training_pairs_and_masks_only_them(monkeypatch):
+    h = perfect_tree(3, 3)
+    cfg = TrainConfig(dim=4, recipe="standard", steps=30, mode="generalisation", holdout=0.3, seed=0)
+    sp = split_pairs(h, mode="generalisation", holdout=0.3, seed=0)
+    train = set(zip(sp.train.query.tolist(), sp.train.doc.tolist()))
+    held = set(zip(sp.eval.query.tolist(), sp.eval.doc.tolist()))
+    seen, closures = set(), []
+    original = SoftmaxLoss.mask
+
+    def spy(self, queries, positives, cand):
+        seen.update(zip(queries.tolist(), positives.tolist()))
+        closures.append(self.closure)
+        return original(self, queries, positives, cand)
+
+    monkeypatch.setattr(SoftmaxLoss, "mask", spy)
+    fit(h, cfg)
+    assert seen and seen <= train and not seen & held
+    masked = set(zip(closures[0].query.tolist(), closures[0].doc.tolist()))
+    assert masked == train  # the loss knows nothing of the held-out ancestors
+
+
 def test_generalisation_run_evaluates_held_out_pairs(tmp_path):
     from hrviz.experiment import run_training
     from hrviz.store import Store
@@ -223,6 +244,10 @@ def test_recipes_build_expected_stages():
         TrainConfig(steps=0).resolved(h)
     with pytest.raises(InputError, match="lr must be positive"):
         TrainConfig(lr=0.0).resolved(h)
+    with pytest.raises(InputError, match="threads must be at least 1"):
+        TrainConfig(threads=0).resolved(h)
+    with pytest.raises(InputError, match="joint_long_share must be in"):
+        TrainConfig(recipe="joint", joint_long_share=1.5).resolved(h)
 
 
 # ----- training -----------------------------------------------------------------------------
@@ -319,3 +344,5 @@ def test_cli_train_eval_runs_export(tmp_path, capsys):
     assert vec.shape == (2 * 13, 4)
     assert main(["eval", "999", "--db", db]) == 2
     assert "no run 999" in capsys.readouterr().err
+    assert main(["eval", str(out["run_id"]), "--db", db, "--k", "abc"]) == 2
+    assert "--k must be auto or an integer" in capsys.readouterr().err
