@@ -168,7 +168,12 @@ def _rank_metrics(qid, dist, rank, score, count=None) -> tuple[float | None, flo
     q, r, t, s = qid[order], rank[order], dist[order], score[order]
     counted = np.ones(len(q), dtype=bool) if count is None else count[order]
     starts = np.r_[0, np.flatnonzero(np.diff(q)) + 1]
-    within = np.arange(len(q)) - np.repeat(starts, np.diff(np.r_[starts, len(q)])) + 1
+    # relevant documents of the query scoring >= this one, itself and ties included (ties count
+    # against the pair, as in `rank`): the position of the last member of its tie run
+    run_start = np.r_[True, (q[1:] != q[:-1]) | (s[1:] != s[:-1])]
+    run_id = np.cumsum(run_start) - 1
+    run_last = np.r_[np.flatnonzero(run_start)[1:], len(q)] - 1
+    within = run_last[run_id] - np.repeat(starts, np.diff(np.r_[starts, len(q)])) + 1
     self_score = np.full(int(q.max()) + 1, -np.inf)
     self_score[q[t == 0]] = s[t == 0]
     anc = (t > 0) & counted

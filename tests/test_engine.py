@@ -57,6 +57,13 @@ def test_ties_count_against_the_pair():
     z = np.zeros((h.n, 4), dtype=np.float32)
     ev = evaluate(z, z, h.closure())
     assert ev.overall == 0.0  # every score equal: no credit
+    # every irrelevant document ties with every ancestor: rank among irrelevant = all of them + 1
+    c = h.closure()
+    sizes = c.sizes()[c.query[c.distance > 0]]
+    assert ev.mean_rank == pytest.approx(np.mean(h.n - sizes + 1))
+    # each ancestor: precision = |ancestors| / (n - 1) with the query itself removed
+    anc = c.sizes() - 1
+    assert ev.map == pytest.approx(np.mean(anc[anc > 0] / (h.n - 1)))
 
 
 def brute_force_eval(q, d, closure, k="auto"):
