@@ -17,7 +17,7 @@ if str(APP_DIR) not in sys.path:  # `streamlit run` adds it; AppTest and other r
     sys.path.insert(0, str(APP_DIR))
 
 from hrviz.errors import InputError  # noqa: E402
-from pages.common import (  # noqa: E402
+from hrviz_app.common import (  # noqa: E402
     db_path, ensure_demo_runs, get_store, init_session, page_files, page_info, sidebar,
 )
 

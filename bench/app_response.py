@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pages.common import page_files, page_info  # noqa: E402
+from hrviz_app.common import page_files, page_info  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "app_response.md"
 CHROMIUM = "/usr/bin/chromium"
@@ -44,7 +44,7 @@ IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 def seed(db: Path) -> None:
     from hrviz.experiment import DEMO_RECIPES, DEMO_SOURCE, run_training
     from hrviz.store import Store
-    from hrviz.train import TrainConfig
+    from hrviz.training import TrainConfig
 
     with Store(db) as store:
         for recipe in DEMO_RECIPES:
@@ -152,8 +152,8 @@ def apptest_times(db: Path, repeats: int) -> dict[str, dict[str, list[float]]]:
 
     from hrviz.experiment import launch
     from hrviz.sources import load_source
-    from hrviz.train import TrainConfig
-    from pages.common import get_store
+    from hrviz.training import TrainConfig
+    from hrviz_app.common import get_store
 
     def run_page(url: str, path: str | None) -> float:
         t0 = time.perf_counter()

@@ -215,7 +215,7 @@ def report(frame: pd.DataFrame, fits: list[dict], cfg: dict, seconds: dict, quic
           f"{cfg['groups']} seed groups (s = 0, 1000, ...), each searched independently. "
           "`construction-global`: one threshold for all pairs (global margin > 0, the theorem). "
           "`construction-query`: every query separated by its own threshold (recall@auto = 1). "
-          "`learned`: pretrain-finetune dual encoder with hrviz.train defaults, one seed, "
+          "`learned`: pretrain-finetune dual encoder with hrviz.training defaults, one seed, "
           "smallest d with recall@auto = 1.0 (-1: none up to "
           f"{cfg['learned_max_dim']}).", ""]
     L += ["## Slopes against the paper", "",

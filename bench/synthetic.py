@@ -25,7 +25,7 @@ from hrviz import paper  # noqa: E402
 from hrviz.experiment import run_training  # noqa: E402
 from hrviz.sources import load_source  # noqa: E402
 from hrviz.store import Store  # noqa: E402
-from hrviz.train import TrainConfig  # noqa: E402
+from hrviz.training import TrainConfig  # noqa: E402
 
 SOURCE = "tree:H=4,W=5"
 RECIPES = ["standard", "rebalanced", "joint", "pretrain-finetune"]

@@ -50,7 +50,7 @@ def step_throughput(dim=64, batch=2048, negatives=8192, steps=15) -> dict:
     from hrviz.model import DualEncoder
     from hrviz.pairs import UniformSampler, all_pairs
     from hrviz.sources import load_source
-    from hrviz.train import RowOptimizer, SoftmaxLoss
+    from hrviz.training import RowOptimizer, SoftmaxLoss
 
     h = load_source("wordnet")
     c = h.closure(8)
@@ -83,7 +83,7 @@ def baseline_throughput(dim=64, batch=2048, negatives=8192, steps=8) -> dict:
     from hrviz.model import DualEncoder
     from hrviz.pairs import UniformSampler, all_pairs
     from hrviz.sources import load_source
-    from hrviz.train import SoftmaxLoss
+    from hrviz.training import SoftmaxLoss
 
     h = load_source("wordnet")
     c = h.closure(8)

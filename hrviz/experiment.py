@@ -32,7 +32,7 @@ import pandas as pd
 from .errors import InputError
 from .hierarchy import Hierarchy
 from .store import Store
-from .train import TrainConfig, fit
+from .training import TrainConfig, fit
 
 DEMO_SOURCE = "tree:H=4,W=5"
 DEMO_RECIPES = ("standard", "pretrain-finetune")

@@ -15,7 +15,7 @@ background).
 - What the map shows for each point: :func:`sample_nodes` (a seeded sample of at most N nodes),
   :func:`top_level` (the ancestor at a given depth, for colouring by subtree),
   :func:`query_recall` (recall@auto of each query) and :func:`map_frame` (one data frame with
-  coordinates and node attributes, ready for :func:`hrviz.charts_query.embedding_chart`).
+  coordinates and node attributes, ready for :func:`hrviz.charts.query.embedding_chart`).
 
 Nothing here imports Streamlit.
 """

@@ -7,7 +7,7 @@ import streamlit as st
 
 from hrviz import charts
 from hrviz.paper import reference
-from pages.common import (
+from hrviz_app.common import (
     DEMO_DIM, DEMO_SOURCE, PAGE_INFO, demo_runs, ensure_demo_runs, get_store, load_hierarchy,
     page_files, rerun_demo,
 )

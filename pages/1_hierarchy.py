@@ -6,7 +6,7 @@ import streamlit as st
 from hrviz import charts
 from hrviz.errors import InputError
 from hrviz.sources import parse_params
-from pages.common import (
+from hrviz_app.common import (
     DEFAULT_SOURCE, load_hierarchy, save_upload, source_title, uploads_dir,
 )
 

@@ -5,8 +5,8 @@ import streamlit as st
 
 from hrviz import charts
 from hrviz.errors import InputError
-from hrviz.train import RECIPES, TrainConfig  # imports torch: only the page that trains does
-from pages.common import (
+from hrviz.training import RECIPES, TrainConfig  # imports torch: only the page that trains does
+from hrviz_app.common import (
     DEFAULT_SOURCE, active_trainings, get_store, import_model, load_hierarchy, run_label, run_row,
     source_title, start_training, stop_training, training_registry,
 )

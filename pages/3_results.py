@@ -6,7 +6,7 @@ import streamlit as st
 
 from hrviz import charts
 from hrviz.paper import reference
-from pages.common import export_run, get_store, projector_export, run_label, source_title
+from hrviz_app.common import export_run, get_store, projector_export, run_label, source_title
 
 st.title("Results")
 store = get_store()

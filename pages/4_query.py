@@ -14,10 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run standalone (AppTest, `streamlit run pages/4_query.py`)
     sys.path.insert(0, str(ROOT))
 
-from hrviz.charts_query import score_by_rank_chart  # noqa: E402
+from hrviz.charts.query import score_by_rank_chart  # noqa: E402
 from hrviz.errors import InputError  # noqa: E402
 from hrviz.evaluate import query_report  # noqa: E402
-from pages.common import (  # noqa: E402
+from hrviz_app.common import (  # noqa: E402
     default_inspect_run, inspectable_runs, page_info, run_label, run_vectors, source_title,
 )
 

@@ -13,9 +13,9 @@ if str(ROOT) not in sys.path:  # run standalone (AppTest, `streamlit run pages/5
     sys.path.insert(0, str(ROOT))
 
 from hrviz import projection  # noqa: E402
-from hrviz.charts_query import COLOR_BY, SELECTION, embedding_chart  # noqa: E402
+from hrviz.charts.query import COLOR_BY, SELECTION, embedding_chart  # noqa: E402
 from hrviz.errors import InputError  # noqa: E402
-from pages.common import (  # noqa: E402
+from hrviz_app.common import (  # noqa: E402
     default_inspect_run, get_store, inspectable_runs, run_label, run_vectors, source_title,
 )
 

@@ -13,9 +13,9 @@ if str(ROOT) not in sys.path:  # run standalone (AppTest, `streamlit run pages/6
     sys.path.insert(0, str(ROOT))
 
 from hrviz import geometry  # noqa: E402
-from hrviz.charts_geometry import min_dim_chart, score_histogram_chart  # noqa: E402
+from hrviz.charts.geometry import min_dim_chart, score_histogram_chart  # noqa: E402
 from hrviz.errors import InputError  # noqa: E402
-from pages.common import load_hierarchy as _shared_loader  # noqa: E402  (also leaves Streamlit's pages-directory mode)
+from hrviz_app.common import load_hierarchy as _shared_loader  # noqa: E402  (also leaves Streamlit's pages-directory mode)
 
 STUDY_CSV = ROOT / "bench" / "results" / "geometry.csv"
 MAX_EXACT = 5_000  # larger hierarchies: a seeded sample of queries, against all documents

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `import pages.common` in tests, as Streamlit does for the app
+if str(ROOT) not in sys.path:  # `import hrviz_app.common` in tests, as Streamlit does for the app
     sys.path.insert(0, str(ROOT))
 
 CHROMIUM = "/usr/bin/chromium"
@@ -30,7 +30,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 def tiny_demo_config(recipe: str, seed: int = 0):
     """The demo experiment (tree H=4, W=5, d=3) with few steps: the same code path in seconds."""
-    from hrviz.train import TrainConfig
+    from hrviz.training import TrainConfig
 
     return TrainConfig(dim=3, recipe=recipe, seed=seed, steps=200, finetune_steps=100, eval_every=25)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from pages.common import page_files, page_info
+from hrviz_app.common import page_files, page_info
 
 pytestmark = pytest.mark.browser
 

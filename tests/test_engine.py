@@ -16,7 +16,7 @@ from hrviz.model import DualEncoder
 from hrviz.pairs import (DistanceWeightedSampler, LongDistanceSampler, all_pairs, rebalanced_weights,
                          split_pairs)
 from hrviz.sources import perfect_tree, random_dag
-from hrviz.train import RECIPES, SoftmaxLoss, TrainConfig, build_stages, fit
+from hrviz.training import RECIPES, SoftmaxLoss, TrainConfig, build_stages, fit
 
 
 def chain_plus_leaf() -> Hierarchy:

@@ -1,5 +1,5 @@
 """Tests of the construction of Theorem 3.1, its margins, the smallest-d search, the geometry
-CLI and the geometry chart builders (hrviz/geometry.py, cli_geometry.py, charts_geometry.py)."""
+CLI and the geometry chart builders (hrviz/geometry/, hrviz/cli/geometry.py, hrviz/charts/geometry.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from hrviz import geometry
-from hrviz.charts_geometry import min_dim_chart, min_dim_points, score_histogram_chart, theory_frame
+from hrviz.charts.geometry import min_dim_chart, min_dim_points, score_histogram_chart, theory_frame
 from hrviz.cli import main
 from hrviz.errors import InputError
 from hrviz.evaluate import evaluate

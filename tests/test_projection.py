@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hrviz import projection
-from hrviz.charts_query import embedding_chart, score_by_rank_chart
+from hrviz.charts.query import embedding_chart, score_by_rank_chart
 from hrviz.errors import InputError
 from hrviz.evaluate import evaluate, query_report
 from hrviz.sources import load_source, random_dag

@@ -1,5 +1,5 @@
 """Shared pieces of the Streamlit app: the store, cached loaders, the training registry, the
-sidebar, and the page list. Every page imports this (``from pages.common import ...``; the app's
+sidebar, and the page list. Every page imports this (``from hrviz_app.common import ...``; the app's
 folder is on ``sys.path`` while Streamlit runs a page).
 
 Session state keys other pages read:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .hierarchy import Hierarchy
+    from ..hierarchy import Hierarchy
 
 __all__ = [
     "layered_layout", "query_tree", "query_tree_chart", "neighbourhood", "neighbourhood_chart",

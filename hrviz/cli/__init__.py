@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def _add_info(sub) -> None:
@@ -22,7 +22,7 @@ def _add_info(sub) -> None:
 
 
 def _cmd_info(args) -> int:
-    from .sources import load_source
+    from ..sources import load_source
 
     h = load_source(args.source)
     info = h.info(args.max_distance)
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrviz", description="Hierarchical retrieval with dual encoders.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_info(sub)
-    from . import cli_geometry, cli_runs
+    from . import geometry as cli_geometry, runs as cli_runs
 
     cli_runs.register(sub)
     cli_geometry.register(sub)

@@ -1,6 +1,6 @@
 """CLI commands ``train``, ``eval``, ``runs`` and ``export``.
 
-Every hyper-parameter of :class:`hrviz.train.TrainConfig` is a flag (``--batch-size``,
+Every hyper-parameter of :class:`hrviz.training.TrainConfig` is a flag (``--batch-size``,
 ``--finetune-lr-ratio``, ...), with the same default; ``python -m hrviz train -h`` lists them.
 """
 
@@ -12,8 +12,8 @@ import sys
 import typing
 from dataclasses import MISSING, fields
 
-from .errors import InputError
-from .store import DEFAULT_DB
+from ..errors import InputError
+from ..store import DEFAULT_DB
 
 _HELP = {
     "steps": "steps of the main/pretrain stage (default: from the hierarchy size)",
@@ -37,7 +37,7 @@ _SKIP = {"dim", "recipe", "seed", "max_distance"}
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
-    from .train import TrainConfig
+    from ..training import TrainConfig
 
     hints = typing.get_type_hints(TrainConfig)
     g = p.add_argument_group("hyper-parameters")
@@ -55,7 +55,7 @@ def _config_args(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub) -> None:
-    from .train import RECIPES
+    from ..training import RECIPES
 
     p = sub.add_parser("train", help="train a dual encoder and store the run")
     p.add_argument("source", help="tree:H=4,W=5 | dag:... | wordnet | wordnet:SYNSET | FILE")
@@ -118,10 +118,10 @@ def _print_recall(res: dict) -> None:
 
 
 def cmd_train(args) -> int:
-    from .experiment import run_training
-    from .sources import load_source
-    from .store import Store
-    from .train import TrainConfig
+    from ..experiment import run_training
+    from ..sources import load_source
+    from ..store import Store
+    from ..training import TrainConfig
 
     cfg_kwargs = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     cfg = TrainConfig(**cfg_kwargs)
@@ -162,8 +162,8 @@ def _peak_rss_mb() -> float:
 def cmd_eval(args) -> int:
     import time
 
-    from .experiment import evaluate_run
-    from .store import Store
+    from ..experiment import evaluate_run
+    from ..store import Store
 
     k = args.k
     if k != "auto":
@@ -184,7 +184,7 @@ def cmd_eval(args) -> int:
 def cmd_runs(args) -> int:
     from pathlib import Path
 
-    from .store import Store
+    from ..store import Store
 
     if not Path(args.db).exists():
         rows = []
@@ -207,8 +207,8 @@ def cmd_runs(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .experiment import export_projector
-    from .store import Store
+    from ..experiment import export_projector
+    from ..store import Store
 
     with Store(args.db, read_only=True) as store:
         if args.format == "projector":

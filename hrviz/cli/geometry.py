@@ -17,7 +17,7 @@ import json
 import math
 import time
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def register(sub) -> None:
@@ -44,8 +44,8 @@ def register(sub) -> None:
 
 
 def _cmd_geometry(args) -> int:
-    from . import geometry
-    from .sources import load_source
+    from .. import geometry
+    from ..sources import load_source
 
     if args.dim is not None and args.dim < 1:
         raise InputError(f"--dim must be >= 1, got {args.dim}", hint="e.g. --dim 64")

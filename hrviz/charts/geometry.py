@@ -14,7 +14,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .geometry import theory_curve, theory_scale
+from ..geometry import theory_curve, theory_scale
 
 __all__ = ["score_histogram_chart", "min_dim_points", "theory_frame", "min_dim_chart", "KIND_COLORS"]
 

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import InputError
-from .hierarchy import Closure, Hierarchy
+from ..errors import InputError
+from ..hierarchy import Closure, Hierarchy
 
 # The paper's empirical slopes of the smallest working d (science.md section 3).
 PAPER_SLOPE_H = 2.29  # log d against log H (W fixed); theory: 2
@@ -536,14 +536,14 @@ def learned_min_dim(
 ) -> MinDimResult:
     """Smallest d at which a TRAINED dual encoder reaches recall@auto >= ``target`` (default 1.0).
 
-    Each d trains ``trials`` models (seeds seed..seed+trials-1) with ``hrviz.train.fit`` and
+    Each d trains ``trials`` models (seeds seed..seed+trials-1) with ``hrviz.training.fit`` and
     passes when all of them reach the target (with one trial: that one). The same doubling and
     bisection as :func:`min_dim`; training is not monotone in d either, so the result is an
     observed boundary (passes at min_dim, fails at min_dim - 1). ``config`` adds TrainConfig
     fields; ``on_fit(dim, seed, overall)`` is called after every fit (progress).
     """
-    from .evaluate import evaluate
-    from .train import TrainConfig, fit
+    from ..evaluate import evaluate
+    from ..training import TrainConfig, fit
 
     if trials < 1:
         raise InputError(f"trials must be >= 1, got {trials}", hint="e.g. --trials 1")
@@ -658,7 +658,7 @@ def study(
     (hierarchy, criterion, group), columns :data:`STUDY_COLUMNS`; ``on_row(row)`` is called as
     each row is done.
     """
-    from .sources import load_source, perfect_tree
+    from ..sources import load_source, perfect_tree
 
     plan: list[tuple[str, Hierarchy, int | None, int | None]] = []
     plan += [("H", perfect_tree(H, width_fixed), H, width_fixed) for H in heights]

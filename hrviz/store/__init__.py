@@ -63,7 +63,7 @@ from typing import Any, Iterator
 import duckdb
 import pandas as pd
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["DEFAULT_DB", "STATUSES", "SCHEMA_VERSION", "Store"]
 

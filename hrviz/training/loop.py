@@ -1,0 +1,148 @@
+"""Training: the softmax loss with false-negative masking, and the recipes as stages.
+
+The loss (science.md section 2), for a batch of positive pairs (q_b, x_b)::
+
+    loss = mean_b  -log( exp(z[b, x_b]) / sum_{y in C, y not in S(q_b) \\ {x_b}} exp(z[b, y]) )
+
+with ``z = T * cos(q, y)`` (``temperature_mode="scale"``, the default) or
+``z = <q, y> / T`` (``"divide"``). ``C`` is the candidate set: every document
+(``negatives="full"``, exact) or the batch's positives plus ``n_negatives`` documents
+drawn uniformly (``"sampled"``, fast; a uniform proposal needs no logQ correction).
+Every other document relevant to q_b is a false negative and is masked out of the
+denominator.
+
+Temperature convention, settled by experiment on the paper's tree (H=4, W=5, d=3;
+numbers in docs/science-notes.md): the paper's T=20 pretraining and T=500 finetuning
+only make sense as a *scale on cosine scores* of unit vectors (as in
+sentence-transformers' MultipleNegativesRankingLoss, scale=20). Read as a divisor of
+raw dot products, T=500 flattens the softmax to uniform and finetuning does nothing.
+
+Recipes are sequences of :class:`Stage` (``RECIPES`` lists them):
+- ``standard``: one stage, uniform over all training pairs, T=20;
+- ``rebalanced``: one stage, per-distance sampling (distance 0 gets a share p);
+- ``joint``: one stage mixing regular and long-distance pairs (share ``joint_long_share``);
+- ``pretrain-finetune``: standard pretraining, then a stage on long-distance pairs only
+  (distance >= ``long_threshold``) with learning rate x ``finetune_lr_ratio`` and
+  temperature ``finetune_temperature``; the stage-2 checkpoint with the best validation
+  recall (``select_by``) is kept, the pretrained model itself included as step 0, so
+  finetuning can never end worse on the validation criterion than it started.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..evaluate import evaluate
+from ..hierarchy import Hierarchy
+from ..model import DualEncoder
+from ..pairs import split_pairs
+from .config import TrainConfig
+from .loss import SoftmaxLoss
+from .optim import RowOptimizer
+from .recipes import build_stages
+
+
+@dataclass
+class TrainResult:
+    model: DualEncoder
+    config: TrainConfig
+    stopped: bool = False
+    seconds: float = 0.0
+    best_step: dict[str, int] = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+
+
+Callback = Callable[[dict], None]
+
+
+def fit(h: Hierarchy, cfg: TrainConfig | None = None, *, callback: Callback | None = None,
+        stop: threading.Event | None = None, model: DualEncoder | None = None) -> TrainResult:
+    """Train a dual encoder on hierarchy ``h`` with the recipe of ``cfg``.
+
+    ``callback`` receives events (dicts with ``kind`` "stage", "loss", "recall" or
+    "checkpoint"); ``stop`` ends training early, leaving a consistent model (the best
+    finetune checkpoint so far when finetuning). Steps count globally across stages.
+    """
+    cfg = (cfg or TrainConfig()).resolved(h)
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        return _fit(h, cfg, callback, stop, model)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _fit(h, cfg, callback, stop, model) -> TrainResult:
+    emit = callback or (lambda e: None)
+    t_start = time.perf_counter()
+    split = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed)
+    closure = split.train.closure
+    stages = build_stages(cfg, split.train)
+    rng = np.random.default_rng(cfg.seed)
+    model = model or DualEncoder(h.n, cfg.dim, normalize=cfg.normalize, seed=cfg.seed,
+                                  init_scale=cfg.init_scale)
+    # relevance the loss may know: the training pairs only (in generalisation mode the held-out
+    # ancestors are not masked: a real holdout gives the model no hint about them)
+    loss_fn = SoftmaxLoss(split.train.as_closure(h.n), h.n, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
+                          temperature_mode=cfg.temperature_mode, mask_false_negatives=cfg.mask_false_negatives,
+                          normalize_queries=cfg.normalize_queries)
+    val_queries = np.sort(rng.choice(h.n, size=min(cfg.eval_queries, h.n), replace=False))
+    val_mask = split.eval_mask()
+    total = sum(s.steps for s in stages)
+    result = TrainResult(model=model, config=cfg)
+
+    def validate(stage: str, step: int) -> dict:
+        ev = evaluate(model.query_vectors(), model.doc_vectors(), closure, queries=val_queries,
+                      pair_mask=val_mask, ranks=False)
+        crit = {"mean": float(np.mean(list(ev.recall_by_distance.values()))), "min": ev.min,
+                "overall": ev.overall}[cfg.select_by]
+        event = {"kind": "recall", "stage": stage, "step": step, "split": "val", "k": "auto",
+                 "hits": ev.hits, "pairs": ev.pairs, "recall": ev.recall_by_distance,
+                 "overall": ev.overall, "min": ev.min, "criterion": crit}
+        result.history.append(event)
+        emit(event)
+        return event
+
+    step = 0
+    for stage in stages:
+        emit({"kind": "stage", "stage": stage.name, "step": step, "steps": stage.steps,
+              "lr": stage.lr, "temperature": stage.temperature})
+        opt = RowOptimizer(model, stage.lr, cfg.optimizer)
+        best = None
+        if stage.select_best:
+            ev = validate(stage.name, step)
+            best = (ev["criterion"], step, model.state_copy())
+        for i in range(1, stage.steps + 1):
+            if stop is not None and stop.is_set():
+                result.stopped = True
+                break
+            idx = stage.sampler.sample(rng, cfg.batch_size)
+            # samplers index the training pairs (all pairs in reconstruction mode)
+            queries = split.train.query[idx].astype(np.int64)
+            positives = split.train.doc[idx].astype(np.int64)
+            cand = loss_fn.candidates(rng, positives)
+            loss = opt.step(loss_fn, queries, positives, cand, stage.temperature)
+            step += 1
+            if i % max(1, cfg.eval_every // 4) == 0 or i == stage.steps:
+                elapsed = time.perf_counter() - t_start
+                done = step / total
+                emit({"kind": "loss", "stage": stage.name, "step": step, "loss": loss,
+                      "progress": done, "eta_seconds": elapsed / done * (1 - done)})
+            if i % cfg.eval_every == 0 or i == stage.steps:
+                ev = validate(stage.name, step)
+                if best is not None and ev["criterion"] > best[0]:
+                    best = (ev["criterion"], step, model.state_copy())
+        if best is not None:
+            model.load_state(best[2])
+            result.best_step[stage.name] = best[1]
+            emit({"kind": "checkpoint", "stage": stage.name, "step": best[1], "criterion": best[0]})
+        if result.stopped:
+            break
+    result.seconds = time.perf_counter() - t_start
+    return result

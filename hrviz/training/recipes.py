@@ -1,0 +1,40 @@
+"""Recipes as sequences of stages: which pairs each stage samples, for how long, at which learning
+rate and temperature, and whether its best checkpoint is kept (see :data:`RECIPES`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..pairs import (DistanceWeightedSampler, LongDistanceSampler, MixtureSampler, Pairs,
+                     UniformSampler, rebalanced_weights)
+from .config import TrainConfig
+
+
+@dataclass
+class Stage:
+    name: str
+    sampler: object
+    steps: int
+    lr: float
+    temperature: float
+    select_best: bool = False
+
+
+def build_stages(cfg: TrainConfig, pairs: Pairs) -> list[Stage]:
+    """The recipe as a list of stages (cfg must be resolved)."""
+    regular = UniformSampler(pairs)
+    T = cfg.temperature
+    if cfg.recipe == "standard":
+        return [Stage("train", regular, cfg.steps, cfg.lr, T)]
+    if cfg.recipe == "rebalanced":
+        sampler = DistanceWeightedSampler(pairs, rebalanced_weights(pairs, cfg.rebalance_p))
+        return [Stage("train", sampler, cfg.steps, cfg.lr, T)]
+    long = LongDistanceSampler(pairs, cfg.long_threshold)
+    if cfg.recipe == "joint":
+        mix = MixtureSampler([regular, long], [1 - cfg.joint_long_share, cfg.joint_long_share])
+        return [Stage("train", mix, cfg.steps, cfg.lr, T)]
+    return [
+        Stage("pretrain", regular, cfg.steps, cfg.lr, T),
+        Stage("finetune", long, cfg.finetune_steps, cfg.lr * cfg.finetune_lr_ratio,
+              cfg.finetune_temperature, select_best=True),
+    ]
