@@ -10,7 +10,12 @@ Evaluation modes (science.md section 7):
   training and evaluated; self pairs always stay in training.
 
 Samplers draw batches of pair indices (into :class:`Pairs` arrays), seeded:
-- :class:`UniformSampler` ("regular"): uniform over training pairs;
+- :class:`UniformSampler` ("regular", ``pairs="uniform"``): uniform over training pairs;
+- :class:`GroupedSampler` (``pairs="per-query"`` / ``"per-document"``): a query (or a
+  document) uniformly among those with training pairs, then one of its pairs uniformly. Per
+  document, a far ancestor such as the root is one document among thousands, so the pairs
+  that reach it are drawn rarely: short-distance pairs dominate (the paper's explanation of
+  "lost in the long distance"); :func:`regular_sampler` picks one by name;
 - :class:`DistanceWeightedSampler`: pair probability proportional to a weight per
   distance. :func:`rebalanced_weights` turns the paper's p into weights: distance 0
   gets a share p of the samples, each other distance an equal share of 1 - p. (Uniform
@@ -107,6 +112,45 @@ class UniformSampler:
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return self.index[rng.integers(0, len(self.index), size=size)]
+
+
+class GroupedSampler:
+    """A group (a query, or a document) uniformly among those with pairs, then one of its pairs.
+
+    ``by="query"``: every query is drawn equally often, whatever the size of S(q).
+    ``by="doc"``: every document is drawn equally often, so a pair's probability is
+    1 / (documents with pairs x queries of its document): pairs to popular documents (far
+    ancestors) are rare.
+    """
+
+    def __init__(self, pairs: Pairs, by: str):
+        if by not in ("query", "doc"):
+            raise ValueError(f"by must be 'query' or 'doc', got {by!r}")
+        if len(pairs) == 0:
+            raise InputError("no training pairs to sample from")
+        key = pairs.query if by == "query" else pairs.doc
+        self.order = np.argsort(key, kind="stable")
+        counts = np.bincount(key)
+        self.groups = np.flatnonzero(counts)
+        self.counts = counts[self.groups]
+        self.starts = (np.cumsum(counts) - counts)[self.groups]
+        self.by = by
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        g = rng.integers(0, len(self.groups), size=size)
+        offset = (rng.random(size) * self.counts[g]).astype(np.int64)
+        return self.order[self.starts[g] + np.minimum(offset, self.counts[g] - 1)]
+
+
+def regular_sampler(pairs: Pairs, draw: str = "uniform"):
+    """The sampler of regular pairs for ``draw`` = uniform, per-query or per-document."""
+    if draw == "uniform":
+        return UniformSampler(pairs)
+    if draw == "per-query":
+        return GroupedSampler(pairs, "query")
+    if draw == "per-document":
+        return GroupedSampler(pairs, "doc")
+    raise InputError(f"unknown pair draw {draw!r}", hint="use uniform, per-query or per-document")
 
 
 class DistanceWeightedSampler:

@@ -5,7 +5,7 @@ import streamlit as st
 
 from hrviz import charts
 from hrviz.errors import InputError
-from hrviz.training import RECIPES, TrainConfig  # imports torch: only the page that trains does
+from hrviz.training import REGIME_HELP, REGIMES, RECIPES, TrainConfig  # imports torch: only the page that trains does
 from hrviz_app.common import (
     DEFAULT_SOURCE, active_trainings, get_store, import_model, load_hierarchy, run_label, run_row,
     source_title, start_training, stop_training, training_registry,
@@ -41,6 +41,8 @@ with c1:
     st.caption(RECIPES[recipe])
     pf = st.toggle("Pretrain-finetune", key="t_pf", on_change=_on_toggle,
                    help="pretrain on all pairs, then finetune on long-distance pairs only")
+    regime = st.selectbox("Regime", list(REGIMES), key="t_regime", help=TrainConfig.help("regime"))
+    st.caption(REGIME_HELP[regime])
 with c2:
     steps = st.number_input("Steps (pretrain / main stage)", 1, 100_000, value=None, step=100,
                             key="t_steps", placeholder="auto",
@@ -71,42 +73,38 @@ with c3:
 with st.expander("More hyper-parameters"):
     e1, e2, e3, e4 = st.columns(4)
     batch = e1.number_input("Batch size", 1, 65_536, value=None, key="t_batch", placeholder="auto")
-    lr = e2.number_input("Learning rate", 1e-6, 10.0, base.lr, format="%g", key="t_lr")
+    lr = e2.number_input("Learning rate", 1e-6, 10.0, value=None, format="%g", key="t_lr",
+                         placeholder=f"regime: {REGIMES[regime]['lr']:g}", help=TrainConfig.help("lr"))
     temp = e3.number_input("Temperature", 0.1, 5000.0, base.temperature, key="t_temp")
     eval_every = e4.number_input("Evaluate every (steps)", 1, 10_000, value=None, key="t_eval",
                                  placeholder="auto")
-    n1, n2 = st.columns(2)
-    negatives = n1.selectbox(
-        "Negatives", ["auto", "full", "sampled", "in-batch"], key="t_negatives",
-        help="full: every document in the softmax; sampled: the batch's positives plus 8,192 "
-             "uniform documents; in-batch: the batch's positives only (popular ancestors "
-             "dominate); auto: full up to 20,000 documents")
-    mask_fn = n2.checkbox(
-        "Mask false negatives", value=True, key="t_mask",
-        help="leave a query's other relevant documents out of its softmax denominator. Off, with "
-             "in-batch negatives, reproduces the paper's lost-in-the-long-distance failure "
-             "(docs/science-notes.md)")
+    st.caption("Regime settings (empty: the regime's preset)")
+    n1, n2, n3, n4 = st.columns(4)
+    regime_choice = {}
+    for col, name, label in ((n1, "pairs", "Regular pairs"), (n2, "negatives", "Negatives"),
+                             (n3, "masking", "Masking"), (n4, "optimizer", "Optimiser")):
+        regime_choice[name] = col.selectbox(
+            label, TrainConfig.choices(name), index=None, key=f"t_{name}",
+            placeholder=f"regime: {REGIMES[regime][name]}", help=TrainConfig.help(name))
 
 cfg = TrainConfig(
     dim=int(dim), recipe=recipe, seed=int(seed), max_distance=max_distance,
     steps=None if steps is None else int(steps), batch_size=None if batch is None else int(batch),
-    lr=float(lr), temperature=float(temp), eval_every=None if eval_every is None else int(eval_every),
+    regime=regime, lr=None if lr is None else float(lr), temperature=float(temp), eval_every=None if eval_every is None else int(eval_every),
     finetune_steps=None if ft_steps is None else int(ft_steps),
     finetune_lr_ratio=float(ratio) if ratio is not None else base.finetune_lr_ratio,
     finetune_temperature=float(ft_temp) if ft_temp is not None else base.finetune_temperature,
     long_threshold=threshold, rebalance_p=float(p),
-    negatives="sampled" if negatives == "in-batch" else negatives,
-    n_negatives=0 if negatives == "in-batch" else base.n_negatives,
-    mask_false_negatives=bool(mask_fn),
+    **regime_choice,
 )
 try:
     plan = cfg.resolved(h)
-    total = plan.steps + (plan.finetune_steps if recipe == "pretrain-finetune" else 0)
-    st.caption(f"Plan: {total:,} steps ({plan.steps:,}"
+    st.caption(f"Plan: {plan.total_steps():,} steps ({plan.steps:,}"
                + (f" + {plan.finetune_steps:,} finetune" if recipe == "pretrain-finetune" else "")
                + f"), batch {plan.batch_size:,}, evaluation every {plan.eval_every:,} steps, "
-               f"{'in-batch' if plan.negatives == 'sampled' and plan.n_negatives == 0 else plan.negatives} softmax"
-               + ("" if plan.mask_false_negatives else ", false negatives NOT masked") + ".")
+               f"{plan.regime} regime: {plan.pairs} pairs, {plan.negatives} softmax, "
+               f"masking {plan.masking}, {plan.optimizer} at lr {plan.lr:g}"
+               + (", false negatives NOT masked" if plan.masking != "hierarchy" else "") + ".")
 except InputError as err:
     plan = None
     st.error(str(err))

@@ -297,13 +297,13 @@ def test_train_in_batch_unmasked_negatives_reach_the_run_params(app_env, store):
     at = app("pages/2_train.py")
     _small_run(at)
     at.selectbox(key="t_negatives").set_value("in-batch").run()
-    at.checkbox(key="t_mask").uncheck().run()
-    assert any("in-batch softmax, false negatives NOT masked" in c.value for c in at.caption)
+    at.selectbox(key="t_masking").set_value("none").run()
+    assert any("in-batch softmax, masking none" in c.value and "false negatives NOT masked" in c.value
+               for c in at.caption)
     at.button(key="t_start").click().run()
     run_id = at.session_state["run_id"]
     params = store.run(run_id)["params"]
-    assert params["negatives"] == "sampled" and params["n_negatives"] == 0
-    assert params["mask_false_negatives"] is False
+    assert params["negatives"] == "in-batch" and params["masking"] == "none"
     training_registry()[run_id].thread.join(timeout=120)
     assert store.run(run_id)["status"] == "finished"
 

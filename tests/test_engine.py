@@ -150,7 +150,7 @@ def test_unmasked_loss_differs_when_false_negatives_exist():
     positives = np.array([leaf])  # its ancestors are false negatives for this pair
     cand = np.arange(h.n)
     masked = SoftmaxLoss(c, h.n)(model, queries, positives, cand, 20.0).item()
-    unmasked = SoftmaxLoss(c, h.n, mask_false_negatives=False)(model, queries, positives, cand, 20.0).item()
+    unmasked = SoftmaxLoss(c, h.n, masking="none")(model, queries, positives, cand, 20.0).item()
     assert unmasked > masked
 
 

@@ -15,28 +15,11 @@ from dataclasses import MISSING, fields
 from ..errors import InputError
 from ..store import DEFAULT_DB
 
-_HELP = {
-    "steps": "steps of the main/pretrain stage (default: from the hierarchy size)",
-    "batch_size": "positive pairs per step (default: 256, or 2048 for large hierarchies)",
-    "lr": "learning rate of the main/pretrain stage",
-    "temperature": "temperature of the main/pretrain stage",
-    "temperature_mode": "scale: logits = T * cosine (default); divide: logits = dot / T",
-    "negatives": "full (exact softmax), sampled, or auto (full up to 20k documents)",
-    "n_negatives": "uniform negatives per step when sampled",
-    "finetune_steps": "steps of the finetune stage (default: a quarter of --steps)",
-    "finetune_lr_ratio": "finetune learning rate = lr x this (default 1/1000)",
-    "finetune_temperature": "temperature of the finetune stage",
-    "long_threshold": "long-distance pairs have distance >= this (default: half the max distance)",
-    "rebalance_p": "share of distance-0 pairs for the rebalanced recipe",
-    "eval_every": "steps between validation evaluations",
-    "eval_queries": "queries in the validation sample",
-    "select_by": "finetune checkpoint criterion on validation recall: mean, min or overall",
-    "mode": "reconstruction (evaluate on all pairs) or generalisation (held-out pairs)",
-}
 _SKIP = {"dim", "recipe", "seed", "max_distance"}
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field, with the field's own help text and choices."""
     from ..training import TrainConfig
 
     hints = typing.get_type_hints(TrainConfig)
@@ -47,20 +30,24 @@ def _config_args(p: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not MISSING else None
         kind = hints[f.name]
+        text = TrainConfig.help(f.name)
         if kind is bool:
-            g.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=_HELP.get(f.name))
+            g.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=text)
             continue
         base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
-        g.add_argument(flag, type=base, default=default, help=(_HELP.get(f.name, "") + f" [default: {default}]").strip())
+        choices = TrainConfig.choices(f.name)
+        shown = "" if default is None else f" [default: {default}]"
+        g.add_argument(flag, type=base, default=default, choices=choices, help=f"{text}{shown}")
 
 
 def register(sub) -> None:
-    from ..training import RECIPES
+    from ..training import RECIPES, TrainConfig
 
     p = sub.add_parser("train", help="train a dual encoder and store the run")
     p.add_argument("source", help="tree:H=4,W=5 | dag:... | wordnet | wordnet:SYNSET | FILE")
     p.add_argument("--dim", type=int, required=True, help="embedding dimension d")
-    p.add_argument("--recipe", choices=list(RECIPES), default="pretrain-finetune")
+    p.add_argument("--recipe", choices=list(RECIPES), default="pretrain-finetune",
+                   help=TrainConfig.help("recipe"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-distance", type=int, default=None, help="cap on ancestor distance")
     p.add_argument("--name", default=None, help="a free-text name for the run")
@@ -121,18 +108,18 @@ def cmd_train(args) -> int:
     from ..experiment import run_training
     from ..sources import load_source
     from ..store import Store
-    from ..training import TrainConfig
+    from ..training import TrainConfig, apply_threads
 
     cfg_kwargs = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     cfg = TrainConfig(**cfg_kwargs)
     h = load_source(args.source)
     resolved = cfg.resolved(h)
+    apply_threads(resolved)
     bar = None
     if not args.json and sys.stderr.isatty():
         from tqdm import tqdm
 
-        bar = tqdm(total=resolved.steps + (resolved.finetune_steps if resolved.recipe == "pretrain-finetune" else 0),
-                   unit="step", file=sys.stderr)
+        bar = tqdm(total=resolved.total_steps(), unit="step", file=sys.stderr)
 
     def progress(e: dict) -> None:
         if bar is not None and e["kind"] == "loss":

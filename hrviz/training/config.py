@@ -1,15 +1,29 @@
-"""Training configuration: every knob of a run, in one typed dataclass (:class:`TrainConfig`),
-and the recipes it can name (:data:`RECIPES`).
+"""Training configuration: every knob of a run in one typed dataclass (:class:`TrainConfig`),
+the recipes it can name (:data:`RECIPES`) and the training regimes (:data:`REGIMES`).
 
-``None`` fields are filled from the hierarchy's size by :meth:`TrainConfig.resolved`.
+Each field carries its one help text in its metadata (``TrainConfig.help(name)``): the command
+line's ``--flag`` help and the Train page's tooltips both read it, so they cannot drift.
+
+A *regime* is how training meets the data, apart from the recipe: how regular pairs are drawn,
+which negatives fill the softmax, what is masked out of it, and the optimiser. ``regime`` picks
+a preset; every regime field left at ``None`` takes the preset's value, and a field set
+explicitly (a CLI flag, a Train page control) overrides it:
+
+- ``exact`` (the default): uniform pairs, every document as a candidate (sampled above 20k
+  documents), hierarchy-aware masking of false negatives, row-only Adam. Standard training
+  does not lose the long distance in this regime (docs/science-notes.md).
+- ``paper``: the regime in which standard training loses the far ancestors and
+  pretrain-finetune brings them back; the preset is the recipe study's choice
+  (``bench/recipes.py``, ``bench/results/recipes.md``).
+
+``None`` fields outside the regime are filled from the hierarchy's size by
+:meth:`TrainConfig.resolved`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-
-import torch
+from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import InputError
 from ..hierarchy import Hierarchy
@@ -22,70 +36,136 @@ RECIPES: dict[str, str] = {
                          "learning rate and a sharp temperature; best finetune checkpoint kept",
 }
 
+#: how regular pairs are drawn
+PAIR_DRAWS = {
+    "uniform": "uniform over all relevant pairs",
+    "per-query": "a query uniformly, then one of its relevant documents",
+    "per-document": "a document uniformly, then one of the queries it is relevant to "
+                    "(far ancestors get few pairs)",
+}
+#: which documents fill the softmax denominator
+NEGATIVES = {
+    "full": "every document (the exact softmax)",
+    "sampled": "the batch's positives plus n_negatives documents drawn uniformly",
+    "in-batch": "the batch's positives only, one column per pair (duplicates included)",
+    "auto": "full up to 20,000 documents, else sampled",
+}
+#: what is masked out of the denominator
+MASKINGS = {
+    "none": "nothing: other relevant documents count as negatives",
+    "duplicates": "other copies of the positive document in the candidates",
+    "hierarchy": "every document relevant to the query other than the positive (exact)",
+}
+#: how the tables are updated
+OPTIMIZERS = {
+    "lazy-adam": "Adam on the rows a step touched only (moments of other rows wait)",
+    "adam": "dense Adam: every row moves on its momentum at every step",
+    "sgd": "plain SGD on the touched rows",
+    "adagrad": "Adagrad on the touched rows",
+}
+_OPTIMIZER_ALIASES = {"dense-adam": "adam"}
+
+#: regime presets: values for the regime fields (and the knobs the regime's study tuned)
+REGIMES: dict[str, dict] = {
+    "exact": {"pairs": "uniform", "negatives": "auto", "masking": "hierarchy",
+              "optimizer": "lazy-adam", "lr": 0.05},
+    "paper": {"pairs": "uniform", "negatives": "in-batch", "masking": "none",
+              "optimizer": "adam", "lr": 0.01},
+}
+REGIME_HELP = {
+    "exact": "uniform pairs, full softmax, hierarchy-masked, row-only Adam: the cause removed",
+    "paper": "in-batch negatives, no masking, dense Adam: standard training loses the far ancestors",
+}
+_REGIME_FIELDS = ("pairs", "negatives", "masking", "optimizer", "lr")
+
+
+def _opt(default, help: str, choices=None):
+    meta = {"help": help}
+    if choices is not None:
+        meta["choices"] = tuple(choices)
+    return field(default=default, metadata=meta)
+
 
 @dataclass
 class TrainConfig:
-    """Every knob of a run. ``None`` means "choose from the hierarchy's size" (see :meth:`resolved`)."""
+    """Every knob of a run. ``None`` means "from the regime, else from the hierarchy's size"
+    (see :meth:`resolved`); ``TrainConfig.help(name)`` is a field's help text."""
 
-    dim: int = 16                      # embedding dimension d
-    recipe: str = "pretrain-finetune"  # one of RECIPES
-    seed: int = 0                      # seeds init, sampling and validation queries
-    max_distance: int | None = None    # cap on pair distance (None: all ancestors)
-    steps: int | None = None           # steps of the main/pretrain stage
-    batch_size: int | None = None      # positive pairs per step
-    lr: float = 0.05                   # Adam learning rate of the main/pretrain stage
-    temperature: float = 20.0          # main/pretrain temperature
-    temperature_mode: str = "scale"    # "scale": z = T*cos ; "divide": z = dot/T
-    normalize: bool = True             # unit-normalise query and document vectors
-    normalize_queries: bool = False    # with normalize=False: unit queries in the loss, free doc norms
-    init_scale: float = 1.0            # std of the initial vectors x sqrt(dim)
-    negatives: str = "auto"            # "full", "sampled" or "auto" (full up to 20k documents)
-    mask_false_negatives: bool = True  # mask other relevant documents out of the denominator
-    n_negatives: int = 8192            # uniform negatives per step when sampled
-    finetune_steps: int | None = None  # steps of the finetune stage
-    finetune_lr_ratio: float = 1e-3   # finetune lr = lr * ratio (the paper's 1/1000)
-    finetune_temperature: float = 500.0
-    long_threshold: int | None = None  # long-distance pairs: distance >= this (None: ceil(D/2))
-    rebalance_p: float = 0.03          # the paper's p for "rebalanced"
-    joint_long_share: float = 0.5      # share of long-distance pairs in "joint" batches
-    eval_every: int | None = None      # steps between validation evaluations
-    eval_queries: int = 2000           # validation sample (queries, all their pairs)
-    select_by: str = "mean"            # finetune checkpoint: "mean", "min" or "overall" val recall
-    optimizer: str = "adam"            # "adam" or "sgd"
-    mode: str = "reconstruction"       # or "generalisation" (held-out pairs)
-    holdout: float = 0.1               # held-out share of pairs in generalisation mode
-    threads: int | None = None         # torch threads (None: 1 for small hierarchies, else all cores)
+    dim: int = _opt(16, "embedding dimension d")
+    recipe: str = _opt("pretrain-finetune", "how training is staged", RECIPES)
+    regime: str = _opt("exact", "preset for pairs, negatives, masking and optimiser", REGIMES)
+    seed: int = _opt(0, "seeds the initialisation, the sampling and the validation queries")
+    max_distance: int | None = _opt(None, "cap on ancestor distance (default: all ancestors)")
+    steps: int | None = _opt(None, "steps of the main/pretrain stage (default: about 200 epochs, "
+                                   "1,000 to 4,000 steps)")
+    batch_size: int | None = _opt(None, "positive pairs per step (default: 256, or 2048 for large "
+                                        "hierarchies)")
+    pairs: str | None = _opt(None, "how regular pairs are drawn (default: the regime's)", PAIR_DRAWS)
+    negatives: str | None = _opt(None, "which documents fill the softmax (default: the regime's)",
+                                 NEGATIVES)
+    n_negatives: int = _opt(8192, "uniform negatives per step when sampled")
+    masking: str | None = _opt(None, "what is masked out of the softmax denominator (default: "
+                                     "the regime's)", MASKINGS)
+    optimizer: str | None = _opt(None, "how the tables are updated (default: the regime's)", OPTIMIZERS)
+    lr: float | None = _opt(None, "learning rate of the main/pretrain stage (default: the regime's)")
+    temperature: float = _opt(20.0, "temperature of the main/pretrain stage")
+    temperature_mode: str = _opt("scale", "scale: logits = T x cosine; divide: logits = dot / T",
+                                 ("scale", "divide"))
+    normalize: bool = _opt(True, "unit-normalise query and document vectors")
+    normalize_queries: bool = _opt(False, "with --no-normalize: unit queries in the loss, free "
+                                          "document norms")
+    init_scale: float = _opt(1.0, "std of the initial vectors x sqrt(dim)")
+    finetune_steps: int | None = _opt(None, "steps of the finetune stage (default: a quarter of "
+                                            "the pretrain steps, at least 200)")
+    finetune_lr_ratio: float = _opt(1e-3, "finetune learning rate = lr x this (the paper's 1/1000)")
+    finetune_temperature: float = _opt(500.0, "temperature of the finetune stage (the paper's 500)")
+    long_threshold: int | None = _opt(None, "long-distance pairs have distance >= this (default: "
+                                            "half the max distance)")
+    rebalance_p: float = _opt(0.03, "share of distance-0 pairs for the rebalanced recipe")
+    joint_long_share: float = _opt(0.5, "share of long-distance pairs in joint batches")
+    eval_every: int | None = _opt(None, "steps between validation evaluations")
+    eval_queries: int = _opt(2000, "queries in the validation sample")
+    select_by: str = _opt("mean", "finetune checkpoint criterion on validation recall",
+                          ("mean", "min", "overall"))
+    mode: str = _opt("reconstruction", "reconstruction (evaluate on all pairs) or generalisation "
+                                       "(held-out pairs)", ("reconstruction", "generalisation"))
+    holdout: float = _opt(0.1, "held-out share of pairs in generalisation mode")
+    threads: int | None = _opt(None, "torch threads for a command-line run (default: 1 for small "
+                                     "hierarchies, else all cores)")
+
+    @classmethod
+    def help(cls, name: str) -> str:
+        """The help text of field ``name`` (the one the CLI and the Train page show)."""
+        for f in fields(cls):
+            if f.name == name:
+                return f.metadata.get("help", "")
+        raise KeyError(name)
+
+    @classmethod
+    def choices(cls, name: str) -> tuple[str, ...] | None:
+        """The allowed values of a string field, or None."""
+        for f in fields(cls):
+            if f.name == name:
+                return f.metadata.get("choices")
+        raise KeyError(name)
+
+    def total_steps(self) -> int:
+        """Steps of all stages (a resolved config)."""
+        return self.steps + (self.finetune_steps if self.recipe == "pretrain-finetune" else 0)
 
     def resolved(self, h: Hierarchy) -> "TrainConfig":
         """A copy with every automatic value filled in for hierarchy ``h``."""
         c = TrainConfig(**asdict(self))
-        if c.recipe not in RECIPES:
-            raise InputError(f"unknown recipe {c.recipe!r}", hint=f"choose one of {', '.join(RECIPES)}")
-        if c.temperature_mode not in ("scale", "divide"):
-            raise InputError(f"unknown temperature mode {c.temperature_mode!r}", hint="use scale or divide")
-        if c.select_by not in ("mean", "min", "overall"):
-            raise InputError(f"unknown select_by {c.select_by!r}", hint="use mean, min or overall")
-        if c.optimizer not in ("adam", "sgd"):
-            raise InputError(f"unknown optimizer {c.optimizer!r}", hint="use adam or sgd")
-        for name, value, low in (("dim", c.dim, 1), ("steps", c.steps, 1), ("batch_size", c.batch_size, 1),
-                                 ("finetune_steps", c.finetune_steps, 0), ("eval_every", c.eval_every, 1),
-                                 ("eval_queries", c.eval_queries, 1), ("n_negatives", c.n_negatives, 0),
-                                 ("long_threshold", c.long_threshold, 1), ("max_distance", c.max_distance, 0)):
-            if value is not None and value < low:
-                raise InputError(f"{name} must be at least {low}, got {value}",
-                                 hint=f"--{name.replace('_', '-')} {max(low, 1)} or more")
-        if c.threads is not None and c.threads < 1:
-            raise InputError(f"threads must be at least 1, got {c.threads}", hint="--threads 1 or 2")
-        if not 0 <= c.joint_long_share <= 1:
-            raise InputError(f"joint_long_share must be in [0, 1], got {c.joint_long_share}")
-        for name, value in (("lr", c.lr), ("temperature", c.temperature), ("init_scale", c.init_scale),
-                            ("finetune_lr_ratio", c.finetune_lr_ratio), ("finetune_temperature", c.finetune_temperature)):
-            if not value > 0:
-                raise InputError(f"{name} must be positive, got {value}")
+        c.optimizer = _OPTIMIZER_ALIASES.get(c.optimizer, c.optimizer)
+        if c.regime not in REGIMES:
+            raise InputError(f"unknown regime {c.regime!r}", hint=f"choose one of {', '.join(REGIMES)}")
+        for name in _REGIME_FIELDS:
+            if getattr(c, name) is None:
+                setattr(c, name, REGIMES[c.regime][name])
+        _check_choices(c)
+        _check_ranges(c)
         if c.negatives == "auto":
             c.negatives = "full" if h.n <= 20_000 else "sampled"
-        if c.negatives not in ("full", "sampled"):
-            raise InputError(f"unknown negatives {c.negatives!r}", hint="use full, sampled or auto")
         dmax = h.max_depth if c.max_distance is None else min(c.max_distance, h.max_depth)
         if c.long_threshold is None:
             c.long_threshold = max(1, math.ceil(dmax / 2))
@@ -102,7 +182,34 @@ class TrainConfig:
         if c.threads is None:
             # small problems: one thread (thread sync costs more than the maths, badly so
             # when another process competes for the cores)
+            import torch
+
             c.threads = 1 if h.n <= 20_000 else torch.get_num_threads()
         if c.eval_every is None:
-            c.eval_every = max(10, (c.steps + c.finetune_steps) // 60)
+            c.eval_every = max(10, c.total_steps() // 60)
         return c
+
+
+def _check_choices(c: TrainConfig) -> None:
+    for f in fields(c):
+        allowed = f.metadata.get("choices")
+        value = getattr(c, f.name)
+        if allowed is not None and value not in allowed:
+            raise InputError(f"unknown {f.name.replace('_', ' ')} {value!r}",
+                             hint=f"--{f.name.replace('_', '-')} {' | '.join(allowed)}")
+
+
+def _check_ranges(c: TrainConfig) -> None:
+    for name, low in (("dim", 1), ("steps", 1), ("batch_size", 1), ("finetune_steps", 0),
+                      ("eval_every", 1), ("eval_queries", 1), ("n_negatives", 0),
+                      ("long_threshold", 1), ("max_distance", 0), ("threads", 1)):
+        value = getattr(c, name)
+        if value is not None and value < low:
+            raise InputError(f"{name} must be at least {low}, got {value}",
+                             hint=f"--{name.replace('_', '-')} {max(low, 1)} or more")
+    if not 0 <= c.joint_long_share <= 1:
+        raise InputError(f"joint_long_share must be in [0, 1], got {c.joint_long_share}")
+    for name in ("lr", "temperature", "init_scale", "finetune_lr_ratio", "finetune_temperature"):
+        value = getattr(c, name)
+        if not value > 0:
+            raise InputError(f"{name} must be positive, got {value}")

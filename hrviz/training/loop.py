@@ -1,31 +1,22 @@
-"""Training: the softmax loss with false-negative masking, and the recipes as stages.
+"""The training loop (:func:`fit`): one loop that runs a recipe's stages over a regime.
 
-The loss (science.md section 2), for a batch of positive pairs (q_b, x_b)::
+Per step, in order: draw a batch of pair indices from the stage's sampler (seeded), turn them
+into (query, positive) ids, pick the candidate columns (:meth:`SoftmaxLoss.candidates`), take
+one optimiser step (forward, masked softmax loss, backward, row updates:
+:func:`~hrviz.training.optim.table_step`), and every ``eval_every`` steps evaluate a seeded
+validation sample of queries (recall@auto by distance) and emit it.
 
-    loss = mean_b  -log( exp(z[b, x_b]) / sum_{y in C, y not in S(q_b) \\ {x_b}} exp(z[b, y]) )
+The loss, its masking and the temperature convention are documented in
+:mod:`hrviz.training.loss`; regimes in :mod:`hrviz.training.config`; recipes in
+:mod:`hrviz.training.recipes`. Temperature convention, settled by experiment on the paper's
+tree (H=4, W=5, d=3; docs/science-notes.md): the paper's T=20 pretraining and T=500
+finetuning only make sense as a *scale on cosine scores* of unit vectors (as in
+sentence-transformers' MultipleNegativesRankingLoss, scale=20). Read as a divisor of raw dot
+products, T=500 flattens the softmax to uniform and finetuning does nothing.
 
-with ``z = T * cos(q, y)`` (``temperature_mode="scale"``, the default) or
-``z = <q, y> / T`` (``"divide"``). ``C`` is the candidate set: every document
-(``negatives="full"``, exact) or the batch's positives plus ``n_negatives`` documents
-drawn uniformly (``"sampled"``, fast; a uniform proposal needs no logQ correction).
-Every other document relevant to q_b is a false negative and is masked out of the
-denominator.
-
-Temperature convention, settled by experiment on the paper's tree (H=4, W=5, d=3;
-numbers in docs/science-notes.md): the paper's T=20 pretraining and T=500 finetuning
-only make sense as a *scale on cosine scores* of unit vectors (as in
-sentence-transformers' MultipleNegativesRankingLoss, scale=20). Read as a divisor of
-raw dot products, T=500 flattens the softmax to uniform and finetuning does nothing.
-
-Recipes are sequences of :class:`Stage` (``RECIPES`` lists them):
-- ``standard``: one stage, uniform over all training pairs, T=20;
-- ``rebalanced``: one stage, per-distance sampling (distance 0 gets a share p);
-- ``joint``: one stage mixing regular and long-distance pairs (share ``joint_long_share``);
-- ``pretrain-finetune``: standard pretraining, then a stage on long-distance pairs only
-  (distance >= ``long_threshold``) with learning rate x ``finetune_lr_ratio`` and
-  temperature ``finetune_temperature``; the stage-2 checkpoint with the best validation
-  recall (``select_by``) is kept, the pretrained model itself included as step 0, so
-  finetuning can never end worse on the validation criterion than it started.
+The finetune stage of ``pretrain-finetune`` keeps its checkpoint with the best validation
+recall (``select_by``), the pretrained model itself included as step 0, so finetuning can
+never end worse on the validation criterion than it started.
 """
 
 from __future__ import annotations
@@ -44,7 +35,7 @@ from ..model import DualEncoder
 from ..pairs import split_pairs
 from .config import TrainConfig
 from .loss import SoftmaxLoss
-from .optim import RowOptimizer
+from .optim import make_optimizer
 from .recipes import build_stages
 
 
@@ -68,14 +59,19 @@ def fit(h: Hierarchy, cfg: TrainConfig | None = None, *, callback: Callback | No
     ``callback`` receives events (dicts with ``kind`` "stage", "loss", "recall" or
     "checkpoint"); ``stop`` ends training early, leaving a consistent model (the best
     finetune checkpoint so far when finetuning). Steps count globally across stages.
+
+    ``fit`` uses the process's torch thread pool as it finds it (torch's thread count is
+    process-wide, and the app may run a training beside other work); a command-line run sets
+    it from ``cfg.threads`` (:func:`apply_threads`).
     """
     cfg = (cfg or TrainConfig()).resolved(h)
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
-    try:
-        return _fit(h, cfg, callback, stop, model)
-    finally:
-        torch.set_num_threads(threads_before)
+    return _fit(h, cfg, callback, stop, model)
+
+
+def apply_threads(cfg: TrainConfig) -> None:
+    """Set the process's torch threads from a resolved config (command-line runs only)."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
 
 
 def _fit(h, cfg, callback, stop, model) -> TrainResult:
@@ -90,7 +86,7 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
     # relevance the loss may know: the training pairs only (in generalisation mode the held-out
     # ancestors are not masked: a real holdout gives the model no hint about them)
     loss_fn = SoftmaxLoss(split.train.as_closure(h.n), h.n, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
-                          temperature_mode=cfg.temperature_mode, mask_false_negatives=cfg.mask_false_negatives,
+                          temperature_mode=cfg.temperature_mode, masking=cfg.masking,
                           normalize_queries=cfg.normalize_queries)
     val_queries = np.sort(rng.choice(h.n, size=min(cfg.eval_queries, h.n), replace=False))
     val_mask = split.eval_mask()
@@ -113,7 +109,7 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
     for stage in stages:
         emit({"kind": "stage", "stage": stage.name, "step": step, "steps": stage.steps,
               "lr": stage.lr, "temperature": stage.temperature})
-        opt = RowOptimizer(model, stage.lr, cfg.optimizer)
+        opt = make_optimizer(model, stage.lr, cfg.optimizer)
         best = None
         if stage.select_best:
             ev = validate(stage.name, step)

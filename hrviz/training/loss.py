@@ -10,18 +10,51 @@ from ..model import DualEncoder
 
 
 class SoftmaxLoss:
-    """Softmax cross-entropy over a candidate set with false negatives masked.
+    """Softmax cross-entropy of each positive pair against a candidate set, with masking.
 
-    ``closure`` defines relevance (S(q)); ``candidates(rng, positives)`` returns the
-    candidate document ids for a batch. Call with (model, queries, positives,
-    candidates, temperature) to get the mean loss.
+    For a batch of positive pairs (q_b, x_b) and candidate columns C (one document each)::
+
+        loss = mean_b  -log( exp(z[b, t_b]) / sum_{c in C, c not masked for b} exp(z[b, c]) )
+
+    with ``z = T * cos(q_b, doc_c)`` (``temperature_mode="scale"``) or ``z = <q_b, doc_c> / T``
+    (``"divide"``), and ``t_b`` the column of x_b.
+
+    Args:
+        closure: the relevance the loss may know (S(q) for every query, grouped by query).
+        n_docs: int, the number of documents.
+        negatives: str (optional, default "full"). The candidate columns:
+            ``"full"``: every document once; ``"sampled"``: the batch's positives plus
+            ``n_negatives`` documents drawn uniformly, each document once (a uniform proposal
+            needs no logQ correction); ``"in-batch"``: the batch's positives, one column per
+            pair, duplicates included, so the target of row b is column b.
+        n_negatives: int (optional, default 8192). Uniform draws per step when sampled.
+        temperature_mode: str (optional, default "scale").
+        masking: str (optional, default "hierarchy"). What leaves the denominator of row b:
+            ``"none"``: nothing; ``"duplicates"``: other columns holding x_b itself (in-batch
+            only: other candidate sets hold each document once); ``"hierarchy"``: every column
+            holding a document of S(q_b) other than the target column (false negatives).
+        normalize_queries: bool (optional, default False). Unit queries in the loss.
+
+    Relations:
+        ``negatives="in-batch", masking="none"`` with unit vectors is sentence-transformers'
+        ``MultipleNegativesRankingLoss`` with ``scale=T`` (symmetric=False): every other
+        positive of the batch is a negative, popular far ancestors included.
+
+    Example:
+        >>> loss_fn = SoftmaxLoss(h.closure(), h.n, negatives="in-batch", masking="none")
+        >>> cand = loss_fn.candidates(rng, positives)           # (B,) document ids
+        >>> loss = loss_fn(model, queries, positives, cand, 20.0)
     """
 
     def __init__(self, closure, n_docs: int, *, negatives: str = "full", n_negatives: int = 8192,
-                 temperature_mode: str = "scale", mask_false_negatives: bool = True,
+                 temperature_mode: str = "scale", masking: str = "hierarchy",
                  normalize_queries: bool = False):
+        if negatives not in ("full", "sampled", "in-batch"):
+            raise ValueError(f"negatives must be full, sampled or in-batch, got {negatives!r}")
+        if masking not in ("none", "duplicates", "hierarchy"):
+            raise ValueError(f"masking must be none, duplicates or hierarchy, got {masking!r}")
         self.closure = closure
-        self.mask_false_negatives = mask_false_negatives
+        self.masking = masking
         self.n = n_docs
         self.negatives = negatives
         self.n_negatives = n_negatives
@@ -30,7 +63,14 @@ class SoftmaxLoss:
         self._pos_map = np.full(n_docs, -1, dtype=np.int64)
         self._all = np.arange(n_docs)
 
+    @property
+    def in_batch(self) -> bool:
+        return self.negatives == "in-batch"
+
     def candidates(self, rng: np.random.Generator, positives: np.ndarray) -> np.ndarray:
+        """The candidate columns' document ids: (C,), C = n, |positives u drawn| or B."""
+        if self.in_batch:
+            return positives
         if self.negatives == "full" or self.n_negatives >= self.n:
             return self._all
         drawn = rng.integers(0, self.n, size=self.n_negatives)
@@ -38,8 +78,8 @@ class SoftmaxLoss:
         cand.sort()
         return cand[np.concatenate(([True], cand[1:] != cand[:-1]))]
 
-    def mask(self, queries: np.ndarray, positives: np.ndarray, cand: np.ndarray):
-        """(rows, cols) of false negatives: documents relevant to the query, other than its target."""
+    def _relevant_columns(self, queries: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(owner, col, doc) for every document of S(q_b) present in the unique ``cand``."""
         pm = self._pos_map
         pm[cand] = np.arange(len(cand))
         c = self.closure
@@ -49,10 +89,39 @@ class SoftmaxLoss:
         offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
         rel = c.doc[np.repeat(starts, counts) + offs]
         col = pm[rel]
-        keep = (col >= 0) & (rel != positives[owner])
-        target = pm[positives].copy()
-        rows, cols = owner[keep], col[keep]
         pm[cand] = -1
+        present = col >= 0
+        return owner[present], col[present], rel[present]
+
+    def mask(self, queries: np.ndarray, positives: np.ndarray, cand: np.ndarray):
+        """(rows, cols, target): the masked (row, column) entries and each row's target column."""
+        if self.in_batch:
+            return self._mask_in_batch(queries, positives)
+        pm = self._pos_map
+        pm[cand] = np.arange(len(cand))
+        target = pm[positives].copy()
+        pm[cand] = -1
+        if self.masking != "hierarchy":  # each document is one column: no duplicates to mask
+            return _EMPTY, _EMPTY, target
+        owner, col, rel = self._relevant_columns(queries, cand)
+        keep = rel != positives[owner]
+        return owner[keep], col[keep], target
+
+    def _mask_in_batch(self, queries: np.ndarray, positives: np.ndarray):
+        b = len(positives)
+        target = np.arange(b)
+        if self.masking == "none":
+            return _EMPTY, _EMPTY, target
+        docs, inv = np.unique(positives, return_inverse=True)
+        if self.masking == "duplicates":
+            masked = inv[None, :] == inv[:, None]                      # (B, B): same document
+        else:
+            owner, col, _ = self._relevant_columns(queries, docs)
+            relevant = np.zeros((b, len(docs)), dtype=bool)           # (B, U): doc u in S(q_b)
+            relevant[owner, col] = True
+            masked = relevant[:, inv]                                   # (B, B)
+        masked[target, target] = False
+        rows, cols = np.nonzero(masked)
         return rows, cols, target
 
     def logits_loss(self, qv: torch.Tensor, dv: torch.Tensor, rows: np.ndarray, cols: np.ndarray,
@@ -62,17 +131,18 @@ class SoftmaxLoss:
             qv = torch.nn.functional.normalize(qv, dim=-1)
         # the temperature scales the (B, d) queries, not the (B, C) logits: one pass fewer
         qv = qv * temperature if self.mode == "scale" else qv / temperature
-        if not self.mask_false_negatives:
-            rows = cols = rows[:0]
         return MaskedSoftmaxCE.apply(qv, dv, torch.from_numpy(rows), torch.from_numpy(cols),
                                      torch.from_numpy(target))
 
     def __call__(self, model: DualEncoder, queries: np.ndarray, positives: np.ndarray, cand: np.ndarray,
                  temperature: float) -> torch.Tensor:
         rows, cols, target = self.mask(queries, positives, cand)
-        qv = model.query(torch.from_numpy(queries))
-        dv = model.doc(torch.from_numpy(cand)) if len(cand) < self.n else model.doc()
+        qv = model.query(torch.from_numpy(queries))                                  # (B, d)
+        dv = model.doc() if cand is self._all else model.doc(torch.from_numpy(cand))  # (C, d)
         return self.logits_loss(qv, dv, rows, cols, target, temperature)
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
 
 
 class MaskedSoftmaxCE(torch.autograd.Function):

@@ -1,4 +1,17 @@
-"""Optimisers that update only the table rows a step touched (:class:`RowOptimizer`)."""
+"""Optimisers for the two embedding tables, by name (``TrainConfig.optimizer``).
+
+A step gathers the rows it needs (the batch's queries, the candidate documents) as leaf
+tensors, computes the loss and its gradient for those rows only, and hands
+(rows, gradient) to the optimiser:
+
+- ``lazy-adam`` (:class:`RowOptimizer`): Adam on the touched rows only, moments of other
+  rows wait (TensorFlow's LazyAdam; bias correction by the global step). No (n, d) work.
+- ``sgd``: plain SGD on the touched rows (identical to dense SGD: untouched rows get 0).
+- ``adagrad``: torch's ``Adagrad`` with a sparse gradient (identical to dense Adagrad).
+- ``adam`` (dense): torch's ``Adam`` on a dense (n, d) gradient that is zero outside the
+  touched rows, so every row keeps moving on its momentum: what ``torch.optim.Adam`` does
+  on an ``nn.Embedding`` in the usual training script. Costs O(n d) per step.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +23,21 @@ from .loss import SoftmaxLoss
 
 
 class RowOptimizer:
-    """Adam (or SGD) that touches only the table rows a step used ("lazy" Adam).
+    """Lazy Adam or SGD: updates only the table rows a step used.
 
-    A step computes gradients for the rows it gathered (the batch's queries, the candidate
-    documents) and updates those rows and their moment estimates only: no dense
-    (n, d) gradient, no pass over untouched rows. Bias correction uses the global step,
-    as in TensorFlow's LazyAdam. With full negatives every document row is touched, so the
-    document table gets plain Adam.
+    With full negatives every document row is touched, so the document table gets plain Adam.
     """
 
-    def __init__(self, model: DualEncoder, lr: float, kind: str = "adam", betas=(0.9, 0.999), eps: float = 1e-8):
+    def __init__(self, model: DualEncoder, lr: float, kind: str = "lazy-adam", betas=(0.9, 0.999),
+                 eps: float = 1e-8):
         self.model, self.lr, self.kind, self.betas, self.eps = model, lr, kind, betas, eps
         self.t = 0
-        if kind == "adam":
+        if kind == "lazy-adam":
             self.state = {name: (torch.zeros_like(p), torch.zeros_like(p)) for name, p in (("q", model.q), ("d", model.d))}
 
     @torch.no_grad()
-    def _update(self, name: str, rows: torch.Tensor, grad: torch.Tensor) -> None:
+    def update(self, name: str, rows: torch.Tensor, grad: torch.Tensor) -> None:
+        """Apply the gradient ``grad`` (R, d) of table ``name`` ("q" or "d") at unique ``rows`` (R,)."""
         param = getattr(self.model, name).data
         if self.kind == "sgd":
             param.index_add_(0, rows, grad, alpha=-self.lr)
@@ -39,20 +50,82 @@ class RowOptimizer:
         step = (m / (1 - b1 ** self.t)) / ((v / (1 - b2 ** self.t)).sqrt_().add_(self.eps))
         param.index_add_(0, rows, step, alpha=-self.lr)
 
+    def begin(self) -> None:
+        self.t += 1
+
     def step(self, loss_fn: SoftmaxLoss, queries: np.ndarray, positives: np.ndarray, cand: np.ndarray,
              temperature: float) -> float:
         """One training step on a batch; returns the loss."""
-        m = self.model
-        rows, cols, target = loss_fn.mask(queries, positives, cand)
-        qrows, qinv = np.unique(queries, return_inverse=True)
-        qrows_t, cand_t = torch.from_numpy(qrows), torch.from_numpy(cand)
-        q_leaf = m.q.detach()[qrows_t].requires_grad_(True)
-        d_leaf = (m.d.detach()[cand_t] if len(cand) < m.n else m.d.detach().clone()).requires_grad_(True)
-        norm = (lambda x: torch.nn.functional.normalize(x, dim=-1)) if m.normalize else (lambda x: x)
-        qv = norm(q_leaf)[torch.from_numpy(qinv)]
-        loss = loss_fn.logits_loss(qv, norm(d_leaf), rows, cols, target, temperature)
-        loss.backward()
-        self.t += 1
-        self._update("q", qrows_t, q_leaf.grad)
-        self._update("d", cand_t, d_leaf.grad)
-        return float(loss.detach())
+        return table_step(self, loss_fn, queries, positives, cand, temperature)
+
+
+class TorchTableOptimizer:
+    """A ``torch.optim`` optimiser over the two tables, fed (rows, gradient) pairs.
+
+    ``kind="adam"``: dense Adam (the gradient is scattered into an (n, d) zero tensor);
+    ``kind="adagrad"``: Adagrad with a sparse COO gradient.
+    """
+
+    def __init__(self, model: DualEncoder, lr: float, kind: str = "adam"):
+        self.model, self.lr, self.kind = model, lr, kind
+        params = [model.q, model.d]
+        self.opt = (torch.optim.Adam(params, lr=lr) if kind == "adam"
+                    else torch.optim.Adagrad(params, lr=lr))
+        self._pending: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def begin(self) -> None:
+        self._pending = {}
+
+    def update(self, name: str, rows: torch.Tensor, grad: torch.Tensor) -> None:
+        self._pending[name] = (rows, grad)
+        if len(self._pending) == 2:
+            self._apply()
+
+    @torch.no_grad()
+    def _apply(self) -> None:
+        for name, (rows, grad) in self._pending.items():
+            param = getattr(self.model, name)
+            if self.kind == "adam":
+                dense = torch.zeros_like(param)
+                dense.index_add_(0, rows, grad)
+                param.grad = dense
+            else:
+                param.grad = torch.sparse_coo_tensor(rows[None, :], grad, param.shape)
+        self.opt.step()
+        self.model.q.grad = self.model.d.grad = None
+
+    def step(self, loss_fn: SoftmaxLoss, queries: np.ndarray, positives: np.ndarray, cand: np.ndarray,
+             temperature: float) -> float:
+        return table_step(self, loss_fn, queries, positives, cand, temperature)
+
+
+def make_optimizer(model: DualEncoder, lr: float, kind: str):
+    """The optimiser named ``kind`` (see the module docstring)."""
+    if kind in ("lazy-adam", "sgd"):
+        return RowOptimizer(model, lr, kind)
+    if kind in ("adam", "adagrad"):
+        return TorchTableOptimizer(model, lr, kind)
+    raise ValueError(f"unknown optimizer {kind!r}")
+
+
+def table_step(opt, loss_fn: SoftmaxLoss, queries: np.ndarray, positives: np.ndarray, cand: np.ndarray,
+               temperature: float) -> float:
+    """Forward, backward and update for one batch, touching only the rows it gathers."""
+    m = opt.model
+    rows, cols, target = loss_fn.mask(queries, positives, cand)
+    qrows, qinv = np.unique(queries, return_inverse=True)                # (R_q,), (B,)
+    full = cand is loss_fn._all
+    # in-batch columns repeat documents: gather each row once, scatter to its columns
+    drows, dinv = np.unique(cand, return_inverse=True) if loss_fn.in_batch else (cand, None)
+    qrows_t, drows_t = torch.from_numpy(qrows), torch.from_numpy(drows)
+    q_leaf = m.q.detach()[qrows_t].requires_grad_(True)                  # (R_q, d)
+    d_leaf = (m.d.detach().clone() if full else m.d.detach()[drows_t]).requires_grad_(True)  # (R_d, d)
+    norm = (lambda x: torch.nn.functional.normalize(x, dim=-1)) if m.normalize else (lambda x: x)
+    qv = norm(q_leaf)[torch.from_numpy(qinv)]                             # (B, d)
+    dv = norm(d_leaf) if dinv is None else norm(d_leaf)[torch.from_numpy(dinv)]  # (C, d)
+    loss = loss_fn.logits_loss(qv, dv, rows, cols, target, temperature)
+    loss.backward()
+    opt.begin()
+    opt.update("q", qrows_t, q_leaf.grad)
+    opt.update("d", drows_t, d_leaf.grad)
+    return float(loss.detach())

@@ -1,12 +1,20 @@
 """Recipes as sequences of stages: which pairs each stage samples, for how long, at which learning
-rate and temperature, and whether its best checkpoint is kept (see :data:`RECIPES`)."""
+rate and temperature, and whether its best checkpoint is kept (see :data:`RECIPES`).
+
+- ``standard``: one stage on regular pairs (drawn as ``cfg.pairs`` says), T = ``temperature``;
+- ``rebalanced``: one stage, per-distance sampling (distance 0 gets a share p);
+- ``joint``: one stage mixing regular and long-distance pairs (share ``joint_long_share``);
+- ``pretrain-finetune``: the standard stage, then a stage on long-distance pairs only
+  (distance >= ``long_threshold``, uniform over them) with learning rate x
+  ``finetune_lr_ratio`` and temperature ``finetune_temperature``; its best checkpoint is kept.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..pairs import (DistanceWeightedSampler, LongDistanceSampler, MixtureSampler, Pairs,
-                     UniformSampler, rebalanced_weights)
+                     rebalanced_weights, regular_sampler)
 from .config import TrainConfig
 
 
@@ -22,7 +30,7 @@ class Stage:
 
 def build_stages(cfg: TrainConfig, pairs: Pairs) -> list[Stage]:
     """The recipe as a list of stages (cfg must be resolved)."""
-    regular = UniformSampler(pairs)
+    regular = regular_sampler(pairs, cfg.pairs)
     T = cfg.temperature
     if cfg.recipe == "standard":
         return [Stage("train", regular, cfg.steps, cfg.lr, T)]
