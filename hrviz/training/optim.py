@@ -7,7 +7,8 @@ tensors, computes the loss and its gradient for those rows only, and hands
 - ``lazy-adam`` (:class:`RowOptimizer`): Adam on the touched rows only, moments of other
   rows wait (TensorFlow's LazyAdam; bias correction by the global step). No (n, d) work.
 - ``sgd``: plain SGD on the touched rows (identical to dense SGD: untouched rows get 0).
-- ``adagrad``: torch's ``Adagrad`` with a sparse gradient (identical to dense Adagrad).
+- ``adagrad``: torch's ``Adagrad`` (a zero gradient leaves a row and its state unchanged, so
+  dense Adagrad is row-only Adagrad).
 - ``adam`` (dense): torch's ``Adam`` on a dense (n, d) gradient that is zero outside the
   touched rows, so every row keeps moving on its momentum: what ``torch.optim.Adam`` does
   on an ``nn.Embedding`` in the usual training script. Costs O(n d) per step.
@@ -63,7 +64,7 @@ class TorchTableOptimizer:
     """A ``torch.optim`` optimiser over the two tables, fed (rows, gradient) pairs.
 
     ``kind="adam"``: dense Adam (the gradient is scattered into an (n, d) zero tensor);
-    ``kind="adagrad"``: Adagrad with a sparse COO gradient.
+    ``kind="adagrad"``: Adagrad, fed the same dense gradient.
     """
 
     def __init__(self, model: DualEncoder, lr: float, kind: str = "adam"):
@@ -85,12 +86,9 @@ class TorchTableOptimizer:
     def _apply(self) -> None:
         for name, (rows, grad) in self._pending.items():
             param = getattr(self.model, name)
-            if self.kind == "adam":
-                dense = torch.zeros_like(param)
-                dense.index_add_(0, rows, grad)
-                param.grad = dense
-            else:
-                param.grad = torch.sparse_coo_tensor(rows[None, :], grad, param.shape)
+            dense = torch.zeros_like(param)
+            dense.index_add_(0, rows, grad)
+            param.grad = dense
         self.opt.step()
         self.model.q.grad = self.model.d.grad = None
 

@@ -1,0 +1,166 @@
+"""Training regimes: each masking's loss against a brute-force computation, the pair draws'
+distributions, the optimisers, the presets and their overrides."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hrviz.errors import InputError
+from hrviz.model import DualEncoder
+from hrviz.pairs import GroupedSampler, all_pairs, regular_sampler
+from hrviz.sources import perfect_tree, random_dag
+from hrviz.training import REGIMES, SoftmaxLoss, TrainConfig, fit, make_optimizer, table_step
+
+
+def brute_in_batch(model, closure, queries, positives, T, masking):
+    """In-batch loss by definition: row b against the B columns positives[0..B-1]."""
+    qv = model.query(torch.from_numpy(queries)).detach()
+    dv = model.doc(torch.from_numpy(positives)).detach()
+    total = 0.0
+    for b in range(len(queries)):
+        rel = set(closure.of(int(queries[b]))[0].tolist())
+        keep = []
+        for c in range(len(positives)):
+            if c == b:
+                keep.append(c)
+            elif masking == "duplicates" and positives[c] == positives[b]:
+                continue
+            elif masking == "hierarchy" and int(positives[c]) in rel:
+                continue
+            else:
+                keep.append(c)
+        z = torch.stack([T * (qv[b] @ dv[c]) for c in keep])
+        total += -(z[keep.index(b)] - torch.logsumexp(z, 0)).item()
+    return total / len(queries)
+
+
+def batch(h, size=24, seed=0):
+    c = h.closure()
+    rng = np.random.default_rng(seed)
+    # draw from a few queries so that duplicates and relevant in-batch documents occur
+    idx = rng.integers(0, c.n_pairs, size=size)
+    return c, c.query[idx].astype(np.int64), c.doc[idx].astype(np.int64)
+
+
+@pytest.mark.parametrize("masking", ["none", "duplicates", "hierarchy"])
+def test_in_batch_loss_matches_brute_force(masking):
+    h = perfect_tree(3, 2)  # 15 nodes: a batch of 24 repeats documents and holds ancestors
+    c, queries, positives = batch(h)
+    assert len(set(positives.tolist())) < len(positives)
+    model = DualEncoder(h.n, 4, seed=2)
+    loss_fn = SoftmaxLoss(c, h.n, negatives="in-batch", masking=masking)
+    cand = loss_fn.candidates(np.random.default_rng(0), positives)
+    assert cand.tolist() == positives.tolist()  # one column per pair, duplicates kept
+    got = loss_fn(model, queries, positives, cand, 5.0).item()
+    assert got == pytest.approx(brute_in_batch(model, c, queries, positives, 5.0, masking), rel=1e-5)
+
+
+def test_maskings_order_the_in_batch_loss():
+    """Masking removes terms from the denominator: none >= duplicates >= hierarchy."""
+    h = perfect_tree(3, 2)
+    c, queries, positives = batch(h, size=32, seed=1)
+    model = DualEncoder(h.n, 4, seed=0)
+    losses = {}
+    for masking in ("none", "duplicates", "hierarchy"):
+        loss_fn = SoftmaxLoss(c, h.n, negatives="in-batch", masking=masking)
+        losses[masking] = loss_fn(model, queries, positives, positives, 5.0).item()
+    assert losses["none"] > losses["duplicates"] > losses["hierarchy"]
+
+
+@pytest.mark.parametrize("masking", ["none", "duplicates", "hierarchy"])
+def test_table_step_gradient_matches_autograd_in_batch(masking):
+    """The row-gathering step (unique rows, scattered to repeated columns) gives autograd's gradient."""
+    h = random_dag(nodes=30, depth=4, parents=2, p_extra=0.4, seed=1)
+    c, queries, positives = batch(h, size=20, seed=3)
+    loss_fn = SoftmaxLoss(c, h.n, negatives="in-batch", masking=masking)
+    ref = DualEncoder(h.n, 5, seed=4)
+    loss = loss_fn(ref, queries, positives, positives, 7.0)
+    loss.backward()
+    lr = 0.1
+    want_q = ref.q.detach() - lr * ref.q.grad
+    want_d = ref.d.detach() - lr * ref.d.grad
+    model = DualEncoder(h.n, 5, seed=4)
+    got = table_step(make_optimizer(model, lr, "sgd"), loss_fn, queries, positives, positives, 7.0)
+    assert got == pytest.approx(loss.item(), rel=1e-6)
+    assert torch.allclose(model.q.detach(), want_q, atol=1e-6)
+    assert torch.allclose(model.d.detach(), want_d, atol=1e-6)
+
+
+def test_dense_adam_moves_untouched_rows_and_lazy_adam_does_not():
+    h = perfect_tree(2, 3)
+    c = h.closure()
+    loss_fn = SoftmaxLoss(c, h.n, negatives="in-batch", masking="none")
+    moved = {}
+    for kind in ("adam", "lazy-adam"):
+        model = DualEncoder(h.n, 4, seed=0)
+        opt = make_optimizer(model, 0.05, kind)
+        table_step(opt, loss_fn, np.array([1, 2]), np.array([1, 2]), np.array([1, 2]), 5.0)
+        before = model.q.detach().clone()
+        table_step(opt, loss_fn, np.array([3, 4]), np.array([3, 4]), np.array([3, 4]), 5.0)
+        moved[kind] = not torch.equal(before[1], model.q.detach()[1])  # row 1 not in step 2
+    assert moved == {"adam": True, "lazy-adam": False}
+
+
+@pytest.mark.parametrize("kind", ["adagrad", "adam", "sgd"])
+def test_each_optimizer_trains(kind):
+    from hrviz.evaluate import evaluate
+
+    h = perfect_tree(3, 3)
+    untrained = DualEncoder(h.n, 6, seed=0)
+    before = evaluate(untrained.query_vectors(), untrained.doc_vectors(), h.closure()).overall
+    res = fit(h, TrainConfig(dim=6, recipe="standard", optimizer=kind, lr=0.5 if kind == "adagrad" else 0.05,
+                             steps=200, eval_every=100))
+    after = evaluate(res.model.query_vectors(), res.model.doc_vectors(), h.closure()).overall
+    assert after > before + 0.2
+
+
+# ----- pair draws -----------------------------------------------------------------------------
+def test_per_document_draw_gives_every_document_the_same_share():
+    h = perfect_tree(3, 3)
+    pairs = all_pairs(h)
+    draws = GroupedSampler(pairs, "doc").sample(np.random.default_rng(0), 200_000)
+    share = np.bincount(pairs.doc[draws], minlength=h.n) / len(draws)
+    assert np.allclose(share, 1 / h.n, atol=0.003)
+    # the root is one document in 40: its share of pairs is far below uniform's
+    uniform_share = (pairs.doc == h.roots[0]).mean()
+    assert share[h.roots[0]] < uniform_share / 5
+
+
+def test_per_query_draw_gives_every_query_the_same_share():
+    h = perfect_tree(3, 3)
+    pairs = all_pairs(h)
+    draws = regular_sampler(pairs, "per-query").sample(np.random.default_rng(1), 200_000)
+    share = np.bincount(pairs.query[draws], minlength=h.n) / len(draws)
+    assert np.allclose(share, 1 / h.n, atol=0.003)
+    # inside a query, its relevant documents are equally likely
+    leaf = int(h.leaves[0])
+    mine = pairs.doc[draws][pairs.query[draws] == leaf]
+    counts = np.bincount(mine, minlength=h.n)[counts_nonzero := np.flatnonzero(np.bincount(mine, minlength=h.n))]
+    assert len(counts_nonzero) == 4 and counts.min() > 0.8 * counts.max()
+
+
+def test_unknown_pair_draw_is_a_clear_error():
+    with pytest.raises(InputError, match="pairs"):
+        TrainConfig(pairs="per-leaf").resolved(perfect_tree(2, 2))
+
+
+# ----- presets -------------------------------------------------------------------------------
+def test_regime_presets_fill_fields_and_explicit_values_override():
+    h = perfect_tree(2, 2)
+    paper = TrainConfig(regime="paper").resolved(h)
+    for name, value in REGIMES["paper"].items():
+        assert getattr(paper, name) == value
+    exact = TrainConfig().resolved(h)
+    assert (exact.regime, exact.masking, exact.negatives) == ("exact", "hierarchy", "full")
+    mixed = TrainConfig(regime="paper", masking="hierarchy", lr=0.2).resolved(h)
+    assert mixed.masking == "hierarchy" and mixed.lr == 0.2 and mixed.negatives == "in-batch"
+    with pytest.raises(InputError, match="regime"):
+        TrainConfig(regime="fast").resolved(h)
+
+
+def test_every_field_has_help_text():
+    from dataclasses import fields
+
+    assert all(TrainConfig.help(f.name) for f in fields(TrainConfig))
