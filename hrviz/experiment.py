@@ -66,15 +66,20 @@ def _log_retrievals(store: Store, run_id: int, h: Hierarchy, closure, q, d, seed
 
 def run_training(source: str, cfg: TrainConfig, store: Store, *, hierarchy: Hierarchy | None = None,
                  stop: threading.Event | None = None, run_id: int | None = None, name: str | None = None,
-                 progress: Callable[[dict], None] | None = None) -> int:
-    """Train, evaluate, save; returns the run id. Errors mark the run failed and are re-raised."""
+                 progress: Callable[[dict], None] | None = None, tags: dict | None = None) -> int:
+    """Train, evaluate, save; returns the run id. Errors mark the run failed and are re-raised.
+
+    ``tags`` (e.g. ``{"sweep": {"name": ..., "cell": ...}}``) are stored in the run's params
+    beside the resolved configuration.
+    """
     from .sources import load_source
 
     h = hierarchy or load_source(source)
     resolved = cfg.resolved(h)
     if run_id is None:
         run_id = store.create_run(source=source, hierarchy_hash=h.hash, recipe=resolved.recipe,
-                                  dim=resolved.dim, seed=resolved.seed, params=asdict(resolved), name=name)
+                                  dim=resolved.dim, seed=resolved.seed, params={**asdict(resolved), **(tags or {})},
+                                  name=name)
     t0 = time.perf_counter()
     try:
         def on_event(e: dict) -> None:

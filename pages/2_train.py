@@ -32,6 +32,12 @@ def _on_recipe() -> None:
     st.session_state["t_pf"] = st.session_state["t_recipe"] == "pretrain-finetune"
 
 
+def _on_regime() -> None:
+    """A new regime brings its own finetune defaults: forget the old regime's slider values."""
+    for key in [k for k in st.session_state if k == "t_ratio" or k.startswith("t_threshold_")]:
+        del st.session_state[key]
+
+
 # ----- settings
 c1, c2, c3 = st.columns(3)
 with c1:
@@ -41,7 +47,8 @@ with c1:
     st.caption(RECIPES[recipe])
     pf = st.toggle("Pretrain-finetune", key="t_pf", on_change=_on_toggle,
                    help="pretrain on all pairs, then finetune on long-distance pairs only")
-    regime = st.selectbox("Regime", list(REGIMES), key="t_regime", help=TrainConfig.help("regime"))
+    regime = st.selectbox("Regime", list(REGIMES), key="t_regime", help=TrainConfig.help("regime"),
+                          on_change=_on_regime)
     st.caption(REGIME_HELP[regime])
 with c2:
     steps = st.number_input("Steps (pretrain / main stage)", 1, 100_000, value=None, step=100,
@@ -59,13 +66,14 @@ with c3:
                                    key="t_ft_steps", placeholder="auto (a quarter of the steps)")
         ratio = st.select_slider("Finetune learning-rate ratio",
                                  [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0],
-                                 value=base.finetune_lr_ratio, key="t_ratio",
+                                 value=REGIMES[regime]["finetune_lr_ratio"], key="t_ratio",
                                  format_func=lambda v: f"{v:g}",
                                  help="finetune lr = lr x ratio; the paper's 1/1000")
         ft_temp = st.number_input("Finetune temperature", 1.0, 5000.0, float(base.finetune_temperature),
                                   step=50.0, key="t_ft_temp", help="the paper's 500 (pretraining: 20)")
         dmax = max(1, min(max_distance or h.max_depth, h.max_depth))
-        threshold = st.slider("Long-distance threshold", 1, dmax, max(1, -(-dmax // 2)),
+        threshold = st.slider("Long-distance threshold", 1, dmax,
+                              min(dmax, REGIMES[regime]["long_threshold"] or max(1, -(-dmax // 2))),
                               key=f"t_threshold_{h.hash}",
                               help="finetune on pairs with distance >= this")
     elif recipe == "rebalanced":
@@ -92,7 +100,7 @@ cfg = TrainConfig(
     steps=None if steps is None else int(steps), batch_size=None if batch is None else int(batch),
     regime=regime, lr=None if lr is None else float(lr), temperature=float(temp), eval_every=None if eval_every is None else int(eval_every),
     finetune_steps=None if ft_steps is None else int(ft_steps),
-    finetune_lr_ratio=float(ratio) if ratio is not None else base.finetune_lr_ratio,
+    finetune_lr_ratio=None if ratio is None else float(ratio),
     finetune_temperature=float(ft_temp) if ft_temp is not None else base.finetune_temperature,
     long_threshold=threshold, rebalance_p=float(p),
     **regime_choice,

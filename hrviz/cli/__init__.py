@@ -39,9 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrviz", description="Hierarchical retrieval with dual encoders.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_info(sub)
-    from . import geometry as cli_geometry, runs as cli_runs
+    from . import geometry as cli_geometry, runs as cli_runs, sweep as cli_sweep
 
     cli_runs.register(sub)
+    cli_sweep.register(sub)
     cli_geometry.register(sub)
     return parser
 

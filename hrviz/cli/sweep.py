@@ -1,0 +1,64 @@
+"""CLI command ``sweep``: train every cell of a TOML grid into the store, resumable."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..store import DEFAULT_DB
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sweep", help="train a grid of runs from a TOML spec (finished cells are skipped)")
+    p.add_argument("spec", help="SPEC.toml (see hrviz.training.sweep for the format)")
+    p.add_argument("--db", default=DEFAULT_DB, help=f"results store [default: {DEFAULT_DB}]")
+    p.add_argument("--jobs", type=int, default=None, help="cells trained in parallel [default: the spec's, else 1]")
+    p.add_argument("--dry-run", action="store_true", help="list the cells and which are done, train nothing")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.set_defaults(func=cmd_sweep)
+
+
+def cmd_sweep(args) -> int:
+    from ..errors import InputError
+    from ..store import Store
+    from ..training.sweep import finished_cells, load_spec, run_sweep
+
+    spec = load_spec(args.spec)
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.dry_run:
+        with Store(args.db) as store:
+            done = finished_cells(store, spec.name)
+        rows = [{"cell": c.settings, "run_id": done.get(c.key)} for c in spec.cells]
+        if args.json:
+            print(json.dumps({"sweep": spec.name, "cells": rows}))
+        else:
+            for r in rows:
+                print(f"{'done ' + str(r['run_id']) if r['run_id'] else 'todo':>9}  {json.dumps(r['cell'])}")
+        return 0
+    bar = None
+    if not args.json and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(spec.cells), unit="cell", file=sys.stderr, desc=spec.name)
+
+    def progress(done: int, todo: int) -> None:
+        if bar is not None:
+            bar.n = len(spec.cells) - todo + done
+            bar.refresh()
+        elif not args.json:
+            print(f"  {spec.name}: {done}/{todo} cells", file=sys.stderr)
+
+    out = run_sweep(spec, args.db, jobs=args.jobs, progress=progress)
+    if bar is not None:
+        bar.close()
+    res = {"sweep": spec.name, "cells": len(spec.cells), "trained": out["trained"],
+           "skipped": out["skipped"], "failed": [{"cell": json.loads(k), "error": e} for k, e in out["failed"]]}
+    if args.json:
+        print(json.dumps(res))
+    else:
+        print(f"sweep {spec.name}: {len(out['trained'])} trained, {out['skipped']} skipped, "
+              f"{len(out['failed'])} failed")
+        for k, e in out["failed"]:
+            print(f"  failed {k}: {e.splitlines()[0]}")
+    return 1 if out["failed"] else 0
