@@ -164,3 +164,24 @@ def test_every_field_has_help_text():
     from dataclasses import fields
 
     assert all(TrainConfig.help(f.name) for f in fields(TrainConfig))
+
+
+def test_fits_set_the_thread_count_while_they_run_and_restore_it():
+    import threading
+
+    from hrviz.training import loop
+
+    torch.set_num_threads(2)
+    h = perfect_tree(2, 3)
+    seen = []
+    fit(h, TrainConfig(dim=4, recipe="standard", steps=20, eval_every=10, threads=1),
+        callback=lambda e: seen.append(torch.get_num_threads()))
+    assert set(seen) == {1} and torch.get_num_threads() == 2
+    # two fits at once: both finish, and nothing is left registered
+    ts = [threading.Thread(target=fit, args=(h, TrainConfig(dim=4, recipe="standard", steps=50, threads=t)))
+          for t in (1, 2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert loop._THREADS_ACTIVE == []

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -60,12 +61,37 @@ def fit(h: Hierarchy, cfg: TrainConfig | None = None, *, callback: Callback | No
     "checkpoint"); ``stop`` ends training early, leaving a consistent model (the best
     finetune checkpoint so far when finetuning). Steps count globally across stages.
 
-    ``fit`` uses the process's torch thread pool as it finds it (torch's thread count is
-    process-wide, and the app may run a training beside other work); a command-line run sets
-    it from ``cfg.threads`` (:func:`apply_threads`).
+    Threads: torch's thread count is process-wide, and the app may run two fits at once. While
+    fits run, the process uses the smallest ``cfg.threads`` any of them asked for; the count
+    from before is restored when the last one ends (:func:`_threads`).
     """
     cfg = (cfg or TrainConfig()).resolved(h)
-    return _fit(h, cfg, callback, stop, model)
+    with _threads(cfg.threads):
+        return _fit(h, cfg, callback, stop, model)
+
+
+_THREADS_LOCK = threading.Lock()
+_THREADS_ACTIVE: list[int] = []  # the thread counts the running fits asked for
+_THREADS_BEFORE: list[int] = []
+
+
+@contextmanager
+def _threads(wanted: int | None):
+    """Run with at most ``wanted`` torch threads, shared safely by concurrent fits."""
+    if not wanted:
+        yield
+        return
+    with _THREADS_LOCK:
+        if not _THREADS_ACTIVE:
+            _THREADS_BEFORE[:] = [torch.get_num_threads()]
+        _THREADS_ACTIVE.append(wanted)
+        torch.set_num_threads(min(_THREADS_ACTIVE))
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _THREADS_ACTIVE.remove(wanted)
+            torch.set_num_threads(min(_THREADS_ACTIVE) if _THREADS_ACTIVE else _THREADS_BEFORE[0])
 
 
 def apply_threads(cfg: TrainConfig) -> None:
