@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from hrviz.store import Store  # noqa: E402
-from hrviz.training.sweep import load_spec, run_sweep, sweep_runs  # noqa: E402
+from hrviz.training.sweep import cell_table, load_spec, run_sweep, sweep_runs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "bench" / "specs"
@@ -37,15 +37,8 @@ SHOW = [0, 1, 2, 4, 6, 8]
 
 def frame(store: Store, part: str) -> pd.DataFrame:
     """Finished runs of one sweep, with their settings and recall by distance as columns."""
-    df = sweep_runs(store, f"recipes-{part}")
-    if not len(df):
-        return df
-    df = df[df["status"] == "finished"].copy()
-    rbd = df["recall_by_distance"].map(lambda s: {int(k): v for k, v in json.loads(s).items()})
-    for t in range(0, 15):
-        df[f"d{t}"] = rbd.map(lambda r, t=t: r.get(t))
-    seconds = store.query("SELECT run_id, seconds FROM runs")
-    return df.merge(seconds, on="run_id", how="left")
+    runs = sweep_runs(store, f"recipes-{part}")
+    return cell_table(runs) if len(runs) else runs
 
 
 def summarise(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -181,6 +174,9 @@ def write_report(db: str) -> Path:
                 heatmap(summary, "long_threshold", "finetune_lr_ratio", value, f"pretrain-finetune: {value}",
                         OUT / f"recipes_b_{value}.png", facet="finetune_temperature")
                 lines += [f"![{value}](recipes_b_{value}.png)", ""]
+    # every finished cell, for the app's Study page on a fresh checkout (no training needed)
+    cells = pd.concat([df.assign(sweep=f"recipes-{p}") for p, df in parts.items()], ignore_index=True)
+    cells.to_csv(OUT / "recipes_cells.csv", index=False)
     path = OUT / "recipes.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

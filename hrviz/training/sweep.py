@@ -135,13 +135,40 @@ def sweep_runs(store, name: str):
     import pandas as pd
 
     df = store.query(
-        "SELECT run_id, status, overall, \"min\", recall_by_distance, "
+        "SELECT run_id, status, overall, \"min\", seconds, recall_by_distance, "
         "json_extract_string(params, '$.sweep.cell') AS cell FROM runs "
         "WHERE json_extract_string(params, '$.sweep.name') = ? ORDER BY run_id", [name])
     if not len(df):
         return df
     settings = pd.DataFrame([json.loads(c) for c in df["cell"]])
     return pd.concat([df.drop(columns=["cell"]).reset_index(drop=True), settings], axis=1)
+
+
+def sweep_names(store) -> list[str]:
+    """The names of the sweeps that have runs in the store, newest first."""
+    df = store.query(
+        "SELECT json_extract_string(params, '$.sweep.name') AS sweep, max(run_id) AS last FROM runs "
+        "WHERE json_extract_string(params, '$.sweep.name') IS NOT NULL GROUP BY 1 ORDER BY 2 DESC")
+    return [str(x) for x in df["sweep"]]
+
+
+def cell_table(runs, *, max_distance: int = 15):
+    """Finished runs of a sweep (:func:`sweep_runs`) with recall at distance t as column ``d{t}``."""
+    df = runs[runs["status"] == "finished"].copy()
+    rbd = df["recall_by_distance"].map(lambda s: {int(k): v for k, v in json.loads(s).items()} if s else {})
+    for t in range(max_distance + 1):
+        col = rbd.map(lambda r, t=t: r.get(t))
+        if col.notna().any():
+            df[f"d{t}"] = col.astype(float)
+    return df.drop(columns=["recall_by_distance"])
+
+
+def varying_keys(cells, ignore: tuple[str, ...] = ("seed",)) -> list[str]:
+    """Setting columns of a cell table that take more than one value (the grid's axes)."""
+    fixed_cols = {"run_id", "status", "overall", "min", "seconds", "sweep"}
+    keys = [c for c in cells.columns
+            if c not in fixed_cols and not (c.startswith("d") and c[1:].isdigit()) and c not in ignore]
+    return [k for k in keys if cells[k].astype(str).nunique() > 1]
 
 
 def _train_cell(db: str, name: str, cell: Cell) -> int:
