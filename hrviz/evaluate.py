@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 
 from .hierarchy import Closure
+from .sparse import at_or_above, expand_rows
 
 
 @dataclass
@@ -66,15 +67,6 @@ class Evaluation:
         }
 
 
-def _pairs_of(closure: Closure, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(position of the query in ``queries``, pair index into the closure) for all their pairs."""
-    starts = closure.ptr[queries]
-    counts = closure.ptr[queries + 1] - starts
-    owner = np.repeat(np.arange(len(queries)), counts)
-    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    return owner, np.repeat(starts, counts) + offsets
-
-
 @torch.no_grad()
 def pair_ranks(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, queries: np.ndarray | None = None,
                *, exact: bool = True, chunk: int = 2048, head: int | None = None):
@@ -92,7 +84,7 @@ def pair_ranks(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, queries
     out_idx, out_rank, out_score = [], [], []
     for lo in range(0, len(queries), chunk):
         qs = queries[lo: lo + chunk]
-        owner, pidx = _pairs_of(closure, qs)
+        owner, pidx = expand_rows(closure.ptr, qs)
         S = Q[torch.from_numpy(qs)] @ D.T
         r = torch.from_numpy(owner)
         a = torch.from_numpy(closure.doc[pidx].astype(np.int64))
@@ -163,17 +155,11 @@ def _rank_metrics(qid, dist, rank, score, count=None) -> tuple[float | None, flo
 
     Every relevant pair takes part in the ranking; only pairs with ``count`` are averaged.
     """
-    # order pairs by query, then score descending: position inside the query's relevant set
-    order = np.lexsort((-score, qid))
+    # relevant documents of the query scoring >= this one, itself and ties included (ties count
+    # against the pair, as in `rank`), with the pairs in that sorted order
+    order, within, _ = at_or_above(qid, score)
     q, r, t, s = qid[order], rank[order], dist[order], score[order]
     counted = np.ones(len(q), dtype=bool) if count is None else count[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(q)) + 1]
-    # relevant documents of the query scoring >= this one, itself and ties included (ties count
-    # against the pair, as in `rank`): the position of the last member of its tie run
-    run_start = np.r_[True, (q[1:] != q[:-1]) | (s[1:] != s[:-1])]
-    run_id = np.cumsum(run_start) - 1
-    run_last = np.r_[np.flatnonzero(run_start)[1:], len(q)] - 1
-    within = run_last[run_id] - np.repeat(starts, np.diff(np.r_[starts, len(q)])) + 1
     self_score = np.full(int(q.max()) + 1, -np.inf)
     self_score[q[t == 0]] = s[t == 0]
     anc = (t > 0) & counted

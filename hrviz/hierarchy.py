@@ -22,24 +22,13 @@ from functools import cached_property
 import numpy as np
 
 from .errors import InputError
-
-
-def _csr(src: np.ndarray, dst: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Group ``dst`` by ``src``: row i of the result lists dst[j] for all j with src[j] == i."""
-    order = np.lexsort((dst, src))
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src, minlength=n), out=ptr[1:])
-    return ptr, dst[order].astype(np.int32)
+from .sparse import expand_rows, group_rows
 
 
 def _expand(ptr: np.ndarray, idx: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each entry r of ``rows``, all (position in rows, idx value) pairs of CSR row r."""
-    starts = ptr[rows]
-    counts = ptr[rows + 1] - starts
-    total = int(counts.sum())
-    owner = np.repeat(np.arange(len(rows)), counts)
-    offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    return owner, idx[np.repeat(starts, counts) + offsets]
+    owner, at = expand_rows(ptr, rows)
+    return owner, idx[at]
 
 
 def _sorted_unique(x: np.ndarray) -> np.ndarray:
@@ -127,8 +116,8 @@ class Hierarchy:
         key = _sorted_unique(child * n + parent)
         child, parent = key // n, key % n
         self.n_edges = len(key)
-        self.parent_ptr, self.parent_idx = _csr(child, parent, n)
-        self.child_ptr, self.child_idx = _csr(parent, child, n)
+        self.parent_ptr, self.parent_idx = group_rows(child, parent, n)
+        self.child_ptr, self.child_idx = group_rows(parent, child, n)
         self._depth = self._longest_depth(where)
         self._closures: dict[int | None, Closure] = {}
         self._index: dict[str, int] | None = None

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from ..model import DualEncoder
+from ..sparse import expand_rows
 
 
 class SoftmaxLoss:
@@ -83,11 +84,8 @@ class SoftmaxLoss:
         pm = self._pos_map
         pm[cand] = np.arange(len(cand))
         c = self.closure
-        starts = c.ptr[queries]
-        counts = c.ptr[queries + 1] - starts
-        owner = np.repeat(np.arange(len(queries)), counts)
-        offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        rel = c.doc[np.repeat(starts, counts) + offs]
+        owner, at = expand_rows(c.ptr, queries)
+        rel = c.doc[at]
         col = pm[rel]
         pm[cand] = -1
         present = col >= 0
