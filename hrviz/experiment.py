@@ -43,13 +43,19 @@ def models_dir(store: Store) -> Path:
     return base / "models"
 
 
-def _final_eval(h: Hierarchy, cfg: TrainConfig, q: np.ndarray, d: np.ndarray):
+def _final_eval(h: Hierarchy, cfg: TrainConfig, q: np.ndarray, d: np.ndarray, *, k: str | int = "auto"):
+    """(Evaluation, split name, closure) of a run's vectors, as the stored final numbers count them.
+
+    In generalisation mode only the held-out pairs are counted (split "heldout"); every other
+    mode counts all pairs. The final evaluation and ``hrviz eval`` both go through here.
+    """
     from .evaluate import evaluate
     from .pairs import split_pairs
 
     split = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed)
     mask = split.eval_mask()
-    return evaluate(q, d, split.train.closure, pair_mask=mask), ("heldout" if mask is not None else "all"), split.train.closure
+    ev = evaluate(q, d, split.train.closure, k=k, pair_mask=mask)
+    return ev, ("heldout" if mask is not None else "all"), split.train.closure
 
 
 def _log_retrievals(store: Store, run_id: int, h: Hierarchy, closure, q, d, seed: int, n: int = 50) -> None:
@@ -173,7 +179,8 @@ def load_run_model(store: Store, run_id: int):
 
 
 def evaluate_run(store: Store, run_id: int, *, k: str | int = "auto", hierarchy: Hierarchy | None = None):
-    """Re-evaluate a stored run exactly on all pairs; returns (Evaluation, run dict)."""
+    """Re-evaluate a stored run exactly, counting the pairs its final evaluation counted (the
+    held-out ones in generalisation mode); returns (Evaluation, run dict)."""
     from dataclasses import fields
 
     from .sources import load_source
@@ -183,11 +190,7 @@ def evaluate_run(store: Store, run_id: int, *, k: str | int = "auto", hierarchy:
     model.check_hierarchy(h.hash, where=f"run {run_id}")
     known = {f.name for f in fields(TrainConfig)}
     cfg = TrainConfig(**{k2: v for k2, v in (run.get("params") or {}).items() if k2 in known})
-    from .evaluate import evaluate
-    from .pairs import split_pairs
-
-    closure = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed).train.closure
-    ev = evaluate(model.query_vectors(), model.doc_vectors(), closure, k=k)
+    ev, _, _ = _final_eval(h, cfg, model.query_vectors(), model.doc_vectors(), k=k)
     return ev, run
 
 

@@ -353,3 +353,19 @@ def test_cli_train_eval_runs_export(tmp_path, capsys):
     assert "no run 999" in capsys.readouterr().err
     assert main(["eval", str(out["run_id"]), "--db", db, "--k", "abc"]) == 2
     assert "--k must be auto or an integer" in capsys.readouterr().err
+
+
+def test_eval_run_counts_the_same_pairs_as_the_final_numbers_in_generalisation_mode(tmp_path):
+    from hrviz.experiment import evaluate_run, run_training
+    from hrviz.store import Store
+
+    with Store(tmp_path / "e.duckdb") as store:
+        rid = run_training("tree:H=3,W=3", TrainConfig(dim=4, steps=100, recipe="standard", mode="generalisation",
+                                                       holdout=0.3, seed=2), store)
+        final = store.final_recall(rid)
+        run = store.run(rid)
+        ev, _ = evaluate_run(store, rid)
+        held = split_pairs(perfect_tree(3, 3), mode="generalisation", holdout=0.3, seed=2).eval
+        assert sum(ev.pairs.values()) == int(final["pairs"].sum()) == len(held)
+        assert {t: int(c) for t, c in zip(final["distance"], final["pairs"])} == ev.pairs
+        assert ev.overall == pytest.approx(run["overall"]) and ev.overall == pytest.approx(run["summary"]["overall"])
