@@ -25,23 +25,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import matplotlib
+import numpy as np
+import pandas as pd
 
-import matplotlib  # noqa: E402
+from hrviz import geometry
+from hrviz.errors import InputError
+from hrviz.sources import load_source, perfect_tree
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402 - after the backend is chosen
 
-from hrviz import geometry  # noqa: E402
-from hrviz.errors import InputError  # noqa: E402
-from hrviz.sources import load_source, perfect_tree  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 OUT = ROOT / "bench" / "results"
 PAPER_H, PAPER_W = geometry.PAPER_SLOPE_H, geometry.PAPER_SLOPE_LOGW

@@ -23,13 +23,12 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
+
+from hrviz.sources import parse_upload
+from hrviz.sources.wordnet import DATA_DIR, EDGES, wordnet
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-from hrviz.sources import parse_upload  # noqa: E402
-from hrviz.sources.wordnet import DATA_DIR, EDGES, wordnet  # noqa: E402
 
 CAP = 8
 

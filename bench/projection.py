@@ -21,18 +21,15 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from hrviz import projection
+from hrviz.geometry import construct
+from hrviz.sources import wordnet
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-
-from hrviz import projection  # noqa: E402
-from hrviz.geometry import construct  # noqa: E402
-from hrviz.sources import wordnet  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "projection.md"
 

@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from hrviz import paper
+from hrviz.experiment import run_training
+from hrviz.sources import load_source
+from hrviz.store import Store
+from hrviz.training import TrainConfig
 
-from hrviz import paper  # noqa: E402
-from hrviz.experiment import run_training  # noqa: E402
-from hrviz.sources import load_source  # noqa: E402
-from hrviz.store import Store  # noqa: E402
-from hrviz.training import TrainConfig  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SOURCE = "tree:H=4,W=5"
 RECIPES = ["standard", "rebalanced", "joint", "pretrain-finetune"]
