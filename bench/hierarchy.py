@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from hrviz.sources import parse_upload
-from hrviz.sources.wordnet import DATA_DIR, EDGES, wordnet
+from hrviz.sources.wordnet import EDGES, find_data_dir, wordnet
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +56,7 @@ def main() -> None:
         "load WordNet (82,115 nodes)", f"closure max_distance={CAP}, from scratch", "closure full",
         f"closure max_distance={CAP}, from cached full", "parse WordNet edges as an uploaded .tsv.gz")}
     keys = list(times)
-    edges_gz = (DATA_DIR / EDGES).read_bytes()
+    edges_gz = find_data_dir().joinpath(EDGES).read_bytes()
     info = capped = full = None
     for rep in range(args.reps):
         wordnet.cache_clear()

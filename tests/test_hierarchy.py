@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import random
 from collections import deque
 from functools import lru_cache
@@ -265,3 +266,41 @@ def test_search_ranks_before_cutting():
     h = Hierarchy.from_names([(x, "root") for x in names])
     assert h.names[h.search("xyl", limit=5)[0]] == "xylo"
     assert len(h.search("xyl", limit=5)) == 5
+
+
+def _tiny_wordnet(folder):
+    import gzip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with gzip.open(folder / "wordnet_nouns_nodes.tsv.gz", "wt", encoding="utf-8") as f:
+        f.write("entity.n.01\tentity\tthat which exists\nanimal.n.01\tanimal\ta living thing\n"
+                "dog.n.01\tdog\ta domestic canine\n")
+    with gzip.open(folder / "wordnet_nouns_edges.tsv.gz", "wt", encoding="utf-8") as f:
+        f.write("animal.n.01\tentity.n.01\ndog.n.01\tanimal.n.01\n")
+    return folder
+
+
+def test_wordnet_data_dir_follows_hrviz_data(tmp_path, monkeypatch):
+    wn = importlib.import_module("hrviz.sources.wordnet")  # the module: hrviz.sources.wordnet is also a function
+
+    monkeypatch.setenv("HRVIZ_DATA", str(_tiny_wordnet(tmp_path / "elsewhere")))
+    assert wn.find_data_dir() == tmp_path / "elsewhere"
+    h = load_source("wordnet")
+    assert h.n == 3 and h.label(h.index["dog.n.01"]) == "dog"
+    monkeypatch.delenv("HRVIZ_DATA")
+    assert wn.find_data_dir() == wn.CHECKOUT_DATA  # running from the checkout: the repository's data/
+    # installed elsewhere (no checkout data/): the package data, through importlib.resources
+    monkeypatch.setattr(wn, "CHECKOUT_DATA", tmp_path / "no-checkout")
+    assert wn.find_data_dir().joinpath(wn.EDGES).is_file()
+
+
+def test_wordnet_missing_data_dir_is_a_clear_input_error(tmp_path, monkeypatch):
+    wn = importlib.import_module("hrviz.sources.wordnet")  # the module: hrviz.sources.wordnet is also a function
+
+    monkeypatch.setenv("HRVIZ_DATA", str(tmp_path / "missing"))
+    with pytest.raises(InputError) as e:
+        wn.wordnet()
+    text = str(e.value)
+    assert "HRVIZ_DATA" in text and str(tmp_path / "missing") in text and wn.EDGES in text
+    with pytest.raises(InputError, match="missing"):
+        wn.wordnet(str(tmp_path / "nowhere"))
