@@ -169,13 +169,14 @@ def ensure_demo(store: Store, *, force: bool = False, seed: int = 0) -> list[int
 
 def load_run_model(store: Store, run_id: int):
     """The model of a stored run (refuses a missing file with a clear message)."""
+    from .encoders.poincare import PoincareModel, is_poincare_file
     from .model import DualEncoder
 
     run = store.run(run_id)
     path = run.get("model_path")
     if not path or not Path(path).exists():
         raise InputError(f"run {run_id} has no model file", hint="it may have failed before saving; train it again")
-    return DualEncoder.load(path), run
+    return (PoincareModel.load(path) if is_poincare_file(path) else DualEncoder.load(path)), run
 
 
 def evaluate_run(store: Store, run_id: int, *, k: str | int = "auto", hierarchy: Hierarchy | None = None):

@@ -127,3 +127,19 @@ def test_bad_config_is_an_input_error():
         P.PoincareConfig(dim=0)
     with pytest.raises(P.InputError):
         P.PoincareConfig(select_by="best")
+
+
+def test_cli_train_and_eval_a_poincare_run(tmp_path, capsys):
+    import json
+
+    from hrviz.cli import main
+
+    db = str(tmp_path / "r.duckdb")
+    assert main(["train", "tree:H=2,W=3", "--model", "poincare", "--dim", "2", "--epochs", "100",
+                 "--db", db, "--json"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["model"] == "poincare" and res["dim"] == 2 and res["map"] >= 0.9
+    assert set(res) >= {"run_id", "recipe", "metric", "recall_by_distance", "overall", "min", "mean_rank", "seconds"}
+    assert main(["eval", str(res["run_id"]), "--db", db, "--json"]) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert again["overall"] == pytest.approx(res["overall"]) and again["map"] == pytest.approx(res["map"])

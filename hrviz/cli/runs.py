@@ -53,6 +53,13 @@ def register(sub) -> None:
     p.add_argument("--name", default=None, help="a free-text name for the run")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results store [default: {DEFAULT_DB}]")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.add_argument("--model", choices=["dual-encoder", "poincare"], default="dual-encoder",
+                   help="model kind: lookup-table dual encoder, or Poincaré ball (hrviz/encoders/poincare.py)")
+    pg = p.add_argument_group("poincare (with --model poincare)")
+    pg.add_argument("--epochs", type=int, default=None, help="regular epochs after burn-in [default: 50]")
+    pg.add_argument("--burn-in", type=int, default=None, help="burn-in epochs at lr x 1/10 [default: 10]")
+    pg.add_argument("--finetune-epochs", type=int, default=None,
+                    help="epochs of the long-distance finetune stage, 0 = off [default: 0]")
     _config_args(p)
     p.set_defaults(func=cmd_train)
 
@@ -105,6 +112,10 @@ def _print_recall(res: dict) -> None:
 
 
 def cmd_train(args) -> int:
+    if getattr(args, "model", "dual-encoder") == "poincare":
+        from ..encoders.poincare_run import cmd_train_poincare
+
+        return cmd_train_poincare(args)
     from ..experiment import run_training
     from ..sources import load_source
     from ..store import Store

@@ -329,7 +329,9 @@ class PoincareConfig:
             raise InputError(f"select_by must be overall, min or mean, got {self.select_by!r}")
 
     def params(self) -> dict:
-        return {"model": "poincare", **asdict(self)}
+        """What a stored run records: the model kind, the fields every run has, and this config."""
+        return {"model": "poincare", "dim": self.dim, "seed": self.seed, "max_distance": self.max_distance,
+                "poincare": asdict(self)}
 
     @classmethod
     def field_names(cls) -> list[str]:
