@@ -408,11 +408,12 @@ def _step(x: torch.Tensor, u: torch.Tensor, v: torch.Tensor, neg: torch.Tensor, 
     gc = gd[..., None] * dc  # (B, 1 + K, d)
     rows = torch.cat([u, cand.reshape(-1)])  # (B (2 + K),)
     grads = torch.cat([gu, gc.reshape(-1, x.shape[1])])  # (B (2 + K), d)
-    uniq, inv = torch.unique(rows, return_inverse=True)
-    g = torch.zeros(len(uniq), x.shape[1], dtype=x.dtype).index_add_(0, inv, grads)  # duplicates summed
-    xr = x[uniq]  # (U, d)
-    scale = (1 - (xr * xr).sum(1, keepdim=True)) ** 2 / 4  # inverse metric tensor
-    x[uniq] = project(xr - lr * scale * g, eps)
+    # the inverse metric tensor at each row's value *before* the step: rows that occur several
+    # times share it, so adding scale x gradient once per occurrence sums their gradients
+    xr = torch.cat([xu, xc.reshape(-1, x.shape[1])])  # (B (2 + K), d)
+    scale = (1 - (xr * xr).sum(1, keepdim=True)) ** 2 / 4
+    x.index_add_(0, rows, grads * (scale * -lr))
+    x[rows] = project(x[rows], eps)  # duplicates write the same value
     return loss
 
 
