@@ -1,42 +1,45 @@
 """hrviz: the Streamlit app. Run with ``streamlit run app.py`` (or ``make run``).
 
-Builds the navigation from the page files present in ``pages/`` (``N_name.py``, in numeric
-order), sets the session defaults, opens the results store (``$HRVIZ_DB`` or
-``results/hrviz.duckdb``), marks runs left ``running`` by a dead process as failed, fills an
-empty store with the small synthetic experiment (a few seconds) and shows the active hierarchy
-and run in the sidebar.
-"""
+The entry point: it lists the pages (``hrviz_app.navigation.PAGES``, one ``st.Page`` each),
+sets the session defaults, opens the results store (``$HRVIZ_DB`` or ``results/hrviz.duckdb``),
+fills an empty store with the small synthetic experiment (a few seconds) and shows the active
+hierarchy and run in the sidebar. Pages only draw.
 
-import sys
-from pathlib import Path
+Session state keys the pages read:
+
+- ``source``: the active hierarchy's SOURCE string (default ``tree:H=4,W=5``);
+- ``run_id``: the active run (int) or None;
+- ``max_distance``: the distance cap chosen on the Hierarchy page (None = no cap).
+"""
 
 import streamlit as st
 
-APP_DIR = Path(__file__).resolve().parent
-if str(APP_DIR) not in sys.path:  # `streamlit run` adds it; AppTest and other runners may not
-    sys.path.insert(0, str(APP_DIR))
-
-from hrviz.errors import InputError  # noqa: E402
-from hrviz_app.common import (  # noqa: E402
-    db_path, ensure_demo_runs, get_store, init_session, page_files, page_info, sidebar,
-)
+from hrviz.errors import InputError
+from hrviz_app.demo import ensure_demo_runs
+from hrviz_app.navigation import PAGES
+from hrviz_app.paths import db_path
+from hrviz_app.resources import DEFAULT_SOURCE, get_store
+from hrviz_app.sidebar import sidebar
 
 st.set_page_config(page_title="hrviz", page_icon=":material/account_tree:", layout="wide")
 
-pages = []
-for number, stem, path in page_files():
-    title, icon, url = page_info(stem)
-    pages.append(st.Page(str(path), title=title, icon=icon, url_path=url, default=number == 0))
-nav = st.navigation(pages)
+nav = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url, default=i == 0)
+                     for i, p in enumerate(PAGES)])
 
 try:
-    get_store()  # opens the store and fails stale runs, once per process
+    store = get_store()  # opens the store and fails stale runs, once per process
 except InputError as err:  # e.g. another process (a CLI run) holds the DuckDB file
     st.error(f"Cannot open the results store `{db_path()}`: {err}")
     st.stop()
 with st.spinner("First start: training the small demo experiment (a few seconds)..."):
     ensure_demo_runs()  # cached: trains only when the store is empty, once per process
-init_session()
+
+# ----- session defaults: the demo hierarchy, and the newest finished run as the active run
+st.session_state.setdefault("source", DEFAULT_SOURCE)
+st.session_state.setdefault("max_distance", None)
+if "run_id" not in st.session_state:
+    finished = store.runs(status="finished")
+    st.session_state["run_id"] = int(finished["run_id"].iloc[0]) if len(finished) else None
 
 try:
     nav.run()

@@ -31,10 +31,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from hrviz_app.navigation import PAGES
 
-from hrviz_app.common import page_files, page_info  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 OUT = ROOT / "bench" / "results" / "app_response.md"
 CHROMIUM = "/usr/bin/chromium"
@@ -54,11 +53,7 @@ def seed(db: Path) -> None:
 
 def pages() -> list[tuple[str, str]]:
     """(title, url path) of every page present."""
-    out = []
-    for number, stem, _ in page_files():
-        title, _, url = page_info(stem)
-        out.append((title, "" if number == 0 else url))
-    return out
+    return [(p.title, "" if i == 0 else p.url) for i, p in enumerate(PAGES)]
 
 
 # ----------------------------------------------------------------------------- browser
@@ -153,7 +148,7 @@ def apptest_times(db: Path, repeats: int) -> dict[str, dict[str, list[float]]]:
     from hrviz.experiment import launch
     from hrviz.sources import load_source
     from hrviz.training import TrainConfig
-    from hrviz_app.common import get_store
+    from hrviz_app.resources import get_store
 
     def run_page(url: str, path: str | None) -> float:
         t0 = time.perf_counter()
@@ -165,8 +160,7 @@ def apptest_times(db: Path, repeats: int) -> dict[str, dict[str, list[float]]]:
             raise RuntimeError(f"{path}: {at.exception[0].message}")
         return dt
 
-    files = {title: (None if number == 0 else f"pages/{path.name}")
-             for (number, stem, path), (title, _) in zip(page_files(), pages())}
+    files = {p.title: (None if i == 0 else p.path) for i, p in enumerate(PAGES)}
     run_page("", None)  # warm-up
     times: dict[str, dict[str, list[float]]] = {"idle": {}, "training": {}}
     for phase in ("idle", "training"):

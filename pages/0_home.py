@@ -7,10 +7,10 @@ import streamlit as st
 
 from hrviz import charts
 from hrviz.paper import reference
-from hrviz_app.common import (
-    DEMO_DIM, DEMO_SOURCE, PAGE_INFO, demo_runs, ensure_demo_runs, get_store, load_hierarchy,
-    page_files, rerun_demo,
-)
+from hrviz.experiment import DEMO_SOURCE
+from hrviz_app.demo import DEMO_DIM, demo_runs, ensure_demo_runs, rerun_demo
+from hrviz_app.navigation import PAGES
+from hrviz_app.resources import get_store, load_hierarchy
 
 st.title("Hierarchical retrieval: lost in the long distance")
 st.markdown(
@@ -153,8 +153,5 @@ with c1:
                 st.rerun()
 with c2:
     st.markdown("Then explore:")
-    for number, stem, path in page_files():
-        if number == 0:
-            continue
-        title, icon, _ = PAGE_INFO.get(stem, (stem, None, None))
-        st.page_link(f"pages/{path.name}", label=title, icon=icon)
+    for spec in PAGES[1:]:
+        st.page_link(spec.path, label=spec.title, icon=spec.icon)

@@ -6,9 +6,10 @@ import streamlit as st
 from hrviz import charts
 from hrviz.errors import InputError
 from hrviz.sources import parse_params
-from hrviz_app.common import (
-    DEFAULT_SOURCE, load_hierarchy, save_upload, source_title, uploads_dir,
-)
+from hrviz_app.paths import uploads_dir
+from hrviz_app.resources import DEFAULT_SOURCE, load_hierarchy
+from hrviz_app.titles import source_title
+from hrviz_app.uploads import save_upload
 
 st.title("Hierarchy")
 st.caption("A query node must retrieve itself and all its ancestors. Pick the hierarchy the other "

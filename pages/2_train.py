@@ -6,10 +6,10 @@ import streamlit as st
 from hrviz import charts
 from hrviz.errors import InputError
 from hrviz.training import REGIME_HELP, REGIMES, RECIPES, TrainConfig  # imports torch: only the page that trains does
-from hrviz_app.common import (
-    DEFAULT_SOURCE, active_trainings, get_store, import_model, load_hierarchy, run_label, run_row,
-    source_title, start_training, stop_training, training_registry,
-)
+from hrviz_app.resources import DEFAULT_SOURCE, get_store, load_hierarchy
+from hrviz_app.titles import run_label, run_row, source_title
+from hrviz_app.training import active_trainings, start_training, stop_training, training_job
+from hrviz_app.uploads import import_model
 
 st.title("Train")
 source = st.session_state.get("source", DEFAULT_SOURCE)
@@ -149,7 +149,7 @@ def live_view() -> None:
     if row is None:
         st.info("No run yet: press Start training.")
         return
-    training = training_registry().get(int(rid))
+    training = training_job(rid)
     alive = training is not None and training.alive
     metrics = store.metrics([int(rid)])
     recall = store.recall([int(rid)])

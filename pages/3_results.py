@@ -6,7 +6,9 @@ import streamlit as st
 
 from hrviz import charts
 from hrviz.paper import reference
-from hrviz_app.common import export_run, get_store, projector_export, run_label, source_title
+from hrviz_app.exports import export_run, projector_export
+from hrviz_app.resources import get_store
+from hrviz_app.titles import run_label, source_title
 
 st.title("Results")
 store = get_store()

@@ -2,24 +2,18 @@
 ancestors) the dual encoder retrieves, at which rank, the top-k list and the paths to the root.
 Deep-linkable: ``/query?run=3&node=dog.n.01`` opens that query."""
 
-import sys
-from pathlib import Path
 from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run standalone (AppTest, `streamlit run pages/4_query.py`)
-    sys.path.insert(0, str(ROOT))
-
-from hrviz.charts.query import score_by_rank_chart  # noqa: E402
-from hrviz.errors import InputError  # noqa: E402
-from hrviz.evaluate import query_report  # noqa: E402
-from hrviz_app.common import (  # noqa: E402
-    default_inspect_run, inspectable_runs, page_info, run_label, run_vectors, source_title,
-)
+from hrviz.charts.query import score_by_rank_chart
+from hrviz.errors import InputError
+from hrviz.evaluate import query_report
+from hrviz_app.navigation import page
+from hrviz_app.resources import default_inspect_run, inspectable_runs, run_vectors
+from hrviz_app.titles import run_label, source_title
 
 CHART_MAX_RANK = 200  # the chart follows far ancestors down to this rank
 
@@ -154,5 +148,5 @@ for path in paths:
 if len(paths) == 10:
     st.caption("The first 10 paths; a DAG node can have many more.")
 
-link = f"/{page_info('query')[2]}?{urlencode({'run': run_id, 'node': h.names[node]})}"
+link = f"/{page('query').url}?{urlencode({'run': run_id, 'node': h.names[node]})}"
 st.caption(f"Link to this query: `{link}`")

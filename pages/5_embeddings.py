@@ -2,32 +2,20 @@
 of a run's query and/or document vectors, coloured by depth, subtree or per-query recall.
 Hover shows the node; clicking a point offers to open it in the Query inspector."""
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run standalone (AppTest, `streamlit run pages/5_embeddings.py`)
-    sys.path.insert(0, str(ROOT))
-
-from hrviz import projection  # noqa: E402
-from hrviz.charts.query import COLOR_BY, SELECTION, embedding_chart  # noqa: E402
-from hrviz.errors import InputError  # noqa: E402
-from hrviz_app.common import (  # noqa: E402
-    default_inspect_run, get_store, inspectable_runs, run_label, run_vectors, source_title,
-)
+from hrviz import projection
+from hrviz.charts.query import COLOR_BY, SELECTION, embedding_chart
+from hrviz.errors import InputError
+from hrviz_app.resources import default_inspect_run, get_store, inspectable_runs, jobs, run_vectors
+from hrviz_app.titles import run_label, source_title
 
 DEFAULT_POINTS = 5_000
 SAMPLE_SEED = 0
 SIDES = {"queries": ["query"], "documents": ["doc"], "both": ["query", "doc"]}
-
-
-@st.cache_resource(show_spinner=False)
-def umap_jobs() -> projection.UmapJobs:
-    """The background UMAP jobs of this process (any session), by cache key."""
-    return projection.UmapJobs()
 
 
 @st.cache_data(show_spinner="Ranking the sampled queries against all documents...", max_entries=16)
@@ -99,28 +87,33 @@ if method == "UMAP":
                 f"`{cache_dir}`.")
     else:
         key = projection.cache_key(projection.embedding_hash(x), params)
-        job = umap_jobs().get(key)
+        job = jobs().get("umap", key)
         if job is not None and job.status == "done" and job.result is not None:
             coords = job.result
             note = f"UMAP ({shown}) of {len(x):,} points, computed in {job.seconds:.1f} s."
         elif job is not None and job.status == "running":
             def umap_progress() -> None:
-                j = umap_jobs().get(key)
+                j = jobs().get("umap", key)
                 if j is None or j.status != "running":
-                    st.rerun(scope="app")  # done or failed: draw it
+                    st.rerun(scope="app")  # done, failed or stopped: draw it
                 st.progress(j.progress, text=f"UMAP ({shown}): {j.message} · {j.seconds:.0f} s")
 
             st.fragment(umap_progress, run_every=1.0)()
+            if st.button("Stop UMAP", key="e_umap_stop", icon=":material/stop:"):
+                job.cancel()
+                st.rerun()
             st.caption("UMAP runs in the background: the PCA map below stays until it is ready; "
                        "other pages stay usable.")
         else:
             if job is not None and job.status == "failed":
                 st.error(f"UMAP failed: {job.error}")
+            elif job is not None and job.status == "stopped":
+                st.warning("UMAP was stopped: press Compute UMAP to start it again.")
             st.caption(f"UMAP ({shown}) of {len(x):,} points is not computed yet. The first UMAP "
                        "of a process also compiles it (30-60 s); 5,000 points then take a few "
                        "seconds. The result is cached on disk for these vectors and parameters.")
             if st.button("Compute UMAP", type="primary", key="e_umap_go", icon=":material/scatter_plot:"):
-                umap_jobs().start(x, cache_dir=cache_dir, **params)
+                jobs().start_umap(x, cache_dir=cache_dir, **params)
                 st.rerun()
 if coords is None:
     coords, ratio = projection.pca(x, return_variance=True)

@@ -2,20 +2,17 @@
 distributions, margin, separation and recall as d varies; the smallest working d against H and
 W beside the O(H^2 log W) shape."""
 
-import sys
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run standalone (AppTest, `streamlit run pages/6_geometry.py`)
-    sys.path.insert(0, str(ROOT))
 
-from hrviz import geometry  # noqa: E402
-from hrviz.charts.geometry import min_dim_chart, score_histogram_chart  # noqa: E402
-from hrviz.errors import InputError  # noqa: E402
-from hrviz_app.common import load_hierarchy as _shared_loader  # noqa: E402  (also leaves Streamlit's pages-directory mode)
+from hrviz import geometry
+from hrviz.charts.geometry import min_dim_chart, score_histogram_chart
+from hrviz.errors import InputError
+from hrviz_app.resources import load_hierarchy as hierarchy  # one cache of hierarchies for the whole app
 
 STUDY_CSV = ROOT / "bench" / "results" / "geometry.csv"
 MAX_EXACT = 5_000  # larger hierarchies: a seeded sample of queries, against all documents
@@ -33,9 +30,6 @@ st.markdown(
     "are nearly orthogonal, so relevant scores sit near 1/√s and irrelevant ones near 0; as d grows "
     "the noise around both shrinks until the two groups separate."
 )
-
-
-hierarchy = _shared_loader  # one cache of hierarchies for the whole app
 
 
 @st.cache_data(show_spinner="Building and scoring the construction...", max_entries=64)

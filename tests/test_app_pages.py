@@ -55,7 +55,7 @@ def wait_for(predicate, timeout: float = 60.0, every: float = 0.1):
 
 @pytest.fixture
 def store(app_env):
-    from hrviz_app.common import get_store
+    from hrviz_app.resources import get_store
 
     return get_store()
 
@@ -63,14 +63,14 @@ def store(app_env):
 # ----------------------------------------------------------------------------- shell and Home
 
 
-def test_navigation_is_built_from_the_page_files(tmp_path):
-    from hrviz_app.common import page_files, page_info
+def test_the_explicit_page_list_matches_the_page_files():
+    from hrviz_app.navigation import PAGES, page
 
-    for name in ["10_zeta.py", "2_train.py", "0_home.py", "common.py", "notes.txt", "x_1.py"]:
-        (tmp_path / name).write_text("")
-    assert [(n, s) for n, s, _ in page_files(tmp_path)] == [(0, "home"), (2, "train"), (10, "zeta")]
-    assert page_info("train") == ("Train", ":material/model_training:", "train")
-    assert page_info("zeta")[0] == "Zeta"
+    root = Path(__file__).resolve().parents[1]
+    assert sorted(p.path for p in PAGES) == sorted(f"pages/{f.name}" for f in (root / "pages").glob("*.py"))
+    assert [p.path for p in PAGES] == sorted((p.path for p in PAGES), key=lambda s: int(s[6:].split("_")[0]))
+    assert page("train")[1:] == ("Train", ":material/model_training:", "train")
+    assert len({p.url for p in PAGES}) == len(PAGES)
 
 
 def test_first_start_trains_the_demo_and_home_says_so(tmp_path, monkeypatch, tiny_demo):
@@ -79,7 +79,7 @@ def test_first_start_trains_the_demo_and_home_says_so(tmp_path, monkeypatch, tin
     at = app()
     note = [i.value for i in at.info if "First start" in i.value]
     assert len(note) == 1 and "tree:H=4,W=5" in note[0]
-    from hrviz_app.common import get_store  # the app's own Store on that file
+    from hrviz_app.resources import get_store  # the app's own Store on that file
 
     runs = get_store().runs()
     assert sorted(runs["recipe"]) == ["pretrain-finetune", "standard"]
@@ -110,7 +110,7 @@ def test_a_store_held_by_another_process_is_reported_in_words(tmp_path, monkeypa
 
 
 def test_home_shows_the_three_steps_from_the_demo_runs(app_env):
-    from hrviz_app.common import get_store
+    from hrviz_app.resources import get_store
 
     at = app()
     assert at.title[0].value.startswith("Hierarchical retrieval")
@@ -124,7 +124,7 @@ def test_home_shows_the_three_steps_from_the_demo_runs(app_env):
     assert m["Overall recall (pretrain-finetune)"].endswith("%")
     assert len(charts(at)) == 3  # the task tree, the failure, the fix
     # the numbers under the charts are the demo runs' final recall, read from the store
-    from hrviz_app.common import demo_runs
+    from hrviz_app.demo import demo_runs
 
     std = demo_runs(get_store())["standard"]
     fin = get_store().final_recall(int(std["run_id"]), split="all")
@@ -225,7 +225,7 @@ def test_hierarchy_wordnet_subtree_search(app_env):
 
 
 def test_save_upload_names_files_by_hash_and_refuses_junk(tmp_path):
-    from hrviz_app.common import save_upload, upload_ext
+    from hrviz_app.uploads import save_upload, upload_ext
 
     assert upload_ext("A.CSV") == "csv" and upload_ext("x.tsv.gz") == "tsv.gz"
     assert upload_ext("weird name") == "txt"
@@ -266,7 +266,7 @@ def test_train_recipe_select_and_toggle_stay_in_sync(app_env):
 
 
 def test_train_start_writes_a_run_to_the_store_and_shows_it_live(app_env, store):
-    from hrviz_app.common import training_registry
+    from hrviz_app.training import training_job
 
     at = app("pages/2_train.py")
     _small_run(at)
@@ -277,8 +277,8 @@ def test_train_start_writes_a_run_to_the_store_and_shows_it_live(app_env, store)
     row = store.run(run_id)
     assert row["recipe"] == "pretrain-finetune" and row["dim"] == 3
     assert row["params"]["finetune_lr_ratio"] == 0.01 and row["params"]["steps"] == 60
-    training = training_registry()[run_id]
-    training.thread.join(timeout=120)
+    training = training_job(run_id)
+    training.wait(120)
     assert not training.alive
     assert store.run(run_id)["status"] == "finished"
     rec = store.recall([run_id])
@@ -292,7 +292,7 @@ def test_train_start_writes_a_run_to_the_store_and_shows_it_live(app_env, store)
 
 
 def test_train_in_batch_unmasked_negatives_reach_the_run_params(app_env, store):
-    from hrviz_app.common import training_registry
+    from hrviz_app.training import training_job
 
     at = app("pages/2_train.py")
     _small_run(at)
@@ -304,24 +304,24 @@ def test_train_in_batch_unmasked_negatives_reach_the_run_params(app_env, store):
     run_id = at.session_state["run_id"]
     params = store.run(run_id)["params"]
     assert params["negatives"] == "in-batch" and params["masking"] == "none"
-    training_registry()[run_id].thread.join(timeout=120)
+    training_job(run_id).wait(120)
     assert store.run(run_id)["status"] == "finished"
 
 
 def test_train_stop_ends_the_run_as_stopped(app_env, store):
-    from hrviz_app.common import training_registry
+    from hrviz_app.training import training_job
 
     at = app("pages/2_train.py")
     at.toggle(key="t_pf").set_value(False).run()
     at.number_input(key="t_steps").set_value(100_000).run()
     at.button(key="t_start").click().run()
     run_id = at.session_state["run_id"]
-    training = training_registry()[run_id]
+    training = training_job(run_id)
     assert training.alive
     assert at.button(key="t_start").disabled and not at.button(key="t_stop").disabled
     wait_for(lambda: not store.metrics([run_id]).empty)
     at.button(key="t_stop").click().run()
-    training.thread.join(timeout=60)
+    training.wait(60)
     assert not training.alive
     row = store.run(run_id)
     assert row["status"] == "stopped"
@@ -402,7 +402,7 @@ def test_results_filters_compare_and_make_active(app_env, store):
 
 
 def test_export_run_zips_every_table(app_env, store):
-    from hrviz_app.common import export_run
+    from hrviz_app.exports import export_run
 
     run_id = int(store.runs(status="finished")["run_id"].iloc[0])
     for fmt in ("csv", "parquet"):
@@ -412,7 +412,7 @@ def test_export_run_zips_every_table(app_env, store):
 
 
 def test_projector_export_has_query_and_document_vectors(app_env, store):
-    from hrviz_app.common import projector_export
+    from hrviz_app.exports import projector_export
 
     run_id = int(store.runs(status="finished")["run_id"].iloc[-1])
     with zipfile.ZipFile(io.BytesIO(projector_export(run_id))) as zf:

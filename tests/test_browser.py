@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from hrviz_app.common import page_files, page_info
+from hrviz_app.navigation import PAGES
 
 pytestmark = pytest.mark.browser
 
@@ -67,9 +67,9 @@ def shot(page, name: str) -> None:
 
 def test_every_page_renders_without_an_exception(page, streamlit_server):
     seen = []
-    for number, stem, _ in page_files():
-        title, _, url = page_info(stem)
-        open_page(page, streamlit_server, "" if number == 0 else url)
+    for number, spec in enumerate(PAGES):
+        title, stem = spec.title, spec.url
+        open_page(page, streamlit_server, "" if number == 0 else spec.url)
         page.wait_for_timeout(800)  # charts render after the script ends
         no_exception(page, title)
         assert page.locator("h1").first.inner_text().strip(), title

@@ -46,7 +46,7 @@ def wait_for(predicate, timeout: float = 30.0):
 @pytest.fixture
 def demo(app_env):
     """(store, standard run id, its hierarchy) of the shared test store."""
-    from hrviz_app.common import get_store  # the app's own Store on that file
+    from hrviz_app.resources import get_store  # the app's own Store on that file
 
     store = get_store()
     runs = store.runs(status="finished")
