@@ -52,7 +52,7 @@ def retrieval_frame(n_queries=3, k=4, with_distance=True) -> pd.DataFrame:
 
 def test_constants():
     assert DEFAULT_DB == "results/hrviz.duckdb"
-    assert STATUSES == ("running", "finished", "failed", "stopped")
+    assert STATUSES == ("running", "finished", "failed", "stopped", "interrupted")
 
 
 def test_create_finish_and_read_runs(store, db):
@@ -382,23 +382,26 @@ def test_concurrent_writer_and_reader(store):
     t = threading.Thread(target=store.runs)
     t.start()
     t.join()
-    assert len(store._cursors) <= 2
+    assert len(store._cursors) == 0  # a file store keeps no connection between operations
 
 
 HOLDER = """
 import sys
+import duckdb
 from hrviz.store import Store
 s = Store(sys.argv[1])
 rid = s.create_run(source="tree:H=2,W=2", hierarchy_hash="h", recipe="standard", dim=4, seed=0,
                    params={})
 s.log_metrics(rid, "train", 0, {"loss": 3.0})
+con = duckdb.connect(sys.argv[1])  # a foreign holder of the file lock
 print(rid, flush=True)
 sys.stdin.read()   # hold the file until the test closes stdin, then exit without finishing
 """
 
 
-def test_busy_file_and_stale_run(db):
-    """Another process holds the file: a clear InputError; when it dies its run is stale."""
+def test_busy_file_and_interrupted_run(db):
+    """Another process holds the file past the timeout: a clear InputError; when that process
+    dies its run reads as interrupted."""
     Store(db).close()
     proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(db)], cwd=ROOT,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -406,7 +409,7 @@ def test_busy_file_and_stale_run(db):
         rid = int(proc.stdout.readline())
         for read_only in (False, True):
             with pytest.raises(InputError) as err:
-                Store(db, read_only=read_only)
+                Store(db, read_only=read_only, timeout=0.3)
             text = str(err.value)
             assert str(db) in text and "busy" in text and "another hrviz process" in text
             assert str(proc.pid) in text
@@ -414,16 +417,21 @@ def test_busy_file_and_stale_run(db):
     finally:
         proc.stdin.close()
         proc.wait(timeout=20)
+    with Store(db, read_only=True) as ro:  # read-only: reported, not written
+        assert ro.run(rid)["status"] == "interrupted"
+        assert list(ro.runs(status="interrupted")["run_id"]) == [rid]
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT status FROM runs WHERE run_id = ?", [rid]).fetchone() == ("running",)
+    con.close()
     with Store(db) as s:
-        assert s.run(rid)["status"] == "running"
         own = new_run(s)  # this process is alive: not stale
-        assert s.fail_stale_runs() == 1
         run = s.run(rid)
-        assert run["status"] == "failed" and run["error"] == STALE_ERROR
-        assert run["seconds"] is not None
+        assert run["status"] == "interrupted" and run["error"] == STALE_ERROR
         assert s.metrics(rid)["value"].tolist() == [3.0]  # rows written before are kept
         assert s.run(own)["status"] == "running"
-        assert s.fail_stale_runs() == 0
+        assert s.fail_stale_runs() == 0  # the read above persisted it
+        assert s.query("SELECT status, seconds FROM runs WHERE run_id = ?", [rid]).iloc[0][
+            "status"] == "interrupted"
 
 
 def test_stale_runs_other_host_or_reused_pid(db):
@@ -434,9 +442,47 @@ def test_stale_runs_other_host_or_reused_pid(db):
     con.execute("UPDATE runs SET pid_start = pid_start + 1 WHERE run_id = ?", [reused])
     con.close()
     with Store(db) as s:
-        assert s.fail_stale_runs() == 2
-        assert s.run(other_host)["status"] == s.run(reused)["status"] == "failed"
+        assert s.fail_stale_runs() == 1
+        assert s.run(reused)["status"] == "interrupted"
+        assert s.run(other_host)["status"] == "running"  # cannot be checked from here
         assert s.run(mine)["status"] == "running"
+
+
+OLD_RUNS_DDL = """CREATE TABLE runs (
+    run_id BIGINT NOT NULL DEFAULT nextval('run_ids'), name VARCHAR, created TIMESTAMP NOT NULL,
+    ended TIMESTAMP,
+    status VARCHAR NOT NULL CHECK (status IN ('running', 'finished', 'failed', 'stopped')),
+    source VARCHAR NOT NULL, hierarchy_hash VARCHAR NOT NULL, recipe VARCHAR NOT NULL,
+    dim INTEGER NOT NULL, seed BIGINT NOT NULL, params VARCHAR NOT NULL, error VARCHAR,
+    seconds DOUBLE, metric VARCHAR, overall DOUBLE, "min" DOUBLE, mean_rank DOUBLE, "map" DOUBLE,
+    recall_by_distance VARCHAR, summary VARCHAR, model_path VARCHAR, pid BIGINT,
+    pid_start BIGINT, host VARCHAR)"""
+
+
+def test_migration_from_schema_1(db):
+    """A file written with schema 1 (CHECK without ``interrupted``) is migrated on open."""
+    from hrviz.store import _SCHEMA
+
+    db.parent.mkdir(parents=True)
+    con = duckdb.connect(str(db))
+    for statement in _SCHEMA[:3] + [OLD_RUNS_DDL] + _SCHEMA[4:]:
+        con.execute(statement)
+    con.execute("INSERT INTO schema_version VALUES (1)")
+    con.execute("""INSERT INTO runs (created, status, source, hierarchy_hash, recipe, dim, seed,
+                   params, pid, pid_start, host) VALUES (now(), 'running', 's', 'h', 'standard',
+                   4, 0, '{}', 999999999, 1, ?)""", [__import__("socket").gethostname()])
+    con.execute("INSERT INTO metrics (run_id, stage, step, name, value) VALUES (1, 't', 0, 'x', 1)")
+    con.close()
+    with Store(db, read_only=True) as ro:  # read-only: reads the old file as it is
+        assert ro.schema_version == 1 and ro.run(1)["status"] == "interrupted"
+    with Store(db) as s:
+        assert s.schema_version == 2
+        assert s.query("SELECT version FROM schema_version")["version"].tolist() == [2]
+        assert s.run(1)["status"] == "interrupted" and len(s.metrics(1)) == 1
+        assert new_run(s) == 2  # the sequence goes on
+        s.finish_run(2, status="interrupted")
+    with Store(db) as s:
+        assert list(s.runs()["status"]) == ["interrupted", "interrupted"]
 
 
 def test_closed_store(db):

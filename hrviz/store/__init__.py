@@ -52,7 +52,9 @@ import json
 import os
 import re
 import socket
+import random
 import threading
+import time
 import uuid
 import weakref
 from contextlib import contextmanager
@@ -68,10 +70,13 @@ from ..errors import InputError
 __all__ = ["DEFAULT_DB", "STATUSES", "SCHEMA_VERSION", "Store"]
 
 DEFAULT_DB = "results/hrviz.duckdb"
-STATUSES = ("running", "finished", "failed", "stopped")
-SCHEMA_VERSION = 1
+STATUSES = ("running", "finished", "failed", "stopped", "interrupted")
+SCHEMA_VERSION = 2
 
-#: what :meth:`Store.fail_stale_runs` writes into ``error``
+#: seconds a Store waits for another process to release the file before "busy"
+BUSY_TIMEOUT = 30.0
+
+#: what an ``interrupted`` run gets in ``error``
 STALE_ERROR = "interrupted: the process that ran it ended"
 
 _RUNS_HINT = "list runs with `python -m hrviz runs`"
@@ -259,11 +264,30 @@ def _pid_alive(pid: int | None, pid_start: int | None) -> bool:
     return True
 
 
+def _is_dead(status: str, pid: Any, pid_start: Any, host: Any) -> bool:
+    """A ``running`` run of this host whose process is gone (another host: cannot tell)."""
+    if status != "running" or host != socket.gethostname():
+        return False
+    pid = None if pd.isna(pid) else int(pid)
+    pid_start = None if pid_start is None or pd.isna(pid_start) else int(pid_start)
+    return not _pid_alive(pid, pid_start)
+
+
 def _ids(run_ids: int | list[int]) -> list[int]:
     if isinstance(run_ids, (list, tuple, set, frozenset)) or hasattr(run_ids, "tolist"):
         values = run_ids.tolist() if hasattr(run_ids, "tolist") else list(run_ids)
         return [_int(v, "run id") for v in values]
     return [_int(run_ids, "run id")]
+
+
+def _migrate_1_to_2(cur: duckdb.DuckDBPyConnection) -> None:
+    """Schema 1 -> 2: ``interrupted`` joins the statuses. DuckDB cannot alter a CHECK
+    constraint, so ``runs`` is rebuilt with the new DDL and its rows copied (ids kept)."""
+    cur.execute("ALTER TABLE runs RENAME TO runs_v1")
+    cur.execute(_SCHEMA[3])  # CREATE TABLE runs with the current statuses
+    cur.execute("INSERT INTO runs SELECT * FROM runs_v1")
+    cur.execute("DROP TABLE runs_v1")
+    cur.execute("UPDATE schema_version SET version = 2")
 
 
 class Store:
@@ -282,7 +306,8 @@ class Store:
     :meth:`close` it (or use ``with Store(...) as store:``) to release the file.
     """
 
-    def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False):
+    def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False,
+                 timeout: float | None = None):
         self.memory = str(path) == ":memory:"
         self.path = Path(path) if self.memory else Path(path).expanduser()
         self.read_only = bool(read_only)
@@ -299,25 +324,8 @@ class Store:
             except OSError as err:
                 raise InputError(f"cannot create the folder for the results store: {err}",
                                  where=where) from None
-        try:
-            self._con = duckdb.connect(str(self.path), read_only=self.read_only)
-        except duckdb.IOException as err:
-            text = str(err)
-            if "lock" in text.lower():
-                holder = re.search(r"PID (\d+)", text)
-                who = f" (PID {holder.group(1)})" if holder else ""
-                raise InputError(
-                    f"the results store is busy: another hrviz process (app or CLI){who} holds it",
-                    where=where, hint=_BUSY_HINT) from None
-            raise InputError(f"cannot open the results store: {text}", where=where) from None
-        except duckdb.ConnectionException as err:
-            raise InputError(
-                f"the results store is already open in this process in another mode: {err}",
-                where=where, hint="share one Store (read-write) between threads") from None
-        except duckdb.Error as err:
-            raise InputError(f"not a DuckDB results store: {err}", where=where,
-                             hint="pass --db PATH to an hrviz .duckdb file") from None
-
+        self.timeout = BUSY_TIMEOUT if timeout is None else float(timeout)
+        self._con = duckdb.connect(":memory:") if self.memory else None
         self._lock = _write_lock(f"memory:{id(self)}" if self.memory
                                  else str(self.path.resolve()))
         self._local = threading.local()
@@ -354,7 +362,8 @@ class Store:
                 cur.close()
             except duckdb.Error:
                 pass
-        self._con.close()
+        if self._con is not None:
+            self._con.close()
 
     def _cur(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor (a DuckDB connection object must not be shared by threads)."""
@@ -383,46 +392,112 @@ class Store:
             self._local.cur = cur
         return cur
 
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """A new connection to the file, retried with exponential back-off and jitter while
+        another process holds DuckDB's lock; after :attr:`timeout` seconds the "busy" error."""
+        where, delay = str(self.path), 0.01
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                return duckdb.connect(where, read_only=self.read_only)
+            except duckdb.IOException as err:
+                text = str(err)
+                if "lock" not in text.lower():
+                    raise InputError(f"cannot open the results store: {text}", where=where) from None
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    holder = re.search(r"PID (\d+)", text)
+                    who = f" (PID {holder.group(1)})" if holder else ""
+                    raise InputError(
+                        f"the results store is busy: another hrviz process (app or CLI){who} "
+                        f"has held it for more than {self.timeout:g} s",
+                        where=where, hint=_BUSY_HINT) from None
+                time.sleep(min(left, delay * (0.5 + random.random())))
+                delay = min(delay * 2, 0.5)
+            except duckdb.ConnectionException as err:
+                raise InputError(
+                    f"the results store is already open in this process in another mode: {err}",
+                    where=where, hint="share one Store (read-write) between threads") from None
+            except duckdb.Error as err:
+                raise InputError(f"not a DuckDB results store: {err}", where=where,
+                                 hint="pass --db PATH to an hrviz .duckdb file") from None
+
+    @contextmanager
+    def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one operation: opened under the file's in-process lock and closed
+        at the end, so that no process holds the file while idle. Nested calls of one thread
+        reuse the open connection; ``:memory:`` stores use their one persistent connection."""
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed")
+        if self.memory:
+            yield self._cur()
+            return
+        held = getattr(self._local, "con", None)
+        if held is not None:
+            yield held
+            return
+        with self._lock:
+            con = self._connect()
+            self._local.con = con
+            try:
+                yield con
+            finally:
+                self._local.con = None
+                con.close()
+
     @contextmanager
     def _write(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor inside a transaction, under the file's write lock; rolled back on error."""
+        """A connection inside a transaction, under the file's lock; rolled back on error."""
         if self.read_only:
             raise InputError("the results store is open read-only", where=str(self.path),
                              hint="open it without read_only to write")
-        cur = self._cur()
-        with self._lock:
+        with self._lock, self._open() as cur:
+            if getattr(self._local, "in_tx", False):
+                yield cur
+                return
             cur.begin()
+            self._local.in_tx = True
             try:
                 yield cur
             except BaseException:
                 cur.rollback()
                 raise
+            finally:
+                self._local.in_tx = False
             cur.commit()
 
     def _df(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        return self._cur().execute(sql, params or []).df()
+        with self._open() as cur:
+            return cur.execute(sql, params or []).df()
 
     def _init_schema(self) -> None:
-        cur = self._cur()
-        tables = {r[0] for r in cur.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
-        ).fetchall()}
-        if self.read_only:
-            missing = [t for t in ("schema_version", *_TABLES) if t not in tables]
-            if missing:
-                raise InputError(f"not an hrviz results store (no table {missing[0]})",
-                                 where=str(self.path), hint="pass --db PATH to an hrviz store")
-        else:
+        with self._open() as cur:
+            tables = {r[0] for r in cur.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+            ).fetchall()}
+            if self.read_only:
+                missing = [t for t in ("schema_version", *_TABLES) if t not in tables]
+                if missing:
+                    raise InputError(f"not an hrviz results store (no table {missing[0]})",
+                                     where=str(self.path), hint="pass --db PATH to an hrviz store")
+            version = (cur.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+                       if "schema_version" in tables else None)
+            if version is not None and version > SCHEMA_VERSION:
+                raise InputError(f"the results store has schema version {version}, this hrviz "
+                                 f"reads up to {SCHEMA_VERSION}", where=str(self.path),
+                                 hint="upgrade hrviz or use another --db PATH")
+            if self.read_only:
+                self.schema_version = version
+                return
             with self._write() as cur:
                 for statement in _SCHEMA:
                     cur.execute(statement)
-                if cur.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 0:
+                if version is None:
+                    cur.execute("DELETE FROM schema_version")
                     cur.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
-        version = self._cur().execute("SELECT max(version) FROM schema_version").fetchone()[0]
-        if version is not None and version > SCHEMA_VERSION:
-            raise InputError(f"the results store has schema version {version}, this hrviz "
-                             f"reads up to {SCHEMA_VERSION}", where=str(self.path),
-                             hint="upgrade hrviz or use another --db PATH")
+                elif version < 2:
+                    _migrate_1_to_2(cur)
+            self.schema_version = SCHEMA_VERSION
 
     def _require_run(self, cur: duckdb.DuckDBPyConnection, run_id: Any) -> int:
         run_id = _int(run_id, "run id")
@@ -524,28 +599,28 @@ class Store:
             cur.execute("UPDATE runs SET model_path = ? WHERE run_id = ?", [path, run_id])
 
     def fail_stale_runs(self) -> int:
-        """Mark ``failed`` every ``running`` run whose process has ended; return how many.
-
-        A run is stale when its pid is not alive here, was reused by another process (its start
-        time differs), or it was created on another host (DuckDB lets one process write a file,
-        and this one holds it now).
-        """
-        host = socket.gethostname()
-        with self._write() as cur:
+        """Mark ``interrupted`` every ``running`` run of this host whose process has ended (its
+        pid is gone or was reused: another start time); return how many. A run of another host
+        cannot be checked and stays ``running``. Reads report such runs the same way."""
+        with self._open() as cur:
             rows = cur.execute(
-                "SELECT run_id, pid, pid_start, host FROM runs WHERE status = 'running'"
+                "SELECT run_id, status, pid, pid_start, host FROM runs WHERE status = 'running'"
             ).fetchall()
-            stale = [rid for rid, pid, start, run_host in rows
-                     if run_host != host or not _pid_alive(pid, start)]
-            if stale:
-                ended = _now()
-                cur.executemany(
-                    """UPDATE runs SET status = 'failed', error = ?, ended = ?,
-                              seconds = coalesce(seconds, epoch(CAST(? AS TIMESTAMP) - created))
-                       WHERE run_id = ? AND status = 'running'""",
-                    [[STALE_ERROR, ended, ended, rid] for rid in stale],
-                )
-        return len(stale)
+            dead = [rid for rid, *rest in rows if _is_dead(*rest)]
+            self._persist_interrupted(dead)
+        return len(dead)
+
+    def _persist_interrupted(self, run_ids: list[int]) -> None:
+        """Write ``interrupted`` for runs found dead, when this Store may write."""
+        if not run_ids or self.read_only:
+            return
+        ended = _now()
+        with self._write() as cur:
+            cur.executemany(
+                """UPDATE runs SET status = 'interrupted', error = coalesce(error, ?), ended = ?,
+                          seconds = coalesce(seconds, epoch(CAST(? AS TIMESTAMP) - created))
+                   WHERE run_id = ? AND status = 'running'""",
+                [[STALE_ERROR, ended, ended, rid] for rid in run_ids])
 
     def delete_run(self, run_id: int) -> None:
         """Remove the run and all its rows (metrics, recall, retrievals)."""
@@ -643,33 +718,44 @@ class Store:
              recipe: str | None = None) -> pd.DataFrame:
         """All runs, newest first, optionally filtered; columns :data:`RUN_COLUMNS`."""
         where, params = [], []
-        if status is not None:
-            if status not in STATUSES:
-                raise InputError(f"unknown status {status!r}", hint="use one of " + ", ".join(STATUSES))
-            where.append("status = ?")
-            params.append(status)
+        if status is not None and status not in STATUSES:
+            raise InputError(f"unknown status {status!r}", hint="use one of " + ", ".join(STATUSES))
         if source is not None:
             where.append("source = ?")
             params.append(source)
         if recipe is not None:
             where.append("recipe = ?")
             params.append(recipe)
-        cols = ", ".join(f'"{c}"' for c in RUN_COLUMNS)
+        cols = ", ".join(f'"{c}"' for c in (*RUN_COLUMNS, "pid", "pid_start", "host"))
         sql = f"SELECT {cols} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return self._df(sql + " ORDER BY run_id DESC", params)
+        df = self._df(sql + " ORDER BY run_id DESC", params)
+        dead = [int(r.run_id) for r in df.itertuples()
+                if _is_dead(r.status, r.pid, r.pid_start, r.host)]
+        if dead:
+            gone = df["run_id"].isin(dead)
+            df.loc[gone, "status"] = "interrupted"
+            df.loc[gone, "error"] = df.loc[gone, "error"].fillna(STALE_ERROR)
+            self._persist_interrupted(dead)
+        if status is not None:
+            df = df[df["status"] == status].reset_index(drop=True)
+        return df.loc[:, list(RUN_COLUMNS)]
 
     def run(self, run_id: int) -> dict:
         """One run as a dict of every column; ``params``, ``summary`` and ``recall_by_distance``
         parsed from JSON (recall_by_distance keys are distances as strings, like the CLI's
         ``--json``). Unknown id: :class:`InputError`."""
         run_id = _int(run_id, "run id")
-        cur = self._cur().execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
-        row = cur.fetchone()
-        if row is None:
-            raise InputError(f"no run {run_id}", where=str(self.path), hint=_RUNS_HINT)
-        out = dict(zip([d[0] for d in cur.description], row))
+        with self._open() as con:
+            cur = con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
+            row = cur.fetchone()
+            if row is None:
+                raise InputError(f"no run {run_id}", where=str(self.path), hint=_RUNS_HINT)
+            out = dict(zip([d[0] for d in cur.description], row))
+        if _is_dead(out["status"], out["pid"], out["pid_start"], out["host"]):
+            out["status"], out["error"] = "interrupted", out["error"] or STALE_ERROR
+            self._persist_interrupted([run_id])
         out["params"] = json.loads(out["params"]) if out.get("params") else {}
         for key in ("summary", "recall_by_distance"):
             out[key] = json.loads(out[key]) if out.get(key) else None
@@ -701,7 +787,10 @@ class Store:
         (split, k, distance) was logged twice at that step the later row wins. Empty when the run
         has no ``final`` rows; unknown run: :class:`InputError`.
         """
-        cur = self._cur()
+        with self._open() as cur:
+            return self._final_recall(cur, run_id, split)
+
+    def _final_recall(self, cur, run_id, split) -> pd.DataFrame:
         run_id = self._require_run(cur, run_id)
         extra, params = "", [run_id]
         if split is not None:
@@ -717,7 +806,10 @@ class Store:
                    stage: str | None = None) -> pd.DataFrame:
         """Columns stage, query, rank, doc, score, relevant, distance (by stage, query, rank),
         optionally for one query and/or stage. Unknown run: :class:`InputError`."""
-        cur = self._cur()
+        with self._open() as cur:
+            return self._retrievals(cur, run_id, query, stage)
+
+    def _retrievals(self, cur, run_id, query, stage) -> pd.DataFrame:
         run_id = self._require_run(cur, run_id)
         sql = """SELECT stage, "query", "rank", doc, score, relevant, distance FROM retrievals
                  WHERE run_id = ?"""
@@ -739,7 +831,10 @@ class Store:
         """
         if fmt not in ("parquet", "csv"):
             raise InputError(f"unknown export format {fmt!r}", hint="use parquet or csv")
-        cur = self._cur()
+        with self._open() as cur:
+            return self._export(cur, run_id, out_dir, fmt)
+
+    def _export(self, cur, run_id, out_dir, fmt) -> list[Path]:
         run_id = self._require_run(cur, run_id)
         out = Path(out_dir).expanduser()
         try:
@@ -766,7 +861,10 @@ class Store:
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         """Run one read-only statement (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN)
         with bound ``params`` and return a DataFrame. Anything that writes: :class:`InputError`."""
-        cur = self._cur()
+        with self._open() as cur:
+            return self._query(cur, sql, params)
+
+    def _query(self, cur, sql, params) -> pd.DataFrame:
         try:
             statements = cur.extract_statements(sql)
         except duckdb.Error as err:
