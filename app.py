@@ -16,15 +16,19 @@ import streamlit as st
 
 from hrviz.errors import InputError
 from hrviz_app.demo import ensure_demo_runs
-from hrviz_app.navigation import PAGES
+from hrviz_app.navigation import APP_MARK, PAGES, wanted_page
 from hrviz_app.paths import db_path
 from hrviz_app.resources import DEFAULT_SOURCE, get_store
 from hrviz_app.sidebar import sidebar
 
 st.set_page_config(page_title="hrviz", page_icon=":material/account_tree:", layout="wide")
 
-nav = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url, default=i == 0)
-                     for i, p in enumerate(PAGES)])
+pages = {p.url: st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url, default=i == 0)
+         for i, p in enumerate(PAGES)}
+nav = st.navigation(list(pages.values()))
+st.session_state[APP_MARK] = True  # the pages check it (hrviz_app.navigation.through_app)
+if (wanted := wanted_page()) in pages:  # a first request that landed on a page file alone
+    st.switch_page(pages[wanted])
 
 try:
     store = get_store()  # opens the store and fails stale runs, once per process

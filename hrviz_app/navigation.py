@@ -1,9 +1,24 @@
 """The app's pages, listed explicitly (no scanning of ``pages/``): file, title, icon, URL.
-``app.py`` builds its ``st.navigation`` from :data:`PAGES`; Home links to them."""
+``app.py`` builds its ``st.navigation`` from :data:`PAGES`; Home links to them.
+
+:func:`through_app` keeps Streamlit's legacy pages-directory mode from showing. With a
+``pages/`` folder beside the entry script, Streamlit runs the old multipage mode until some run
+calls ``st.navigation``; on a fresh server a deep link (``/train``) as the very first request
+then runs the page file alone, under a navigation of file names (``app``, ``home``, ...). Every
+page calls :func:`through_app` first: when ``app.py`` has not run in this session it remembers
+the page and switches to ``app.py`` (public ``st.switch_page``); app.py builds the navigation,
+which ends the legacy mode for the process, and opens the remembered page.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
+
+import streamlit as st
+
+APP_MARK = "_hrviz_app"  # set by app.py on every run, before the page runs
+_WANTED = "_hrviz_wanted_page"
 
 
 class PageSpec(NamedTuple):
@@ -23,6 +38,23 @@ PAGES = (
     PageSpec("pages/6_geometry.py", "Geometry", ":material/change_history:", "geometry"),
     PageSpec("pages/7_study.py", "Study", ":material/article:", "study"),
 )
+
+
+def through_app(page_file: str) -> None:
+    """Make sure this run went through ``app.py`` (see the module docstring); a page's first call.
+
+    page_file: str, the page's ``__file__``.
+    """
+    if st.session_state.get(APP_MARK):
+        return
+    name = Path(page_file).name
+    st.session_state[_WANTED] = next((p.url for p in PAGES if Path(p.path).name == name), None)
+    st.switch_page("app.py")
+
+
+def wanted_page() -> str | None:
+    """The URL path of the page :func:`through_app` was asked for, once; else None."""
+    return st.session_state.pop(_WANTED, None)
 
 
 def page(url: str) -> PageSpec:

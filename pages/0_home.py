@@ -9,9 +9,11 @@ from hrviz import charts
 from hrviz.paper import reference
 from hrviz.experiment import DEMO_SOURCE
 from hrviz_app.demo import DEMO_DIM, demo_runs, ensure_demo_runs, rerun_demo
-from hrviz_app.navigation import PAGES
+from hrviz_app.navigation import PAGES, through_app
 from hrviz_app.resources import get_store, load_hierarchy
 
+
+through_app(__file__)  # never the legacy pages-directory mode
 st.title("Hierarchical retrieval: lost in the long distance")
 st.markdown(
     "A **dual encoder** embeds every node of a hierarchy twice, as a query and as a document, "

@@ -6,11 +6,14 @@ import streamlit as st
 from hrviz import charts
 from hrviz.errors import InputError
 from hrviz.sources import parse_params
+from hrviz_app.navigation import through_app
 from hrviz_app.paths import uploads_dir
 from hrviz_app.resources import DEFAULT_SOURCE, load_hierarchy
 from hrviz_app.titles import source_title
 from hrviz_app.uploads import save_upload
 
+
+through_app(__file__)  # never the legacy pages-directory mode
 st.title("Hierarchy")
 st.caption("A query node must retrieve itself and all its ancestors. Pick the hierarchy the other "
            "pages use: a synthetic tree or DAG, WordNet's nouns, a WordNet subtree, or your own file.")

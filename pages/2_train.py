@@ -6,11 +6,14 @@ import streamlit as st
 from hrviz import charts
 from hrviz.errors import InputError
 from hrviz.training import REGIME_HELP, REGIMES, RECIPES, TrainConfig  # imports torch: only the page that trains does
+from hrviz_app.navigation import through_app
 from hrviz_app.resources import DEFAULT_SOURCE, get_store, load_hierarchy
 from hrviz_app.titles import run_label, run_row, source_title
 from hrviz_app.training import active_trainings, start_training, stop_training, training_job
 from hrviz_app.uploads import import_model
 
+
+through_app(__file__)  # never the legacy pages-directory mode
 st.title("Train")
 source = st.session_state.get("source", DEFAULT_SOURCE)
 h = load_hierarchy(source)

@@ -7,9 +7,12 @@ import streamlit as st
 from hrviz import charts
 from hrviz.paper import reference
 from hrviz_app.exports import export_run, projector_export
+from hrviz_app.navigation import through_app
 from hrviz_app.resources import get_store
 from hrviz_app.titles import run_label, source_title
 
+
+through_app(__file__)  # never the legacy pages-directory mode
 st.title("Results")
 store = get_store()
 runs = store.runs()

@@ -11,12 +11,14 @@ import streamlit as st
 from hrviz.charts.query import score_by_rank_chart
 from hrviz.errors import InputError
 from hrviz.evaluate import query_report
-from hrviz_app.navigation import page
+from hrviz_app.navigation import page, through_app
 from hrviz_app.resources import default_inspect_run, inspectable_runs, run_vectors
 from hrviz_app.titles import run_label, source_title
 
 CHART_MAX_RANK = 200  # the chart follows far ancestors down to this rank
 
+
+through_app(__file__)  # never the legacy pages-directory mode
 st.title("Query inspector")
 runs = inspectable_runs()
 if runs.empty:

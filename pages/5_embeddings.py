@@ -10,6 +10,7 @@ import streamlit as st
 from hrviz import projection
 from hrviz.charts.query import COLOR_BY, SELECTION, embedding_chart
 from hrviz.errors import InputError
+from hrviz_app.navigation import through_app
 from hrviz_app.resources import default_inspect_run, get_store, inspectable_runs, jobs, run_vectors
 from hrviz_app.titles import run_label, source_title
 
@@ -24,6 +25,8 @@ def recall_of(run_id: int, nodes: np.ndarray) -> np.ndarray:
     return projection.query_recall(q, d, h.closure((run.get("params") or {}).get("max_distance")), nodes)
 
 
+
+through_app(__file__)  # never the legacy pages-directory mode
 st.title("Embeddings")
 runs = inspectable_runs()
 if runs.empty:

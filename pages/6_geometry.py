@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 from hrviz import geometry
 from hrviz.charts.geometry import min_dim_chart, score_histogram_chart
 from hrviz.errors import InputError
+from hrviz_app.navigation import through_app
 from hrviz_app.resources import load_hierarchy as hierarchy  # one cache of hierarchies for the whole app
 
 STUDY_CSV = ROOT / "bench" / "results" / "geometry.csv"
@@ -19,6 +20,8 @@ MAX_EXACT = 5_000  # larger hierarchies: a seeded sample of queries, against all
 SAMPLE = 2_000
 DIMS = [2, 4, 8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]
 
+
+through_app(__file__)  # never the legacy pages-directory mode
 st.title("Geometry")
 st.markdown(
     "**What the theorem says.** A dual encoder *can* solve hierarchical retrieval exactly: if "

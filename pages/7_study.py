@@ -8,10 +8,13 @@ import streamlit as st
 
 from hrviz.charts.study import METRICS, SELECTION, phase_chart, phase_frame
 from hrviz.training.sweep import cell_table, sweep_names, sweep_runs, varying_keys
+from hrviz_app.navigation import through_app
 from hrviz_app.resources import get_store
 
 BUNDLED = Path(__file__).resolve().parents[1] / "bench" / "results" / "recipes_cells.csv"
 
+
+through_app(__file__)  # never the legacy pages-directory mode
 st.title("Study")
 st.markdown(
     "Where does standard training lose the far ancestors, and where does pretrain-finetune bring "

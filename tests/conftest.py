@@ -142,3 +142,14 @@ def page(browser):
         yield pg
     finally:
         context.close()
+
+
+def standalone(path: str):
+    """An AppTest of one page file alone (without app.py), as if app.py had run before it."""
+    from streamlit.testing.v1 import AppTest
+
+    from hrviz_app.navigation import APP_MARK
+
+    at = AppTest.from_file(path, default_timeout=60)
+    at.session_state[APP_MARK] = True
+    return at

@@ -174,3 +174,45 @@ def test_upload_a_csv_then_a_broken_file(page, streamlit_server, tmp_path):
     settle(page)
     assert metric_values(page)["Nodes"] == f"{expected.n:,}"  # the previous hierarchy stays
     no_exception(page, "broken upload")
+
+
+def _fresh_server(tmp_path, db):
+    """A new ``streamlit run app.py`` process on ``db``: (process, base URL, log file)."""
+    import subprocess
+    import sys
+
+    from conftest import _free_port, _wait_healthy
+
+    port = _free_port()
+    log = open(tmp_path / f"streamlit-{port}.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env={**os.environ, "HRVIZ_DB": str(db)}, stdout=log, stderr=subprocess.STDOUT)
+    _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc, timeout=60)
+    return proc, f"http://127.0.0.1:{port}", log
+
+
+@pytest.mark.parametrize("first", ["", "train", "query"])
+def test_first_request_of_a_fresh_server_shows_only_the_apps_pages(browser, streamlit_server, tmp_path, first):
+    """The legacy pages-directory mode never shows: on a fresh server's very first request (the
+    root or a deep link) the navigation holds exactly the app's pages, and no exception."""
+    proc, url, log = _fresh_server(tmp_path, streamlit_server["db"])
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        pg = context.new_page()
+        open_page(pg, {"url": url}, first)
+        pg.wait_for_selector('[data-testid="stSidebarNav"]', timeout=30_000)
+        pg.wait_for_timeout(500)
+        no_exception(pg, f"first request /{first}")
+        links = [t.strip().splitlines()[-1].strip() for t in pg.locator('[data-testid="stSidebarNav"] a').all_inner_texts()]
+        assert links == [p.title for p in PAGES], links
+        expected = next(p.title for i, p in enumerate(PAGES) if (i == 0 and not first) or p.url == first)
+        assert expected in pg.locator("h1").first.inner_text() or first == "", expected
+        assert "Active hierarchy" in pg.locator('[data-testid="stSidebar"]').inner_text()  # app.py ran
+    finally:
+        context.close()
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from conftest import standalone
+
 PAGE = "../pages/6_geometry.py"
 
 
@@ -12,7 +14,7 @@ def metrics(at) -> dict[str, str]:
 
 
 def test_page_runs_and_d_changes_the_numbers():
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = standalone(PAGE).run()
     assert not at.exception
     assert at.slider(key="geometry_H").value == 4 and at.slider(key="geometry_W").value == 5
     assert at.radio(key="geometry_mode").options == ["Perfect tree"]  # no current hierarchy yet
@@ -37,7 +39,7 @@ def test_page_runs_and_d_changes_the_numbers():
 
 
 def test_page_samples_a_large_current_hierarchy():
-    at = AppTest.from_file(PAGE, default_timeout=60)
+    at = standalone(PAGE)
     at.session_state["source"] = "dag:n=6000,depth=5,parents=2,seed=0"
     at.run()
     assert not at.exception
@@ -48,7 +50,7 @@ def test_page_samples_a_large_current_hierarchy():
 
 
 def test_page_shows_a_bad_current_source_as_an_error():
-    at = AppTest.from_file(PAGE, default_timeout=60)
+    at = standalone(PAGE)
     at.session_state["source"] = "tree:H=oops,W=2"
     at.run()
     at.radio(key="geometry_mode").set_value("The current hierarchy").run()

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import standalone
+
 from hrviz import projection
 from hrviz.evaluate import query_report
 from hrviz.experiment import load_run_model
@@ -24,7 +26,7 @@ APP = "../app.py"
 
 
 def page(path: str, **session) -> AppTest:
-    at = AppTest.from_file(path, default_timeout=60)
+    at = standalone(path)
     for key, value in session.items():
         at.session_state[key] = value
     return at
