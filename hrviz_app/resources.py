@@ -1,18 +1,17 @@
 """Process-wide resources, cached with ``st.cache_resource``: the Store, hierarchies, the
 registry of background jobs, and the vectors of stored runs (with the helpers that pick a run
-to inspect). Heavy modules (torch) are imported inside the functions that need them."""
+to inspect)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from hrviz.experiment import DEMO_SOURCE as DEFAULT_SOURCE  # the session starts on the demo's hierarchy
 from hrviz.hierarchy import Hierarchy
 from hrviz.jobs import Jobs
 
 from .paths import db_key
-
-DEFAULT_SOURCE = "tree:H=4,W=5"
 
 
 @st.cache_resource(show_spinner=False)
@@ -47,10 +46,17 @@ def load_hierarchy(source: str) -> Hierarchy:
     return load_source(source)
 
 
-def inspectable_runs() -> pd.DataFrame:
-    """Runs that saved a model (finished or stopped), newest first: what those pages can show."""
+def inspectable_runs(or_stop: bool = False) -> pd.DataFrame:
+    """Runs that saved a model (finished or stopped), newest first: what those pages can show.
+
+    or_stop: bool (optional, default False), with none: say so and stop the page's run.
+    """
     runs = get_store().runs()
-    return runs[runs["model_path"].notna() & runs["status"].isin(["finished", "stopped"])]
+    runs = runs[runs["model_path"].notna() & runs["status"].isin(["finished", "stopped"])]
+    if or_stop and runs.empty:
+        st.info("No run with a saved model yet: train one on the Train page.")
+        st.stop()
+    return runs
 
 
 def default_inspect_run(runs: pd.DataFrame, wanted=None) -> int | None:

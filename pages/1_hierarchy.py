@@ -5,7 +5,7 @@ import streamlit as st
 
 from hrviz import charts
 from hrviz.errors import InputError
-from hrviz.sources import parse_params
+from hrviz.sources import parse_source
 from hrviz_app.navigation import through_app
 from hrviz_app.paths import uploads_dir
 from hrviz_app.resources import DEFAULT_SOURCE, load_hierarchy
@@ -24,26 +24,23 @@ current = st.session_state.get("source", DEFAULT_SOURCE)
 
 def _defaults(source: str) -> dict:
     """Widget values that reproduce ``source`` (so the page opens showing what is active)."""
-    head, _, rest = source.partition(":")
     out = {"h_mode": "Upload a file", "h_H": 4, "h_W": 5, "h_n": 500, "h_depth": 5,
            "h_parents": 2, "h_p": 0.3, "h_seed": 0, "h_wn_query": "mammal"}
     try:
-        params = parse_params(rest, source) if head in ("tree", "dag") else {}
-        if head == "tree":
-            out.update(h_mode="Synthetic tree", h_H=int(params["H"]), h_W=int(params["W"]))
-        elif head == "dag":
-            out["h_mode"] = "Random DAG"
-            for key, name, kind in [("n", "h_n", int), ("nodes", "h_n", int), ("depth", "h_depth", int),
-                                    ("parents", "h_parents", int), ("p", "h_p", float),
-                                    ("seed", "h_seed", int)]:
-                if key in params:
-                    out[name] = kind(params[key])
-        elif source == "wordnet":
-            out["h_mode"] = "WordNet"
-        elif head == "wordnet":
-            out.update(h_mode="WordNet subtree", h_wn_query=rest)
-    except (InputError, KeyError, ValueError):
-        pass
+        kind, args = parse_source(source)
+    except InputError:
+        return out
+    if kind == "tree":
+        out.update(h_mode="Synthetic tree", h_H=args["H"], h_W=args["W"])
+    elif kind == "dag":
+        out["h_mode"] = "Random DAG"
+        for arg, key in [("nodes", "h_n"), ("depth", "h_depth"), ("parents", "h_parents"),
+                         ("p_extra", "h_p"), ("seed", "h_seed")]:
+            if arg in args:
+                out[key] = args[arg]
+    elif kind == "wordnet":
+        out["h_wn_query"] = args.get("synset", out["h_wn_query"])
+        out["h_mode"] = "WordNet subtree" if args else "WordNet"
     return out
 
 

@@ -45,7 +45,7 @@ def _on_regime() -> None:
 c1, c2, c3 = st.columns(3)
 with c1:
     dim = st.number_input("Dimension d", 1, 1024, 3 if h.n <= 1000 else 16 if h.n <= 20_000 else 64,
-                          key=f"t_dim_{h.hash}", help="the paper uses d=3 on the tree, 32 and 64 on WordNet")
+                          key=f"t_dim_{h.hash}", help=TrainConfig.help("dim"))
     recipe = st.selectbox("Recipe", list(RECIPES), key="t_recipe", on_change=_on_recipe)
     st.caption(RECIPES[recipe])
     pf = st.toggle("Pretrain-finetune", key="t_pf", on_change=_on_toggle,
@@ -56,8 +56,8 @@ with c1:
 with c2:
     steps = st.number_input("Steps (pretrain / main stage)", 1, 100_000, value=None, step=100,
                             key="t_steps", placeholder="auto",
-                            help="empty: about 200 epochs of the training pairs, 1,000 to 4,000 steps")
-    seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="t_seed")
+                            help=TrainConfig.help("steps"))
+    seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="t_seed", help=TrainConfig.help("seed"))
     max_distance = st.session_state.get("max_distance")
     st.caption(f"Pairs up to distance {max_distance or h.max_depth} "
                "(the cap set on the Hierarchy page).")
@@ -66,29 +66,33 @@ with c3:
     p = base.rebalance_p
     if pf:
         ft_steps = st.number_input("Finetune steps", 1, 100_000, value=None, step=50,
-                                   key="t_ft_steps", placeholder="auto (a quarter of the steps)")
+                                   key="t_ft_steps", placeholder="auto (a quarter of the steps)",
+                                   help=TrainConfig.help("finetune_steps"))
         ratio = st.select_slider("Finetune learning-rate ratio",
                                  [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0],
                                  value=REGIMES[regime]["finetune_lr_ratio"], key="t_ratio",
                                  format_func=lambda v: f"{v:g}",
-                                 help="finetune lr = lr x ratio; the paper's 1/1000")
+                                 help=TrainConfig.help("finetune_lr_ratio"))
         ft_temp = st.number_input("Finetune temperature", 1.0, 5000.0, float(base.finetune_temperature),
-                                  step=50.0, key="t_ft_temp", help="the paper's 500 (pretraining: 20)")
+                                  step=50.0, key="t_ft_temp", help=TrainConfig.help("finetune_temperature"))
         dmax = max(1, min(max_distance or h.max_depth, h.max_depth))
         threshold = st.slider("Long-distance threshold", 1, dmax,
                               min(dmax, REGIMES[regime]["long_threshold"] or max(1, -(-dmax // 2))),
                               key=f"t_threshold_{h.hash}",
-                              help="finetune on pairs with distance >= this")
+                              help=TrainConfig.help("long_threshold"))
     elif recipe == "rebalanced":
-        p = st.slider("Share of distance-0 pairs p", 0.0, 1.0, base.rebalance_p, 0.01, key="t_p")
+        p = st.slider("Share of distance-0 pairs p", 0.0, 1.0, base.rebalance_p, 0.01, key="t_p",
+                      help=TrainConfig.help("rebalance_p"))
 with st.expander("More hyper-parameters"):
     e1, e2, e3, e4 = st.columns(4)
-    batch = e1.number_input("Batch size", 1, 65_536, value=None, key="t_batch", placeholder="auto")
+    batch = e1.number_input("Batch size", 1, 65_536, value=None, key="t_batch", placeholder="auto",
+                            help=TrainConfig.help("batch_size"))
     lr = e2.number_input("Learning rate", 1e-6, 10.0, value=None, format="%g", key="t_lr",
                          placeholder=f"regime: {REGIMES[regime]['lr']:g}", help=TrainConfig.help("lr"))
-    temp = e3.number_input("Temperature", 0.1, 5000.0, base.temperature, key="t_temp")
+    temp = e3.number_input("Temperature", 0.1, 5000.0, base.temperature, key="t_temp",
+                           help=TrainConfig.help("temperature"))
     eval_every = e4.number_input("Evaluate every (steps)", 1, 10_000, value=None, key="t_eval",
-                                 placeholder="auto")
+                                 placeholder="auto", help=TrainConfig.help("eval_every"))
     st.caption("Regime settings (empty: the regime's preset)")
     n1, n2, n3, n4 = st.columns(4)
     regime_choice = {}

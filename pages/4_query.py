@@ -20,10 +20,7 @@ CHART_MAX_RANK = 200  # the chart follows far ancestors down to this rank
 
 through_app(__file__)  # never the legacy pages-directory mode
 st.title("Query inspector")
-runs = inspectable_runs()
-if runs.empty:
-    st.info("No run with a saved model yet: train one on the Train page.")
-    st.stop()
+runs = inspectable_runs(or_stop=True)
 
 # ----- the URL: apply it when it changed from outside (a link, the address bar)
 url = (st.query_params.get("run"), st.query_params.get("node"))

@@ -28,10 +28,7 @@ def recall_of(run_id: int, nodes: np.ndarray) -> np.ndarray:
 
 through_app(__file__)  # never the legacy pages-directory mode
 st.title("Embeddings")
-runs = inspectable_runs()
-if runs.empty:
-    st.info("No run with a saved model yet: train one on the Train page.")
-    st.stop()
+runs = inspectable_runs(or_stop=True)
 labels = {int(r["run_id"]): run_label(r) for _, r in runs.iterrows()}
 if st.session_state.get("e_run") not in labels:
     st.session_state["e_run"] = default_inspect_run(runs)

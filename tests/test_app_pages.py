@@ -323,6 +323,7 @@ def test_train_stop_ends_the_run_as_stopped(app_env, store):
     at.button(key="t_stop").click().run()
     training.wait(60)
     assert not training.alive
+    assert training.kind == "training" and training.status == "stopped"  # the job registry's view
     row = store.run(run_id)
     assert row["status"] == "stopped"
     assert not store.metrics([run_id]).empty  # what was logged before the stop is kept

@@ -313,3 +313,29 @@ def test_browser_deep_link_and_a_clicked_point_open_the_query(page, streamlit_se
     page.wait_for_selector(IDLE, timeout=60_000)
     page.get_by_text(f"{name} (depth").first.wait_for(timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_job_registry_cancels_a_umap_job(monkeypatch, tmp_path):
+    from hrviz.jobs import Jobs
+
+    started = threading.Event()
+
+    def endless_fit(x, params, progress=None):  # reports progress until the job is stopped
+        started.set()
+        for epoch in range(10_000):
+            progress(epoch / 10_000, f"epoch {epoch}")
+            time.sleep(0.01)
+        return np.asarray(x[:, :2], dtype=np.float32)
+
+    monkeypatch.setattr(projection, "_fit_umap", endless_fit)
+    jobs = Jobs()
+    x = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+    job = jobs.start_umap(x, cache_dir=tmp_path)
+    assert started.wait(10) and job.status == "running"
+    assert jobs.start_umap(x, cache_dir=tmp_path) is job  # the same map starts once
+    assert jobs.cancel("umap", job.key)
+    assert job.wait(10)
+    assert job.status == "stopped" and job.result is None
+    assert not list(tmp_path.glob("umap-*"))  # a stopped map is not cached
+    assert jobs.start_umap(x, cache_dir=tmp_path) is not job  # a stopped one starts again
+    jobs.cancel("umap", job.key)

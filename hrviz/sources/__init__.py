@@ -19,7 +19,7 @@ from .synthetic import perfect_tree, random_dag
 from .wordnet import wordnet, wordnet_subtree
 
 __all__ = ["load_source", "perfect_tree", "random_dag", "wordnet", "wordnet_subtree",
-           "load_file", "parse_upload", "DEFAULT_MAX_BYTES", "parse_params"]
+           "load_file", "parse_upload", "DEFAULT_MAX_BYTES", "parse_params", "parse_source"]
 
 _DAG_KEYS = {"n": ("nodes", int), "nodes": ("nodes", int), "depth": ("depth", int),
              "parents": ("parents", int), "p": ("p_extra", float), "seed": ("seed", int)}
@@ -43,8 +43,10 @@ def _number(kind, value: str, key: str, spec: str):
         raise InputError(f"{key}={value!r} is not a number in source {spec!r}", hint="e.g. tree:H=4,W=5") from None
 
 
-def load_source(spec: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Hierarchy:
-    """Load any SOURCE string (see the module docstring)."""
+def parse_source(spec: str) -> tuple[str, dict]:
+    """``(kind, arguments)`` of a SOURCE string, checked: ``("tree", {"H": 4, "W": 5})``,
+    ``("dag", {"nodes": 500, ...})`` (random_dag's keyword names), ``("wordnet", {})``,
+    ``("wordnet", {"synset": "mammal.n.01"})`` or ``("file", {"path": spec})``."""
     spec = spec.strip()
     head, _, rest = spec.partition(":")
     if head == "tree" and rest:
@@ -52,17 +54,31 @@ def load_source(spec: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Hierarchy:
         unknown = set(params) - {"H", "W"}
         if unknown or not {"H", "W"} <= set(params):
             raise InputError(f"a tree source needs exactly H and W, got {sorted(params)}", hint="e.g. tree:H=4,W=5")
-        return perfect_tree(_number(int, params["H"], "H", spec), _number(int, params["W"], "W", spec))
+        return "tree", {k: _number(int, params[k], k, spec) for k in ("H", "W")}
     if head == "dag":
-        params = parse_params(rest, spec)
         kwargs = {}
-        for k, v in params.items():
+        for k, v in parse_params(rest, spec).items():
             if k not in _DAG_KEYS:
                 raise InputError(f"unknown DAG parameter {k!r} in {spec!r}",
                                  hint="known: n, depth, parents, p, seed (e.g. dag:n=500,depth=5,parents=2,p=0.3,seed=0)")
             name, kind = _DAG_KEYS[k]
             kwargs[name] = _number(kind, v, k, spec)
-        return random_dag(**kwargs)
+        return "dag", kwargs
+    if spec == "wordnet":
+        return "wordnet", {}
+    if head == "wordnet" and rest:
+        return "wordnet", {"synset": rest}
+    return "file", {"path": spec}
+
+
+def load_source(spec: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Hierarchy:
+    """Load any SOURCE string (see the module docstring)."""
+    spec = spec.strip()
+    kind, args = parse_source(spec)
+    if kind == "tree":
+        return perfect_tree(args["H"], args["W"])
+    if kind == "dag":
+        return random_dag(**args)
     if spec == "wordnet":
         return wordnet()
     if head == "wordnet" and rest:
