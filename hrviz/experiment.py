@@ -54,7 +54,12 @@ def _final_eval(h: Hierarchy, cfg: TrainConfig, q: np.ndarray, d: np.ndarray, *,
 
     split = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed)
     mask = split.eval_mask()
-    ev = evaluate(q, d, split.train.closure, k=k, pair_mask=mask)
+    from .training.device import evaluate_on_device, resolve_device
+
+    if resolve_device(getattr(cfg, "device", "cpu")) == "cuda":  # chunked Q @ D.T + topk on the GPU
+        ev = evaluate_on_device(q, d, split.train.closure, device="cuda", k=k, pair_mask=mask)
+    else:
+        ev = evaluate(q, d, split.train.closure, k=k, pair_mask=mask)
     return ev, ("heldout" if mask is not None else "all"), split.train.closure
 
 
@@ -179,7 +184,8 @@ def load_run_model(store: Store, run_id: int):
     return (PoincareModel.load(path) if is_poincare_file(path) else DualEncoder.load(path)), run
 
 
-def evaluate_run(store: Store, run_id: int, *, k: str | int = "auto", hierarchy: Hierarchy | None = None):
+def evaluate_run(store: Store, run_id: int, *, k: str | int = "auto", hierarchy: Hierarchy | None = None,
+                 device: str | None = None):
     """Re-evaluate a stored run exactly, counting the pairs its final evaluation counted (the
     held-out ones in generalisation mode); returns (Evaluation, run dict)."""
     from dataclasses import fields
@@ -191,6 +197,7 @@ def evaluate_run(store: Store, run_id: int, *, k: str | int = "auto", hierarchy:
     model.check_hierarchy(h.hash, where=f"run {run_id}")
     known = {f.name for f in fields(TrainConfig)}
     cfg = TrainConfig(**{k2: v for k2, v in (run.get("params") or {}).items() if k2 in known})
+    cfg.device = device or "cpu"  # where this evaluation runs, not where the run trained
     ev, _, _ = _final_eval(h, cfg, model.query_vectors(), model.doc_vectors(), k=k)
     return ev, run
 

@@ -66,6 +66,8 @@ def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a stored run exactly on all pairs")
     p.add_argument("run_id", type=int)
     p.add_argument("--k", default="auto", help="auto (k = |S(q)|) or an integer")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where the evaluation runs: auto (CUDA when present), cpu, cuda")
     p.add_argument("--db", default=DEFAULT_DB)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
@@ -140,6 +142,16 @@ def cmd_train(args) -> int:
         elif not args.json and e["kind"] == "recall" and bar is None:
             print(f"  [{e['stage']} step {e['step']}] val overall {e['overall']:.3f} min {e['min']:.3f}", file=sys.stderr)
 
+    if resolved.distributed:
+        from ..training import distributed
+
+        rank, _ = distributed.init(resolved.device)
+        if rank != 0:  # only rank 0 writes to the store; the others train in lockstep
+            from ..training import fit
+
+            fit(h, resolved)
+            distributed.finish()
+            return 0
     with Store(args.db) as store:
         run_id = run_training(args.source, resolved, store, hierarchy=h, name=args.name, progress=progress)
         if bar is not None:
@@ -147,6 +159,12 @@ def cmd_train(args) -> int:
         run = store.run(run_id)
     res = _result_json(run, run["summary"], run["seconds"])
     res["peak_rss_mb"] = _peak_rss_mb()
+    res["device"] = resolved.device
+    if resolved.distributed:
+        from ..training import distributed
+
+        res["world_size"] = distributed.dist.get_world_size()
+        distributed.finish()
     print(json.dumps(res)) if args.json else _print_recall(res)
     return 0
 
@@ -171,9 +189,11 @@ def cmd_eval(args) -> int:
             k = 0
         if k < 1:
             raise InputError(f"--k must be auto or an integer >= 1, got {args.k!r}", hint="e.g. --k auto or --k 10")
+    from ..training.device import resolve_device
+
     t0 = time.perf_counter()
     with Store(args.db, read_only=True) as store:
-        ev, run = evaluate_run(store, args.run_id, k=k)
+        ev, run = evaluate_run(store, args.run_id, k=k, device=resolve_device(args.device))
     res = _result_json(run, ev.summary(), time.perf_counter() - t0)
     print(json.dumps(res)) if args.json else _print_recall(res)
     return 0

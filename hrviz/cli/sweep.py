@@ -13,6 +13,8 @@ def register(sub) -> None:
     p.add_argument("spec", help="SPEC.toml (see hrviz.training.sweep for the format)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results store [default: {DEFAULT_DB}]")
     p.add_argument("--jobs", type=int, default=None, help="cells trained in parallel [default: the spec's, else 1]")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
+                   help="where every cell trains (overrides the spec): auto, cpu, cuda")
     p.add_argument("--dry-run", action="store_true", help="list the cells and which are done, train nothing")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=cmd_sweep)
@@ -24,6 +26,12 @@ def cmd_sweep(args) -> int:
     from ..training.sweep import finished_cells, load_spec, run_sweep
 
     spec = load_spec(args.spec)
+    if args.device is not None:
+        from ..training.device import resolve_device
+
+        resolve_device(args.device)  # --device cuda without a GPU: exit 2 before any cell
+        for c in spec.cells:
+            c.config.device = args.device
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
     if args.dry_run:

@@ -136,6 +136,10 @@ class TrainConfig:
     holdout: float = _opt(0.1, "held-out share of pairs in generalisation mode")
     threads: int | None = _opt(None, "torch threads for a command-line run (default: 1 for small "
                                      "hierarchies, else all cores)")
+    device: str = _opt("auto", "where training and evaluation run: auto (CUDA when present), cpu, cuda",
+                       ("auto", "cpu", "cuda"))
+    distributed: bool = _opt(False, "data-parallel over the ranks of python -m torch.distributed.run "
+                                    "(batch size is the total over ranks)")
 
     @classmethod
     def help(cls, name: str) -> str:
@@ -168,6 +172,9 @@ class TrainConfig:
                 setattr(c, name, REGIMES[c.regime][name])
         _check_choices(c)
         _check_ranges(c)
+        from .device import resolve_device
+
+        c.device = resolve_device(c.device)
         if c.negatives == "auto":
             c.negatives = "full" if h.n <= 20_000 else "sampled"
         dmax = h.max_depth if c.max_distance is None else min(c.max_distance, h.max_depth)

@@ -54,7 +54,8 @@ Callback = Callable[[dict], None]
 
 
 def fit(h: Hierarchy, cfg: TrainConfig | None = None, *, callback: Callback | None = None,
-        stop: threading.Event | None = None, model: DualEncoder | None = None) -> TrainResult:
+        stop: threading.Event | None = None, model: DualEncoder | None = None,
+        device_loop: bool = False) -> TrainResult:
     """Train a dual encoder on hierarchy ``h`` with the recipe of ``cfg``.
 
     ``callback`` receives events (dicts with ``kind`` "stage", "loss", "recall" or
@@ -64,9 +65,16 @@ def fit(h: Hierarchy, cfg: TrainConfig | None = None, *, callback: Callback | No
     Threads: torch's thread count is process-wide, and the app may run two fits at once. While
     fits run, the process uses the smallest ``cfg.threads`` any of them asked for; the count
     from before is restored when the last one ends (:func:`_threads`).
+
+    Devices: ``cfg.device`` "cuda" and ``cfg.distributed`` run :func:`_fit_device`, whose every
+    per-step piece stays on the device (:mod:`hrviz.training.device`); ``device_loop=True``
+    runs that same loop on the CPU (how the tests reach the CUDA code path). A CPU run
+    otherwise keeps the numpy loop and its seeded results.
     """
     cfg = (cfg or TrainConfig()).resolved(h)
     with _threads(cfg.threads):
+        if cfg.device == "cuda" or cfg.distributed or device_loop:
+            return _fit_device(h, cfg, callback, stop, model)
         return _fit(h, cfg, callback, stop, model)
 
 
@@ -166,5 +174,94 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
             emit({"kind": "checkpoint", "stage": stage.name, "step": best[1], "criterion": best[0]})
         if result.stopped:
             break
+    result.seconds = time.perf_counter() - t_start
+    return result
+
+
+def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
+    """:func:`_fit` with sampling, masking, the loss, the optimiser and validation on the device
+    (``cfg.device``), data-parallel over torch.distributed ranks when ``cfg.distributed``."""
+    from .device import (AncestorTable, DeviceSoftmaxLoss, device_sampler, device_step,
+                         evaluate_on_device, make_device_optimizer)
+
+    world, rank, reduce = 1, 0, None
+    if cfg.distributed:
+        from . import distributed as D
+
+        rank, world = D.init(cfg.device)
+        dev = D.rank_device(cfg.device)
+        reduce = D.gather_rows(world) if world > 1 else None
+    else:
+        dev = torch.device(cfg.device)
+    emit = (callback or (lambda e: None)) if rank == 0 else (lambda e: None)
+    t_start = time.perf_counter()
+    split = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed)
+    closure = split.train.closure
+    stages = build_stages(cfg, split.train)
+    rng = np.random.default_rng(cfg.seed)  # the validation queries: the same as the numpy loop's
+    gen = torch.Generator(device=dev).manual_seed(cfg.seed * 1_000_003 + rank)  # each rank its own pairs
+    model = model or DualEncoder(h.n, cfg.dim, normalize=cfg.normalize, seed=cfg.seed,
+                                  init_scale=cfg.init_scale)
+    model.to(dev)
+    loss_fn = DeviceSoftmaxLoss(AncestorTable(split.train.as_closure(h.n), h.n, dev), negatives=cfg.negatives,
+                                n_negatives=cfg.n_negatives, temperature_mode=cfg.temperature_mode,
+                                masking=cfg.masking, normalize_queries=cfg.normalize_queries)
+    val_queries = np.sort(rng.choice(h.n, size=min(cfg.eval_queries, h.n), replace=False))
+    val_mask = split.eval_mask()
+    pair_q = torch.as_tensor(split.train.query.astype(np.int64), device=dev)     # (P,)
+    pair_d = torch.as_tensor(split.train.doc.astype(np.int64), device=dev)       # (P,)
+    local_batch = max(1, cfg.batch_size // world)
+    total = sum(s.steps for s in stages)
+    result = TrainResult(model=model, config=cfg)
+
+    def validate(stage: str, step: int) -> dict:
+        if world > 1:
+            D.broadcast_model(model)
+        with torch.no_grad():
+            ev = evaluate_on_device(model.query(), model.doc(), closure, device=dev, queries=val_queries,
+                                    pair_mask=val_mask, ranks=False)
+        crit = {"mean": float(np.mean(list(ev.recall_by_distance.values()))), "min": ev.min,
+                "overall": ev.overall}[cfg.select_by]
+        event = {"kind": "recall", "stage": stage, "step": step, "split": "val", "k": "auto",
+                 "hits": ev.hits, "pairs": ev.pairs, "recall": ev.recall_by_distance,
+                 "overall": ev.overall, "min": ev.min, "criterion": crit}
+        result.history.append(event)
+        emit(event)
+        return event
+
+    step = 0
+    for stage in stages:
+        emit({"kind": "stage", "stage": stage.name, "step": step, "steps": stage.steps,
+              "lr": stage.lr, "temperature": stage.temperature})
+        opt = make_device_optimizer(model, stage.lr, cfg.optimizer)
+        sampler = device_sampler(stage.sampler, dev)
+        best = None
+        if stage.select_best:
+            ev = validate(stage.name, step)
+            best = (ev["criterion"], step, model.state_copy())
+        for i in range(1, stage.steps + 1):
+            if stop is not None and stop.is_set():  # (a distributed run is never stopped this way)
+                result.stopped = True
+                break
+            # ----- sample (on the device, seeded per rank), step (nothing read back) -----
+            idx = sampler.sample(gen, local_batch)                                # (b,)
+            loss = device_step(opt, loss_fn, pair_q[idx], pair_d[idx], stage.temperature, gen, reduce)
+            step += 1
+            if i % max(1, cfg.eval_every // 4) == 0 or i == stage.steps:
+                elapsed = time.perf_counter() - t_start
+                done = step / total
+                emit({"kind": "loss", "stage": stage.name, "step": step, "loss": float(loss),
+                      "progress": done, "eta_seconds": elapsed / done * (1 - done)})
+            if i % cfg.eval_every == 0 or i == stage.steps:
+                ev = validate(stage.name, step)
+                if best is not None and ev["criterion"] > best[0]:
+                    best = (ev["criterion"], step, model.state_copy())
+        if best is not None:
+            model.load_state(best[2])
+            result.best_step[stage.name] = best[1]
+            emit({"kind": "checkpoint", "stage": stage.name, "step": best[1], "criterion": best[0]})
+        if result.stopped:
+            break
+    model.to("cpu")
     result.seconds = time.perf_counter() - t_start
     return result

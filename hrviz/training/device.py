@@ -1,0 +1,458 @@
+"""Training and evaluation that stay on a torch device (CUDA, or the CPU through the same code).
+
+The numpy loop (:mod:`.loop`) builds each step's masks and unique rows on the host. On a GPU
+that would cross to the host at every step, so this module holds the device-side version of
+every per-step piece, written with fixed shapes so that a step never waits for the host:
+
+- :func:`resolve_device`: ``auto`` (CUDA when present) | ``cpu`` | ``cuda`` (an
+  :class:`~hrviz.errors.InputError` without a GPU, so the CLI exits 2);
+- :class:`AncestorTable`: S(q) of every query as a padded (Q, L) table of document ids,
+  sorted per row, padded with ``n`` (L = max |S(q)|, 79 on a 10^6-node DAG at distance 8);
+- :func:`device_sampler`: the samplers of :mod:`hrviz.pairs` on a ``torch.Generator`` on
+  the device (same distributions, another random stream than numpy's);
+- :class:`DeviceSoftmaxLoss`: candidates and masking without host work. Sampled negatives
+  are not deduplicated (a variable size) but sorted, and repeated columns are masked, which
+  is the same softmax as the numpy loss's unique candidates. Hierarchy masking scatters
+  -inf at S(q_b)'s columns (full, sampled) or tests membership by a batched
+  ``searchsorted`` over the sorted table rows (in-batch);
+- :class:`DeviceRowOptimizer`: lazy Adam / SGD on rows that may repeat (gradients of
+  repeated rows summed through an (n, d) buffer, identical values written back), so no
+  ``unique`` is needed;
+- :func:`device_step`: gather, fused loss, backward, optional all-gather of (rows,
+  gradients) across ranks (:mod:`.distributed`), update; returns the loss as a tensor;
+- :func:`evaluate_on_device`: chunked matrix product + ``topk`` (+ exact counts with
+  ``ranks=True``) giving an :class:`hrviz.evaluate.Evaluation` with the same definitions;
+- :func:`sampled_evaluation`: a seeded sample of queries ranked against all documents,
+  recall with a 95% bootstrap interval over queries (labelled ``sampled``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..evaluate import Evaluation, _rank_metrics
+
+DEVICES = {"auto": "CUDA when a GPU is present, else the CPU", "cpu": "the CPU",
+           "cuda": "the first CUDA GPU (exits 2 without one)"}
+
+
+def resolve_device(name: str | None) -> str:
+    """``auto`` -> ``cuda`` when available else ``cpu``; ``cuda`` without a GPU is an InputError."""
+    name = name or "auto"
+    if name not in DEVICES:
+        raise InputError(f"unknown device {name!r}", hint="--device auto | cpu | cuda")
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda, but no CUDA GPU is available here",
+                         hint="use --device cpu or --device auto")
+    return name
+
+
+def device_name(dev: str | torch.device) -> str:
+    """Words for the device in use, e.g. 'cuda (NVIDIA H100 80GB HBM3)' or 'cpu (2 threads)'."""
+    dev = torch.device(dev)
+    if dev.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(dev)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+class AncestorTable:
+    """S(q) for queries ``queries`` (default all) of ``closure`` as padded tensors (Q, L).
+
+    ``doc``: document ids sorted per row, padded with ``n_docs``; ``dist``: their distances
+    (-1 pad); ``pair``: their pair index into the closure (-1 pad); ``size``: |S(q)|.
+    """
+
+    def __init__(self, closure, n_docs: int, device, queries: np.ndarray | None = None, *,
+                 with_pairs: bool = False):
+        n_q = len(closure.ptr) - 1
+        qs = np.arange(n_q) if queries is None else np.asarray(queries, dtype=np.int64)
+        starts = closure.ptr[qs]
+        counts = closure.ptr[qs + 1] - starts
+        L = max(int(counts.max()) if len(qs) else 1, 1)
+        owner = np.repeat(np.arange(len(qs)), counts)
+        offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        pidx = np.repeat(starts, counts) + offs
+        docs = closure.doc[pidx].astype(np.int64)
+        order = np.lexsort((docs, owner))  # rows stay contiguous: owner[order] == owner
+        doc = np.full((len(qs), L), n_docs, dtype=np.int64)
+        doc[owner, offs] = docs[order]
+        self.n, self.L = n_docs, L
+        self.doc = torch.from_numpy(doc).to(device)
+        self.size = torch.from_numpy(counts.astype(np.int64)).to(device)
+        if with_pairs:
+            dist = np.full((len(qs), L), -1, dtype=np.int64)
+            pair = np.full((len(qs), L), -1, dtype=np.int64)
+            dist[owner, offs] = closure.distance[pidx[order]]
+            pair[owner, offs] = pidx[order]
+            self.dist = torch.from_numpy(dist).to(device)
+            self.pair = torch.from_numpy(pair).to(device)
+
+
+# ----- samplers ----------------------------------------------------------------------------
+
+class _Uniform:
+    def __init__(self, index, device):
+        self.index = torch.as_tensor(np.asarray(index, dtype=np.int64), device=device)
+
+    def sample(self, gen, size):
+        return self.index[torch.randint(0, len(self.index), (size,), generator=gen, device=self.index.device)]
+
+
+class _Grouped:
+    def __init__(self, s, device):
+        t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.int64), device=device)  # noqa: E731
+        self.order, self.counts, self.starts = t(s.order), t(s.counts), t(s.starts)
+
+    def sample(self, gen, size):
+        dev = self.order.device
+        g = torch.randint(0, len(self.counts), (size,), generator=gen, device=dev)
+        c = self.counts[g]
+        off = (torch.rand(size, generator=gen, device=dev, dtype=torch.float64) * c).long()
+        return self.order[self.starts[g] + torch.minimum(off, c - 1)]
+
+
+class _Weighted:
+    def __init__(self, s, device):
+        self.cdf = torch.as_tensor(s.cdf, dtype=torch.float64, device=device)
+
+    def sample(self, gen, size):
+        u = torch.rand(size, generator=gen, device=self.cdf.device, dtype=torch.float64)
+        return torch.searchsorted(self.cdf, u).clamp_(max=len(self.cdf) - 1)
+
+
+class _Mixture:
+    def __init__(self, s, device):
+        self.parts = [device_sampler(p, device) for p in s.samplers]
+        self.weights = torch.as_tensor(s.weights, dtype=torch.float64, device=device)
+
+    def sample(self, gen, size):
+        # each pair picks its component: a fixed shape (the numpy mixture's counts vary)
+        comp = torch.multinomial(self.weights, size, replacement=True, generator=gen)  # (B,)
+        draws = torch.stack([p.sample(gen, size) for p in self.parts])             # (K, B)
+        return draws.gather(0, comp[None]).squeeze(0)
+
+
+def device_sampler(sampler, device):
+    """The device twin of a :mod:`hrviz.pairs` sampler (``.sample(generator, size)``)."""
+    from .. import pairs as P
+
+    if isinstance(sampler, P.UniformSampler):  # LongDistanceSampler included
+        return _Uniform(sampler.index, device)
+    if isinstance(sampler, P.GroupedSampler):
+        return _Grouped(sampler, device)
+    if isinstance(sampler, P.DistanceWeightedSampler):
+        return _Weighted(sampler, device)
+    if isinstance(sampler, P.MixtureSampler):
+        return _Mixture(sampler, device)
+    raise TypeError(f"no device version of {type(sampler).__name__}")
+
+
+# ----- loss ----------------------------------------------------------------------------------
+
+class DeviceSoftmaxLoss:
+    """:class:`~hrviz.training.loss.SoftmaxLoss` with every per-step piece on the device.
+
+    Args:
+        table: AncestorTable of the relevance the loss may know (all queries).
+        negatives, n_negatives, temperature_mode, masking, normalize_queries: as SoftmaxLoss.
+    """
+
+    def __init__(self, table: AncestorTable, *, negatives="full", n_negatives=8192,
+                 temperature_mode="scale", masking="hierarchy", normalize_queries=False):
+        self.table, self.n = table, table.n
+        self.negatives, self.n_negatives = negatives, n_negatives
+        self.mode, self.masking, self.normalize_queries = temperature_mode, masking, normalize_queries
+        if negatives == "sampled" and n_negatives >= self.n:
+            self.negatives = "full"
+
+    @property
+    def in_batch(self) -> bool:
+        return self.negatives == "in-batch"
+
+    def candidates(self, gen, positives: torch.Tensor):
+        """(cand (C,) or None for all documents, repeated-column mask (C,) or None, target (B,))."""
+        if self.in_batch:
+            return positives, None, torch.arange(len(positives), device=positives.device)
+        if self.negatives == "full":
+            return None, None, positives
+        drawn = torch.randint(0, self.n, (self.n_negatives,), generator=gen, device=positives.device)
+        cand = torch.cat([positives, drawn]).sort().values                      # (C,), C = B + K
+        rep = torch.zeros_like(cand, dtype=torch.bool)
+        rep[1:] = cand[1:] == cand[:-1]                                         # later copies
+        return cand, rep, torch.searchsorted(cand, positives)                   # first copy
+
+    def masker(self, queries, positives, cand, rep, target):
+        """A function (z (B, C), z_target (B,)) -> None that sets the masked logits to -inf."""
+        table, n = self.table, self.n
+
+        def apply(z, zt):
+            if rep is not None:
+                z.masked_fill_(rep[None, :], -torch.inf)
+            if self.masking == "none":
+                return
+            if self.in_batch:
+                if self.masking == "duplicates":
+                    m = positives[None, :] == positives[:, None]                 # (B, B)
+                else:
+                    rel = table.doc[queries]                                     # (B, L) sorted
+                    vals = positives[None, :].expand(len(queries), -1).contiguous()
+                    pos = torch.searchsorted(rel, vals).clamp_(max=table.L - 1)  # (B, B)
+                    m = rel.gather(1, pos) == vals                               # doc_c in S(q_b)
+                m.fill_diagonal_(False)
+                z.masked_fill_(m, -torch.inf)
+                return
+            if self.masking != "hierarchy":  # full/sampled hold each document once (rep masked)
+                return
+            rel = table.doc[queries]                                             # (B, L)
+            valid = (rel < n) & (rel != positives[:, None])
+            if cand is None:
+                col = rel
+            else:
+                col = torch.searchsorted(cand, rel).clamp_(max=len(cand) - 1)
+                valid &= cand[col] == rel
+            idx = torch.where(valid, col, target[:, None])
+            src = torch.where(valid, torch.full_like(z[:1, :1], -torch.inf).expand_as(idx), zt[:, None].expand_as(idx))
+            z.scatter_(1, idx, src)
+
+        return apply
+
+    def logits_loss(self, qv, dv, mask_fn, target, temperature):
+        if self.normalize_queries:
+            qv = torch.nn.functional.normalize(qv, dim=-1)
+        qv = qv * temperature if self.mode == "scale" else qv / temperature
+        return DeviceSoftmaxCE.apply(qv, dv, target, mask_fn)
+
+
+class DeviceSoftmaxCE(torch.autograd.Function):
+    """The fused masked softmax cross-entropy of :class:`~hrviz.training.loss.MaskedSoftmaxCE`,
+    with the masking done by a device-side function instead of host index lists."""
+
+    @staticmethod
+    def forward(ctx, qv, dv, target, mask_fn):
+        z = qv @ dv.T                                                            # (B, C)
+        ar = torch.arange(len(target), device=z.device)
+        z_target = z[ar, target]                                                 # (B,)
+        mask_fn(z, z_target)
+        zmax = z.amax(dim=1, keepdim=True)
+        p = z.sub_(zmax).exp_()
+        total = p.sum(dim=1)
+        loss = (zmax.squeeze(1) + total.log() - z_target).mean()
+        ctx.save_for_backward(qv, dv, p, total, target)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad):
+        qv, dv, p, total, target = ctx.saved_tensors
+        b = len(target)
+        g = p.mul_((grad / b) / total[:, None])
+        g[torch.arange(b, device=g.device), target] -= grad / b
+        return g @ dv, g.T @ qv, None, None
+
+
+# ----- optimiser -----------------------------------------------------------------------------
+
+class DeviceRowOptimizer:
+    """Lazy Adam or SGD on rows that may repeat (``rows`` None: every row)."""
+
+    def __init__(self, model, lr: float, kind: str = "lazy-adam", betas=(0.9, 0.999), eps: float = 1e-8):
+        self.model, self.lr, self.kind, self.betas, self.eps = model, lr, kind, betas, eps
+        self.t = 0
+        self._buf: dict[str, torch.Tensor] = {}
+        if kind == "lazy-adam":
+            self.state = {k: (torch.zeros_like(p), torch.zeros_like(p)) for k, p in (("q", model.q), ("d", model.d))}
+
+    def begin(self) -> None:
+        self.t += 1
+
+    @torch.no_grad()
+    def update(self, name: str, rows: torch.Tensor | None, grad: torch.Tensor) -> None:
+        param = getattr(self.model, name).data
+        if self.kind == "sgd":
+            if rows is None:
+                param.add_(grad, alpha=-self.lr)
+            else:
+                param.index_add_(0, rows, grad, alpha=-self.lr)
+            return
+        if rows is not None:  # sum the gradients of repeated rows; every copy gets the sum
+            buf = self._buf.get(name)
+            if buf is None:
+                buf = self._buf[name] = torch.zeros_like(param)
+            buf.index_add_(0, rows, grad)
+            grad = buf[rows]
+            buf[rows] = 0
+        b1, b2 = self.betas
+        m_all, v_all = self.state[name]
+        m = (m_all if rows is None else m_all[rows]).mul(b1).add_(grad, alpha=1 - b1)
+        v = (v_all if rows is None else v_all[rows]).mul(b2).addcmul_(grad, grad, value=1 - b2)
+        step = (m / (1 - b1 ** self.t)) / ((v / (1 - b2 ** self.t)).sqrt_().add_(self.eps))
+        if rows is None:
+            m_all.copy_(m), v_all.copy_(v), param.sub_(step, alpha=self.lr)
+        else:  # repeated rows write identical values
+            m_all[rows], v_all[rows] = m, v
+            param[rows] = param[rows] - self.lr * step
+
+
+class DeviceDenseOptimizer:
+    """Dense Adam / Adagrad (torch.optim) fed gradients at rows that may repeat."""
+
+    def __init__(self, model, lr: float, kind: str = "adam"):
+        self.model = model
+        params = [model.q, model.d]
+        self.opt = torch.optim.Adam(params, lr=lr) if kind == "adam" else torch.optim.Adagrad(params, lr=lr)
+        self._pending: dict = {}
+
+    def begin(self) -> None:
+        self._pending = {}
+
+    @torch.no_grad()
+    def update(self, name, rows, grad) -> None:
+        self._pending[name] = (rows, grad)
+        if len(self._pending) < 2:
+            return
+        for k, (r, g) in self._pending.items():
+            p = getattr(self.model, k)
+            p.grad = g.clone() if r is None else torch.zeros_like(p).index_add_(0, r, g)
+        self.opt.step()
+        self.model.q.grad = self.model.d.grad = None
+
+
+def make_device_optimizer(model, lr: float, kind: str):
+    if kind in ("lazy-adam", "sgd"):
+        return DeviceRowOptimizer(model, lr, kind)
+    if kind in ("adam", "adagrad"):
+        return DeviceDenseOptimizer(model, lr, kind)
+    raise ValueError(f"unknown optimizer {kind!r}")
+
+
+def device_step(opt, loss_fn: DeviceSoftmaxLoss, queries: torch.Tensor, positives: torch.Tensor,
+                temperature: float, gen, reduce=None) -> torch.Tensor:
+    """One step on the device: candidates, gather, fused loss, backward, (reduce), update.
+
+    ``reduce(name, rows, grad) -> (rows, grad)`` combines the ranks' gradients
+    (:func:`hrviz.training.distributed.gather_rows`). Returns the loss (a 0-d tensor).
+    """
+    m = opt.model
+    cand, rep, target = loss_fn.candidates(gen, positives)
+    mask_fn = loss_fn.masker(queries, positives, cand, rep, target)
+    q_leaf = m.q.detach()[queries].requires_grad_(True)                                  # (B, d)
+    d_leaf = (m.d.detach().clone() if cand is None else m.d.detach()[cand]).requires_grad_(True)  # (C, d)
+    norm = (lambda x: torch.nn.functional.normalize(x, dim=-1)) if m.normalize else (lambda x: x)
+    loss = loss_fn.logits_loss(norm(q_leaf), norm(d_leaf), mask_fn, target, temperature)
+    loss.backward()
+    updates = [("q", queries, q_leaf.grad), ("d", cand, d_leaf.grad)]
+    if reduce is not None:
+        updates = [(k, *reduce(k, r, g)) for k, r, g in updates]
+    opt.begin()
+    for k, r, g in updates:
+        opt.update(k, r, g)
+    return loss.detach()
+
+
+# ----- evaluation ----------------------------------------------------------------------------
+
+@torch.no_grad()
+def evaluate_on_device(q_vecs, d_vecs, closure, *, device="cpu", k: str | int = "auto",
+                       queries: np.ndarray | None = None, pair_mask: np.ndarray | None = None,
+                       ranks: bool = True, chunk: int = 1024, per_query: bool = False):
+    """:func:`hrviz.evaluate.evaluate` on a device: same definitions, chunked ``Q @ D.T`` + ``topk``.
+
+    ``q_vecs``/``d_vecs``: arrays or tensors (n, d). With ``ranks=False`` a pair's rank is exact
+    inside the head of its row (k + 1 values) and "missed" beyond, which recall needs; with
+    ``ranks=True`` every rank is an exact count and mean rank and MAP are computed.
+    ``per_query=True`` also returns (hits (Q, T), pairs (Q, T)) numpy arrays per query.
+    """
+    import time
+
+    t0 = time.perf_counter()
+    dev = torch.device(device)
+    Q = torch.as_tensor(q_vecs, dtype=torch.float32).to(dev)
+    D = torch.as_tensor(d_vecs, dtype=torch.float32).to(dev)
+    n = D.shape[0]
+    qs_all = np.arange(len(closure.ptr) - 1) if queries is None else np.asarray(queries, dtype=np.int64)
+    tab = AncestorTable(closure, n, dev, qs_all, with_pairs=True)
+    qs_t = torch.as_tensor(qs_all, device=dev)
+    mask_t = None if pair_mask is None else torch.as_tensor(pair_mask, device=dev)
+    T = int(closure.distance.max()) + 1 if closure.n_pairs else 1
+    hits = torch.zeros(T, dtype=torch.float64, device=dev)
+    pairs = torch.zeros(T, dtype=torch.float64, device=dev)
+    q_hits, q_pairs, kept = [], [], []
+    kh = min(n, (tab.L if k == "auto" else max(int(k), tab.L)) + 1)
+    for lo in range(0, len(qs_all), chunk):
+        rows = slice(lo, lo + chunk)
+        S = Q[qs_t[rows]] @ D.T                                                  # (c, n)
+        rel, dist = tab.doc[rows], tab.dist[rows]                                # (c, L)
+        valid = rel < n
+        s = S.gather(1, rel.clamp(max=n - 1))                                    # (c, L)
+        top = torch.topk(S, kh, dim=1, sorted=True).values                       # (c, kh)
+        in_head = s > top[:, -1:] if kh < n else torch.ones_like(valid)
+        rank = (top[:, None, :] >= s[:, :, None]).sum(-1)                        # (c, L)
+        rank = torch.where(in_head, rank, torch.full_like(rank, n + 1))
+        if ranks:
+            for j in range(0, S.shape[0], 16):  # exact counts over the whole row
+                rank[j:j + 16] = (S[j:j + 16, None, :] >= s[j:j + 16, :, None]).sum(-1)
+        kq = tab.size[rows, None] if k == "auto" else torch.full_like(rank[:, :1], int(k))
+        count = valid if mask_t is None else valid & mask_t[tab.pair[rows].clamp(min=0)]
+        hit = (rank <= kq) & count
+        dcl = dist.clamp(min=0)
+        hits.index_add_(0, dcl[count], hit[count].double())
+        pairs.index_add_(0, dcl[count], torch.ones_like(dcl[count], dtype=torch.float64))
+        if per_query:
+            hq = torch.zeros(len(rel), T, dtype=torch.float64, device=dev)
+            pq = torch.zeros_like(hq)
+            hq.scatter_add_(1, dcl, hit.double())
+            pq.scatter_add_(1, dcl, count.double())
+            q_hits.append(hq.cpu().numpy())
+            q_pairs.append(pq.cpu().numpy())
+        if ranks:
+            kept.append((tab.pair[rows][valid].cpu().numpy(), rank[valid].cpu().numpy(), s[valid].cpu().numpy()))
+    h_np, p_np = hits.cpu().numpy(), pairs.cpu().numpy()
+    ev = Evaluation(k=str(k), hits={t: int(h_np[t]) for t in range(T) if p_np[t]},
+                    pairs={t: int(p_np[t]) for t in range(T) if p_np[t]},
+                    n_queries=int((tab.size > 0).sum()))
+    if ranks and kept:
+        pidx = np.concatenate([a for a, _, _ in kept])
+        rk = np.concatenate([b for _, b, _ in kept])
+        sc = np.concatenate([c for _, _, c in kept])
+        cnt = None if pair_mask is None else pair_mask[pidx]
+        ev.mean_rank, ev.map = _rank_metrics(closure.query[pidx], closure.distance[pidx], rk, sc, cnt)
+    ev.seconds = time.perf_counter() - t0
+    if per_query:
+        return ev, (np.concatenate(q_hits) if q_hits else np.zeros((0, T)),
+                    np.concatenate(q_pairs) if q_pairs else np.zeros((0, T)))
+    return ev
+
+
+def sampled_evaluation(q_vecs, d_vecs, closure, *, queries: int = 10_000, seed: int = 0,
+                       device="cpu", k: str | int = "auto", boot: int = 1000, chunk: int = 1024) -> dict:
+    """Recall of a seeded sample of ``queries`` queries, ranked exactly against all documents.
+
+    Pairs of one query are correlated, so the 95% interval is a bootstrap over *queries*
+    (``boot`` resamples, seeded), percentile method, for overall recall and each distance.
+    Returns a dict labelled ``"evaluation": "sampled"`` with ``queries``, ``metric``,
+    ``recall_by_distance``, ``overall``, ``min``, ``ci95`` (``{"overall": [lo, hi], "by_distance":
+    {t: [lo, hi]}}``) and ``seconds``.
+    """
+    import time
+
+    t0 = time.perf_counter()
+    n_q = len(closure.ptr) - 1
+    rng = np.random.default_rng(seed)
+    qs = np.sort(rng.choice(n_q, size=min(queries, n_q), replace=False))
+    ev, (hq, pq) = evaluate_on_device(q_vecs, d_vecs, closure, device=device, k=k, queries=qs,
+                                      ranks=False, chunk=chunk, per_query=True)
+    idx = rng.integers(0, len(qs), size=(boot, len(qs)))
+    bh = np.stack([hq[i].sum(0) for i in idx])                                  # (boot, T)
+    bp = np.stack([pq[i].sum(0) for i in idx])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        overall = bh.sum(1) / bp.sum(1)
+        by_t = bh / bp
+    ci = {"overall": [float(np.nanpercentile(overall, 2.5)), float(np.nanpercentile(overall, 97.5))],
+          "by_distance": {str(t): [float(np.nanpercentile(by_t[:, t], 2.5)), float(np.nanpercentile(by_t[:, t], 97.5))]
+                          for t in ev.pairs}}
+    return {"evaluation": "sampled", "queries": int(len(qs)), "metric": ev.metric,
+            "recall_by_distance": {str(t): r for t, r in ev.recall_by_distance.items()},
+            "overall": ev.overall, "min": ev.min, "ci95": ci, "seconds": time.perf_counter() - t0}
