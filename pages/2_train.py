@@ -120,6 +120,7 @@ try:
                f"{plan.regime} regime: {plan.pairs} pairs, {plan.negatives} softmax, "
                f"masking {plan.masking}, {plan.optimizer} at lr {plan.lr:g}"
                + (", false negatives NOT masked" if plan.masking != "hierarchy" else "") + ".")
+    st.caption(f"Device: {__import__('hrviz.training.device', fromlist=['device_name']).device_name(plan.device)}")
 except InputError as err:
     plan = None
     st.error(str(err))
