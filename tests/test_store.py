@@ -493,3 +493,13 @@ def test_closed_store(db):
         s.runs()
     with Store(db) as again:  # the file was released
         assert again.runs().empty
+
+
+def test_batch_reuses_one_connection(store):
+    rid = new_run(store)
+    with store.batch() as s:
+        con = s._local.con
+        s.log_metrics(rid, "train", 0, {"loss": 1.0})
+        assert len(s.metrics(rid)) == 1 and s.run(rid)["status"] == "running"
+        assert s._local.con is con
+    assert store._local.con is None  # released at the end of the block

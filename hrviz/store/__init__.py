@@ -460,6 +460,14 @@ class Store:
                 con.close()
 
     @contextmanager
+    def batch(self) -> Iterator["Store"]:
+        """Run several operations on one connection (one connect instead of one each), e.g. the
+        reads of a page rerun: ``with store.batch(): store.runs(); store.metrics(ids)``. The
+        file is held while inside, so keep the block short and free of waiting."""
+        with self._open():
+            yield self
+
+    @contextmanager
     def _write(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection inside a transaction, under the file's lock; rolled back on error."""
         if self.read_only:
