@@ -142,3 +142,9 @@ def test_train_cli_device_cpu_json(tmp_path):
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout.strip().splitlines()[-1])
     assert out["device"] == "cpu" and 0 <= out["overall"] <= 1
+    e = subprocess.run([sys.executable, "-m", "hrviz", "eval", str(out["run_id"]), "--device", "cpu",
+                        "--sample-queries", "40", "--json", "--db", str(tmp_path / "r.duckdb")],
+                       capture_output=True, text=True, timeout=120)
+    assert e.returncode == 0, e.stderr
+    s = json.loads(e.stdout.strip().splitlines()[-1])
+    assert s["evaluation"] == "sampled" and s["queries"] == 40 and "ci95" in s
