@@ -128,10 +128,14 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--epoch-budget", type=float, default=90.0, help="run the whole epoch when it should take less")
     a = ap.parse_args()
-    rows = []
-    for n in [int(s) for s in a.sizes.split(",")]:
+    old = OUT / "scale.jsonl"
+    sizes = [int(x) for x in a.sizes.split(",")]
+    rows = [json.loads(line) for line in old.read_text().splitlines()] if old.exists() else []
+    rows = [r for r in rows if r["nodes"] not in sizes]  # rows of other sizes are kept
+    for n in sizes:
         rows.append(one(n, a.steps, a.batch, a.negatives, a.dim, a.epoch_budget))
-        print(json.dumps(rows[-1]), flush=True)
+        rows.sort(key=lambda r: r["nodes"])
+        print(json.dumps(next(r for r in rows if r["nodes"] == n)), flush=True)
         write(rows)
 
 

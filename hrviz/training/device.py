@@ -357,7 +357,7 @@ def device_step(opt, loss_fn: DeviceSoftmaxLoss, queries: torch.Tensor, positive
 @torch.no_grad()
 def evaluate_on_device(q_vecs, d_vecs, closure, *, device="cpu", k: str | int = "auto",
                        queries: np.ndarray | None = None, pair_mask: np.ndarray | None = None,
-                       ranks: bool = True, chunk: int = 1024, per_query: bool = False):
+                       ranks: bool = True, chunk: int | None = None, per_query: bool = False):
     """:func:`hrviz.evaluate.evaluate` on a device: same definitions, chunked ``Q @ D.T`` + ``topk``.
 
     ``q_vecs``/``d_vecs``: arrays or tensors (n, d). With ``ranks=False`` a pair's rank is exact
@@ -372,6 +372,8 @@ def evaluate_on_device(q_vecs, d_vecs, closure, *, device="cpu", k: str | int = 
     Q = torch.as_tensor(q_vecs, dtype=torch.float32).to(dev)
     D = torch.as_tensor(d_vecs, dtype=torch.float32).to(dev)
     n = D.shape[0]
+    if chunk is None:  # a (chunk, n) score block of at most 512 MB: 134 queries at 10^6 documents
+        chunk = max(16, min(1024, 2**27 // max(n, 1)))
     qs_all = np.arange(len(closure.ptr) - 1) if queries is None else np.asarray(queries, dtype=np.int64)
     tab = AncestorTable(closure, n, dev, qs_all, with_pairs=True)
     qs_t = torch.as_tensor(qs_all, device=dev)
@@ -427,7 +429,7 @@ def evaluate_on_device(q_vecs, d_vecs, closure, *, device="cpu", k: str | int = 
 
 
 def sampled_evaluation(q_vecs, d_vecs, closure, *, queries: int = 10_000, seed: int = 0,
-                       device="cpu", k: str | int = "auto", boot: int = 1000, chunk: int = 1024) -> dict:
+                       device="cpu", k: str | int = "auto", boot: int = 1000, chunk: int | None = None) -> dict:
     """Recall of a seeded sample of ``queries`` queries, ranked exactly against all documents.
 
     Pairs of one query are correlated, so the 95% interval is a bootstrap over *queries*
