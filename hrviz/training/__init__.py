@@ -4,7 +4,9 @@
 - :mod:`.loss`: the masked softmax loss and its fused kernel;
 - :mod:`.optim`: row-only (lazy) Adam and SGD;
 - :mod:`.recipes`: recipes as stages;
-- :mod:`.loop`: :func:`fit`, the training loop.
+- :mod:`.loop`: :func:`fit`, the training loop (numpy on the CPU; the device loop on CUDA);
+- :mod:`.device`: devices, the device loop's pieces, evaluation on the device, sampled evaluation;
+- :mod:`.distributed`: data-parallel training on torch.distributed.
 """
 
 from .config import MASKINGS, NEGATIVES, OPTIMIZERS, PAIR_DRAWS, RECIPES, REGIME_HELP, REGIMES, TrainConfig
