@@ -81,8 +81,8 @@ def load_source(spec: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Hierarchy:
         return random_dag(**args)
     if spec == "wordnet":
         return wordnet()
-    if head == "wordnet" and rest:
-        return wordnet_subtree(rest)
+    if kind == "wordnet":
+        return wordnet_subtree(args["synset"])
     path = Path(spec)
     if path.exists():
         return load_file(path, max_bytes=max_bytes)
