@@ -120,12 +120,17 @@ def run_training(source: str, cfg: TrainConfig, store: Store, *, hierarchy: Hier
         store.finish_run(run_id, status="stopped" if result.stopped else "finished", summary=summary,
                          seconds=time.perf_counter() - t0)
     except BaseException as e:  # noqa: BLE001 - every failure must leave a marked run
-        msg = str(e) if isinstance(e, InputError) else f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
         try:
-            store.finish_run(run_id, status="failed", error=msg, seconds=time.perf_counter() - t0)
+            record_failure(store, run_id, e, t0)
         finally:
             raise
     return run_id
+
+
+def record_failure(store: Store, run_id: int, err: BaseException, t0: float) -> None:
+    """Mark run ``run_id`` failed: a user error's message, else the exception and a short trace."""
+    msg = str(err) if isinstance(err, InputError) else f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"
+    store.finish_run(run_id, status="failed", error=msg, seconds=time.perf_counter() - t0)
 
 
 def launch(source: str, cfg: TrainConfig, store: Store, *, hierarchy: Hierarchy | None = None,

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from typing import Callable
 
-from ..errors import InputError
 from ..hierarchy import Hierarchy
 from .poincare import PoincareConfig, fit_poincare
 
@@ -26,7 +24,7 @@ def run_poincare_training(source: str, cfg: PoincareConfig, store, *, hierarchy:
                           progress: Callable[[dict], None] | None = None) -> int:
     """Train a Poincaré model, evaluate it, save it; returns the run id (errors mark it failed)."""
     from ..evaluate import evaluate
-    from ..experiment import _log_retrievals, models_dir
+    from ..experiment import _log_retrievals, models_dir, record_failure
     from ..sources import load_source
 
     h = hierarchy or load_source(source)
@@ -58,9 +56,8 @@ def run_poincare_training(source: str, cfg: PoincareConfig, store, *, hierarchy:
         store.finish_run(run_id, status="stopped" if result.stopped else "finished", summary=summary,
                          seconds=time.perf_counter() - t0)
     except BaseException as e:  # noqa: BLE001 - every failure must leave a marked run
-        msg = str(e) if isinstance(e, InputError) else f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
         try:
-            store.finish_run(run_id, status="failed", error=msg, seconds=time.perf_counter() - t0)
+            record_failure(store, run_id, e, t0)
         finally:
             raise
     return run_id

@@ -38,6 +38,7 @@ from ..evaluate import evaluate
 from ..hierarchy import Hierarchy
 from ..pairs import split_pairs
 from ..training import SoftmaxLoss, TrainConfig
+from ..training.loop import validation_event
 from ..training.recipes import build_stages
 from .text import CACHE_DIR, get_encoder, node_features
 from .text_tower import HEADS, TextTower
@@ -185,11 +186,7 @@ def _train(h, model: TextTower, cfg: TrainConfig, tcfg: TowerConfig, callback, s
     def validate(stage: str, step: int) -> dict:
         with torch.no_grad():
             ev = evaluate(model.query_vectors(), model.doc_vectors(), closure, queries=val_queries, ranks=False)
-        crit = {"mean": float(np.mean(list(ev.recall_by_distance.values()))), "min": ev.min,
-                "overall": ev.overall}[cfg.select_by]
-        event = {"kind": "recall", "stage": stage, "step": step, "split": "val", "k": "auto",
-                 "hits": ev.hits, "pairs": ev.pairs, "recall": ev.recall_by_distance,
-                 "overall": ev.overall, "min": ev.min, "criterion": crit}
+        event = validation_event(ev, stage, step, cfg.select_by)
         out["history"].append(event)
         emit(event)
         return event

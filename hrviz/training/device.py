@@ -33,6 +33,7 @@ import torch
 
 from ..errors import InputError
 from ..evaluate import Evaluation, _rank_metrics
+from .loss import fused_ce_backward, fused_ce_forward
 
 DEVICES = {"auto": "CUDA when a GPU is present, else the CPU", "cpu": "the CPU",
            "cuda": "the first CUDA GPU (exits 2 without one)"}
@@ -237,20 +238,11 @@ class DeviceSoftmaxCE(torch.autograd.Function):
         ar = torch.arange(len(target), device=z.device)
         z_target = z[ar, target]                                                 # (B,)
         mask_fn(z, z_target)
-        zmax = z.amax(dim=1, keepdim=True)
-        p = z.sub_(zmax).exp_()
-        total = p.sum(dim=1)
-        loss = (zmax.squeeze(1) + total.log() - z_target).mean()
-        ctx.save_for_backward(qv, dv, p, total, target)
-        return loss
+        return fused_ce_forward(ctx, qv, dv, z, z_target, target)
 
     @staticmethod
     def backward(ctx, grad):
-        qv, dv, p, total, target = ctx.saved_tensors
-        b = len(target)
-        g = p.mul_((grad / b) / total[:, None])
-        g[torch.arange(b, device=g.device), target] -= grad / b
-        return g @ dv, g.T @ qv, None, None
+        return (*fused_ce_backward(ctx, grad), None, None)
 
 
 # ----- optimiser -----------------------------------------------------------------------------

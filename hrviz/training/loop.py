@@ -102,6 +102,16 @@ def _threads(wanted: int | None):
             torch.set_num_threads(min(_THREADS_ACTIVE) if _THREADS_ACTIVE else _THREADS_BEFORE[0])
 
 
+def validation_event(ev, stage: str, step: int, select_by: str) -> dict:
+    """The ``recall`` event of a validation evaluation, with its checkpoint ``criterion``
+    (mean over distances, min, or overall validation recall, as ``select_by`` says)."""
+    crit = {"mean": float(np.mean(list(ev.recall_by_distance.values()))), "min": ev.min,
+            "overall": ev.overall}[select_by]
+    return {"kind": "recall", "stage": stage, "step": step, "split": "val", "k": "auto",
+            "hits": ev.hits, "pairs": ev.pairs, "recall": ev.recall_by_distance,
+            "overall": ev.overall, "min": ev.min, "criterion": crit}
+
+
 def apply_threads(cfg: TrainConfig) -> None:
     """Set the process's torch threads from a resolved config (command-line runs only)."""
     if cfg.threads:
@@ -130,11 +140,7 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
     def validate(stage: str, step: int) -> dict:
         ev = evaluate(model.query_vectors(), model.doc_vectors(), closure, queries=val_queries,
                       pair_mask=val_mask, ranks=False)
-        crit = {"mean": float(np.mean(list(ev.recall_by_distance.values()))), "min": ev.min,
-                "overall": ev.overall}[cfg.select_by]
-        event = {"kind": "recall", "stage": stage, "step": step, "split": "val", "k": "auto",
-                 "hits": ev.hits, "pairs": ev.pairs, "recall": ev.recall_by_distance,
-                 "overall": ev.overall, "min": ev.min, "criterion": crit}
+        event = validation_event(ev, stage, step, cfg.select_by)
         result.history.append(event)
         emit(event)
         return event
@@ -220,11 +226,7 @@ def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
         with torch.no_grad():
             ev = evaluate_on_device(model.query(), model.doc(), closure, device=dev, queries=val_queries,
                                     pair_mask=val_mask, ranks=False)
-        crit = {"mean": float(np.mean(list(ev.recall_by_distance.values()))), "min": ev.min,
-                "overall": ev.overall}[cfg.select_by]
-        event = {"kind": "recall", "stage": stage, "step": step, "split": "val", "k": "auto",
-                 "hits": ev.hits, "pairs": ev.pairs, "recall": ev.recall_by_distance,
-                 "overall": ev.overall, "min": ev.min, "criterion": crit}
+        event = validation_event(ev, stage, step, cfg.select_by)
         result.history.append(event)
         emit(event)
         return event

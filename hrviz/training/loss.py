@@ -157,18 +157,29 @@ class MaskedSoftmaxCE(torch.autograd.Function):
         z = qv @ dv.T
         if len(rows):
             z[rows, cols] = -torch.inf
-        ar = torch.arange(len(target))
-        z_target = z[ar, target]
-        zmax = z.amax(dim=1, keepdim=True)
-        p = z.sub_(zmax).exp_()  # unnormalised softmax, in place (masked: exp(-inf) = 0)
-        total = p.sum(dim=1)
-        loss = (zmax.squeeze(1) + total.log() - z_target).mean()
-        ctx.save_for_backward(qv, dv, p, total, target)
-        return loss
+        z_target = z[torch.arange(len(target)), target]
+        return fused_ce_forward(ctx, qv, dv, z, z_target, target)
 
     @staticmethod
     def backward(ctx, grad):
-        qv, dv, p, total, target = ctx.saved_tensors
-        g = p.mul_((grad / len(target)) / total[:, None])  # softmax / B, in place
-        g[torch.arange(len(target)), target] -= grad / len(target)
-        return g @ dv, g.T @ qv, None, None, None
+        return (*fused_ce_backward(ctx, grad), None, None, None)
+
+
+def fused_ce_forward(ctx, qv, dv, z, z_target, target) -> torch.Tensor:
+    """The shared forward of the fused kernels: from masked logits z (B, C), in place, the mean
+    of logsumexp(z[b]) - z_target[b]; saves what :func:`fused_ce_backward` needs."""
+    zmax = z.amax(dim=1, keepdim=True)
+    p = z.sub_(zmax).exp_()  # unnormalised softmax, in place (masked: exp(-inf) = 0)
+    total = p.sum(dim=1)
+    loss = (zmax.squeeze(1) + total.log() - z_target).mean()
+    ctx.save_for_backward(qv, dv, p, total, target)
+    return loss
+
+
+def fused_ce_backward(ctx, grad) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradients for qv (B, d) and dv (C, d): (softmax - one-hot) / B, formed in place."""
+    qv, dv, p, total, target = ctx.saved_tensors
+    b = len(target)
+    g = p.mul_((grad / b) / total[:, None])
+    g[torch.arange(b, device=g.device), target] -= grad / b
+    return g @ dv, g.T @ qv
