@@ -135,10 +135,18 @@ def record_failure(store: Store, run_id: int, err: BaseException, t0: float) -> 
 
 def launch(source: str, cfg: TrainConfig, store: Store, *, hierarchy: Hierarchy | None = None,
            stop: threading.Event | None = None, name: str | None = None) -> tuple[int, threading.Thread]:
-    """Create the run row now, train in a daemon thread; returns (run_id, thread)."""
+    """Create the run row now, train in a daemon thread; returns (run_id, thread).
+
+    A :class:`~hrviz.encoders.poincare.PoincareConfig` trains a Poincaré model instead
+    (:func:`~hrviz.encoders.poincare_run.launch_poincare`)."""
+    from .encoders.poincare import PoincareConfig
     from .sources import load_source
 
     h = hierarchy or load_source(source)
+    if isinstance(cfg, PoincareConfig):
+        from .encoders.poincare_run import launch_poincare
+
+        return launch_poincare(source, cfg, store, h, stop=stop, name=name)
     resolved = cfg.resolved(h)
     run_id = store.create_run(source=source, hierarchy_hash=h.hash, recipe=resolved.recipe, dim=resolved.dim,
                               seed=resolved.seed, params=asdict(resolved), name=name)

@@ -7,6 +7,7 @@ from hrviz import charts
 from hrviz.errors import InputError
 from hrviz.training import REGIME_HELP, REGIMES, RECIPES, TrainConfig  # imports torch: only the page that trains does
 from hrviz_app.navigation import through_app
+from hrviz_app.poincare import MODEL_KINDS, POINCARE, poincare_settings
 from hrviz_app.resources import DEFAULT_SOURCE, get_store, load_hierarchy
 from hrviz_app.titles import run_label, run_row, source_title
 from hrviz_app.training import active_trainings, start_training, stop_training, training_job
@@ -18,7 +19,7 @@ st.title("Train")
 source = st.session_state.get("source", DEFAULT_SOURCE)
 h = load_hierarchy(source)
 store = get_store()
-st.caption(f"Trains a dual encoder on `{source_title(source)}` ({h.n:,} nodes, depth "
+st.caption(f"Trains a dual encoder (or a Poincaré-ball model) on `{source_title(source)}` ({h.n:,} nodes, depth "
            f"{h.max_depth}); change the hierarchy on the Hierarchy page. Training runs in the "
            "background and writes every number to the results store: other pages stay usable.")
 
@@ -42,88 +43,96 @@ def _on_regime() -> None:
 
 
 # ----- settings
-c1, c2, c3 = st.columns(3)
-with c1:
-    dim = st.number_input("Dimension d", 1, 1024, 3 if h.n <= 1000 else 16 if h.n <= 20_000 else 64,
-                          key=f"t_dim_{h.hash}", help=TrainConfig.help("dim"))
-    recipe = st.selectbox("Recipe", list(RECIPES), key="t_recipe", on_change=_on_recipe)
-    st.caption(RECIPES[recipe])
-    pf = st.toggle("Pretrain-finetune", key="t_pf", on_change=_on_toggle,
-                   help="pretrain on all pairs, then finetune on long-distance pairs only")
-    regime = st.selectbox("Regime", list(REGIMES), key="t_regime", help=TrainConfig.help("regime"),
-                          on_change=_on_regime)
-    st.caption(REGIME_HELP[regime])
-with c2:
-    steps = st.number_input("Steps (pretrain / main stage)", 1, 100_000, value=None, step=100,
-                            key="t_steps", placeholder="auto",
-                            help=TrainConfig.help("steps"))
-    seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="t_seed", help=TrainConfig.help("seed"))
-    max_distance = st.session_state.get("max_distance")
-    st.caption(f"Pairs up to distance {max_distance or h.max_depth} "
-               "(the cap set on the Hierarchy page).")
-with c3:
-    ft_steps = ratio = ft_temp = threshold = None
-    p = base.rebalance_p
-    if pf:
-        ft_steps = st.number_input("Finetune steps", 1, 100_000, value=None, step=50,
-                                   key="t_ft_steps", placeholder="auto (a quarter of the steps)",
-                                   help=TrainConfig.help("finetune_steps"))
-        ratio = st.select_slider("Finetune learning-rate ratio",
-                                 [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0],
-                                 value=REGIMES[regime]["finetune_lr_ratio"], key="t_ratio",
-                                 format_func=lambda v: f"{v:g}",
-                                 help=TrainConfig.help("finetune_lr_ratio"))
-        ft_temp = st.number_input("Finetune temperature", 1.0, 5000.0, float(base.finetune_temperature),
-                                  step=50.0, key="t_ft_temp", help=TrainConfig.help("finetune_temperature"))
-        dmax = max(1, min(max_distance or h.max_depth, h.max_depth))
-        threshold = st.slider("Long-distance threshold", 1, dmax,
-                              min(dmax, REGIMES[regime]["long_threshold"] or max(1, -(-dmax // 2))),
-                              key=f"t_threshold_{h.hash}",
-                              help=TrainConfig.help("long_threshold"))
-    elif recipe == "rebalanced":
-        p = st.slider("Share of distance-0 pairs p", 0.0, 1.0, base.rebalance_p, 0.01, key="t_p",
-                      help=TrainConfig.help("rebalance_p"))
-with st.expander("More hyper-parameters"):
-    e1, e2, e3, e4 = st.columns(4)
-    batch = e1.number_input("Batch size", 1, 65_536, value=None, key="t_batch", placeholder="auto",
-                            help=TrainConfig.help("batch_size"))
-    lr = e2.number_input("Learning rate", 1e-6, 10.0, value=None, format="%g", key="t_lr",
-                         placeholder=f"regime: {REGIMES[regime]['lr']:g}", help=TrainConfig.help("lr"))
-    temp = e3.number_input("Temperature", 0.1, 5000.0, base.temperature, key="t_temp",
-                           help=TrainConfig.help("temperature"))
-    eval_every = e4.number_input("Evaluate every (steps)", 1, 10_000, value=None, key="t_eval",
-                                 placeholder="auto", help=TrainConfig.help("eval_every"))
-    st.caption("Regime settings (empty: the regime's preset)")
-    n1, n2, n3, n4 = st.columns(4)
-    regime_choice = {}
-    for col, name, label in ((n1, "pairs", "Regular pairs"), (n2, "negatives", "Negatives"),
-                             (n3, "masking", "Masking"), (n4, "optimizer", "Optimiser")):
-        regime_choice[name] = col.selectbox(
-            label, TrainConfig.choices(name), index=None, key=f"t_{name}",
-            placeholder=f"regime: {REGIMES[regime][name]}", help=TrainConfig.help(name))
+model = st.radio("Model", MODEL_KINDS, horizontal=True, key="t_kind",
+                 help="dual encoder: the paper's two lookup tables, score = dot product; Poincaré ball: "
+                      "one table in the hyperbolic unit ball, score = minus the hyperbolic distance "
+                      "(Nickel & Kiela 2017)")
+if model == POINCARE:
+    cfg = plan = poincare_settings(h, max_distance=st.session_state.get("max_distance"))
+else:
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        dim = st.number_input("Dimension d", 1, 1024, 3 if h.n <= 1000 else 16 if h.n <= 20_000 else 64,
+                              key=f"t_dim_{h.hash}", help=TrainConfig.help("dim"))
+        recipe = st.selectbox("Recipe", list(RECIPES), key="t_recipe", on_change=_on_recipe)
+        st.caption(RECIPES[recipe])
+        pf = st.toggle("Pretrain-finetune", key="t_pf", on_change=_on_toggle,
+                       help="pretrain on all pairs, then finetune on long-distance pairs only")
+        regime = st.selectbox("Regime", list(REGIMES), key="t_regime", help=TrainConfig.help("regime"),
+                              on_change=_on_regime)
+        st.caption(REGIME_HELP[regime])
+    with c2:
+        steps = st.number_input("Steps (pretrain / main stage)", 1, 100_000, value=None, step=100,
+                                key="t_steps", placeholder="auto",
+                                help=TrainConfig.help("steps"))
+        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="t_seed", help=TrainConfig.help("seed"))
+        max_distance = st.session_state.get("max_distance")
+        st.caption(f"Pairs up to distance {max_distance or h.max_depth} "
+                   "(the cap set on the Hierarchy page).")
+    with c3:
+        ft_steps = ratio = ft_temp = threshold = None
+        p = base.rebalance_p
+        if pf:
+            ft_steps = st.number_input("Finetune steps", 1, 100_000, value=None, step=50,
+                                       key="t_ft_steps", placeholder="auto (a quarter of the steps)",
+                                       help=TrainConfig.help("finetune_steps"))
+            ratio = st.select_slider("Finetune learning-rate ratio",
+                                     [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0],
+                                     value=REGIMES[regime]["finetune_lr_ratio"], key="t_ratio",
+                                     format_func=lambda v: f"{v:g}",
+                                     help=TrainConfig.help("finetune_lr_ratio"))
+            ft_temp = st.number_input("Finetune temperature", 1.0, 5000.0, float(base.finetune_temperature),
+                                      step=50.0, key="t_ft_temp", help=TrainConfig.help("finetune_temperature"))
+            dmax = max(1, min(max_distance or h.max_depth, h.max_depth))
+            threshold = st.slider("Long-distance threshold", 1, dmax,
+                                  min(dmax, REGIMES[regime]["long_threshold"] or max(1, -(-dmax // 2))),
+                                  key=f"t_threshold_{h.hash}",
+                                  help=TrainConfig.help("long_threshold"))
+        elif recipe == "rebalanced":
+            p = st.slider("Share of distance-0 pairs p", 0.0, 1.0, base.rebalance_p, 0.01, key="t_p",
+                          help=TrainConfig.help("rebalance_p"))
+    with st.expander("More hyper-parameters"):
+        e1, e2, e3, e4 = st.columns(4)
+        batch = e1.number_input("Batch size", 1, 65_536, value=None, key="t_batch", placeholder="auto",
+                                help=TrainConfig.help("batch_size"))
+        lr = e2.number_input("Learning rate", 1e-6, 10.0, value=None, format="%g", key="t_lr",
+                             placeholder=f"regime: {REGIMES[regime]['lr']:g}", help=TrainConfig.help("lr"))
+        temp = e3.number_input("Temperature", 0.1, 5000.0, base.temperature, key="t_temp",
+                               help=TrainConfig.help("temperature"))
+        eval_every = e4.number_input("Evaluate every (steps)", 1, 10_000, value=None, key="t_eval",
+                                     placeholder="auto", help=TrainConfig.help("eval_every"))
+        st.caption("Regime settings (empty: the regime's preset)")
+        n1, n2, n3, n4 = st.columns(4)
+        regime_choice = {}
+        for col, name, label in ((n1, "pairs", "Regular pairs"), (n2, "negatives", "Negatives"),
+                                 (n3, "masking", "Masking"), (n4, "optimizer", "Optimiser")):
+            regime_choice[name] = col.selectbox(
+                label, TrainConfig.choices(name), index=None, key=f"t_{name}",
+                placeholder=f"regime: {REGIMES[regime][name]}", help=TrainConfig.help(name))
 
-cfg = TrainConfig(
-    dim=int(dim), recipe=recipe, seed=int(seed), max_distance=max_distance,
-    steps=None if steps is None else int(steps), batch_size=None if batch is None else int(batch),
-    regime=regime, lr=None if lr is None else float(lr), temperature=float(temp), eval_every=None if eval_every is None else int(eval_every),
-    finetune_steps=None if ft_steps is None else int(ft_steps),
-    finetune_lr_ratio=None if ratio is None else float(ratio),
-    finetune_temperature=float(ft_temp) if ft_temp is not None else base.finetune_temperature,
-    long_threshold=threshold, rebalance_p=float(p),
-    **regime_choice,
-)
-try:
-    plan = cfg.resolved(h)
-    st.caption(f"Plan: {plan.total_steps():,} steps ({plan.steps:,}"
-               + (f" + {plan.finetune_steps:,} finetune" if recipe == "pretrain-finetune" else "")
-               + f"), batch {plan.batch_size:,}, evaluation every {plan.eval_every:,} steps, "
-               f"{plan.regime} regime: {plan.pairs} pairs, {plan.negatives} softmax, "
-               f"masking {plan.masking}, {plan.optimizer} at lr {plan.lr:g}"
-               + (", false negatives NOT masked" if plan.masking != "hierarchy" else "") + ".")
-    st.caption(f"Device: {__import__('hrviz.training.device', fromlist=['device_name']).device_name(plan.device)}")
-except InputError as err:
-    plan = None
-    st.error(str(err))
+    cfg = TrainConfig(
+        dim=int(dim), recipe=recipe, seed=int(seed), max_distance=max_distance,
+        steps=None if steps is None else int(steps), batch_size=None if batch is None else int(batch),
+        regime=regime, lr=None if lr is None else float(lr), temperature=float(temp), eval_every=None if eval_every is None else int(eval_every),
+        finetune_steps=None if ft_steps is None else int(ft_steps),
+        finetune_lr_ratio=None if ratio is None else float(ratio),
+        finetune_temperature=float(ft_temp) if ft_temp is not None else base.finetune_temperature,
+        long_threshold=threshold, rebalance_p=float(p),
+        **regime_choice,
+    )
+    try:
+        plan = cfg.resolved(h)
+        st.caption(f"Plan: {plan.total_steps():,} steps ({plan.steps:,}"
+                   + (f" + {plan.finetune_steps:,} finetune" if recipe == "pretrain-finetune" else "")
+                   + f"), batch {plan.batch_size:,}, evaluation every {plan.eval_every:,} steps, "
+                   f"{plan.regime} regime: {plan.pairs} pairs, {plan.negatives} softmax, "
+                   f"masking {plan.masking}, {plan.optimizer} at lr {plan.lr:g}"
+                   + (", false negatives NOT masked" if plan.masking != "hierarchy" else "") + ".")
+        st.caption(f"Device: {__import__('hrviz.training.device', fromlist=['device_name']).device_name(plan.device)}")
+    except InputError as err:
+        plan = None
+        st.error(str(err))
+
 
 # ----- start / stop
 live = active_trainings()

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from hrviz import charts
+from hrviz.charts.models import model_comparison_chart, with_model_kind
 from hrviz.paper import reference
 from hrviz_app.exports import export_run, projector_export
 from hrviz_app.navigation import through_app
@@ -16,12 +17,13 @@ through_app(__file__)  # never the legacy pages-directory mode
 st.title("Results")
 store = get_store()
 runs = store.runs()
+runs = with_model_kind(runs)  # + "model": dual encoder or Poincaré (the run's params["model"])
 if runs.empty:
     st.info("No runs yet: train one on the Train page.")
     st.stop()
 
 # ----- filters and the table
-f1, f2, f3 = st.columns(3)
+f1, f2, f3, f4 = st.columns(4)
 sources = sorted(runs["source"].unique())
 recipes = sorted(runs["recipe"].unique())
 statuses = sorted(runs["status"].unique())
@@ -29,14 +31,16 @@ pick_sources = f1.multiselect("Hierarchy", sources, format_func=source_title, ke
                               placeholder="all")
 pick_recipes = f2.multiselect("Recipe", recipes, key="r_recipes", placeholder="all")
 pick_status = f3.multiselect("Status", statuses, key="r_status", placeholder="all")
+pick_models = f4.multiselect("Model", sorted(runs["model"].unique()), key="r_models", placeholder="all")
 keep = pd.Series(True, index=runs.index)
-for column, picked in [("source", pick_sources), ("recipe", pick_recipes), ("status", pick_status)]:
+for column, picked in [("source", pick_sources), ("recipe", pick_recipes), ("status", pick_status),
+                       ("model", pick_models)]:
     if picked:
         keep &= runs[column].isin(picked)
 shown = runs[keep]
 st.caption(f"{len(shown)} of {len(runs)} runs. Recall is recall@k with k = the number of relevant "
            "documents of each query; overall pools all pairs, min is the worst distance.")
-table = shown[["run_id", "created", "status", "source", "recipe", "dim", "seed", "overall", "min",
+table = shown[["run_id", "created", "status", "source", "model", "recipe", "dim", "seed", "overall", "min",
                "map", "mean_rank", "seconds", "name", "error"]].assign(
     source=shown["source"].map(source_title))
 st.dataframe(table, hide_index=True, key="r_table", column_config={
@@ -69,7 +73,8 @@ if compare:
         for rid in compare:
             row = runs[runs["run_id"] == rid].iloc[0]
             params = store.run(rid)["params"]
-            ref = reference(row["source"], int(row["dim"]), row["recipe"], params.get("max_distance"))
+            ref = (reference(row["source"], int(row["dim"]), row["recipe"], params.get("max_distance"))
+                   if row["model"] == "dual encoder" else None)  # the paper's numbers are dual encoders
             label = final.loc[final["run_id"] == rid, "run"]
             if ref and len(label):
                 refs.append(charts.reference_frame(ref, run=label.iloc[0]))
@@ -79,6 +84,12 @@ if compare:
                    "validation queries, final on all pairs). Black ticks: the paper's published "
                    "numbers for the same setting" + ("." if refs else " (none of these runs matches "
                    "a published setting)."))
+        if runs.loc[runs["run_id"].isin(compare), "model"].nunique() > 1:  # dual encoder vs Poincaré
+            st.altair_chart(model_comparison_chart(rec, runs, title="final recall by distance, by model"),
+                            width="stretch")
+            st.caption("The same final evaluation for every model kind: recall@auto on all pairs "
+                       "(a Poincaré model ranks by hyperbolic distance). Solid: dual encoder; "
+                       "dashed: Poincaré.")
 
 # ----- active run and export
 st.subheader("One run")

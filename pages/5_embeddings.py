@@ -8,9 +8,11 @@ import numpy as np
 import streamlit as st
 
 from hrviz import projection
+from hrviz.charts.models import poincare_disk_chart
 from hrviz.charts.query import COLOR_BY, SELECTION, embedding_chart
 from hrviz.errors import InputError
 from hrviz_app.navigation import through_app
+from hrviz_app.poincare import DISK_CAPTION, disk_points, is_disk_run
 from hrviz_app.resources import default_inspect_run, get_store, inspectable_runs, jobs, run_vectors
 from hrviz_app.titles import run_label, source_title
 
@@ -38,12 +40,13 @@ try:
 except InputError as err:
     st.error(f"Cannot map run #{run_id}: {err}")
     st.stop()
+disk = is_disk_run(run)  # a d = 2 Poincaré model: its own points are the map, no projection
 
 # ----- what to draw
 c1, c2, c3, c4 = st.columns(4)
-side = c1.radio("Vectors", list(SIDES), key="e_side", horizontal=True,
+side = c1.radio("Vectors", list(SIDES), key="e_side", horizontal=True, disabled=disk,
                 help="both: queries are circles, documents squares")
-method = c2.radio("Projection", ["PCA", "UMAP"], key="e_method", horizontal=True,
+method = c2.radio("Projection", ["PCA", "UMAP"], key="e_method", horizontal=True, disabled=disk,
                   help="PCA is exact and instant; UMAP keeps neighbourhoods but takes a while")
 color = c3.selectbox("Colour by", list(COLOR_BY), key="e_color",
                      help="subtree: the ancestor at the chosen depth; recall@auto: share of the "
@@ -54,7 +57,7 @@ level = 1
 if color == "subtree" and h.max_depth > 1:
     level = st.slider("Subtree: ancestor at depth", 1, h.max_depth, 1, key="e_level")
 
-sides = SIDES[side]
+sides = ["query"] if disk else SIDES[side]  # a Poincaré node is one point of the disk
 nodes = projection.sample_nodes(h.n, max(1, max_points // len(sides)), seed=SAMPLE_SEED)
 if len(nodes) < h.n:
     st.info(f"{h.n:,} nodes: the map shows a seeded sample of {len(nodes):,} of them "
@@ -65,7 +68,7 @@ recall = recall_of(run_id, nodes) if color == "recall@auto" else None
 
 # ----- the projection
 coords, note = None, ""
-if method == "UMAP":
+if method == "UMAP" and not disk:
     p1, p2, p3, p4 = st.columns(4)
     params = projection.umap_params(
         n_neighbors=p1.slider("n_neighbors", 2, 200, 15, key="e_nn",
@@ -115,6 +118,8 @@ if method == "UMAP":
             if st.button("Compute UMAP", type="primary", key="e_umap_go", icon=":material/scatter_plot:"):
                 jobs().start_umap(x, cache_dir=cache_dir, **params)
                 st.rerun()
+if disk:
+    coords, note = disk_points(run_id)[nodes], DISK_CAPTION
 if coords is None:
     coords, ratio = projection.pca(x, return_variance=True)
     note = (f"PCA of {len(x):,} points: the two axes explain {ratio[0]:.0%} and {ratio[1]:.0%} of "
@@ -122,9 +127,11 @@ if coords is None:
 
 # ----- the map
 points = projection.map_frame(h, coords, nodes, sides, recall=recall, level=level)
-title = f"run #{run_id} · {source_title(run['source'])} · {'UMAP' if note.startswith('UMAP') else 'PCA'}"
-event = st.altair_chart(embedding_chart(points, color=color, title=title), on_select="rerun",
-                        key="e_chart", width="stretch")
+title = (f"run #{run_id} · {source_title(run['source'])} · "
+         + ("Poincaré disk" if disk else 'UMAP' if note.startswith('UMAP') else 'PCA'))
+chart = poincare_disk_chart(points, color=color, title=title) if disk else embedding_chart(points, color=color, title=title)
+event = st.altair_chart(chart, on_select="rerun",
+                        key="e_chart", width="content" if disk else "stretch")  # the disk keeps its aspect
 st.caption(note + " Hover a point to see its node; click one to open it in the Query inspector "
            "(double-click clears).")
 if color == "recall@auto" and "doc" in sides:

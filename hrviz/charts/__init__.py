@@ -236,7 +236,8 @@ def final_recall_frame(recall: pd.DataFrame, runs: pd.DataFrame | None = None) -
 
     Keeps, per (run_id, stage, split), the rows of the largest step; where ``runs`` (from
     ``store.runs()``) is given, adds its recipe, dim, source and a ``run`` label
-    ``"#ID recipe d=DIM"``. Columns: run_id, stage, step, split, distance, recall, hits, pairs
+    ``"#ID recipe d=DIM"`` (``"#ID Poincaré recipe d=DIM"`` for a Poincaré run, when ``runs`` has
+    ``params``). Columns: run_id, stage, step, split, distance, recall, hits, pairs
     (+ recipe, dim, source, run).
     """
     if recall.empty:
@@ -250,6 +251,13 @@ def final_recall_frame(recall: pd.DataFrame, runs: pd.DataFrame | None = None) -
         info = runs[["run_id", "recipe", "dim", "source"]].drop_duplicates("run_id")
         out = out.merge(info, on="run_id", how="left")
         out["run"] = [f"#{r} {rec} d={d}" for r, rec, d in zip(out["run_id"], out["recipe"], out["dim"])]
+        if "params" in runs:  # the model kind where it is not the dual encoder: "#7 Poincaré standard d=2"
+            from .models import model_kind, model_title
+
+            kinds = {int(r): model_kind(p) for r, p in zip(runs["run_id"], runs["params"])}
+            out["run"] = [lab if kinds.get(int(r), "dual-encoder") == "dual-encoder"
+                          else lab.replace(" ", f" {model_title(kinds[int(r)])} ", 1)
+                          for r, lab in zip(out["run_id"], out["run"])]
     return out
 
 

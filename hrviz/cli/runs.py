@@ -63,7 +63,7 @@ def register(sub) -> None:
     _config_args(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("eval", help="evaluate a stored run exactly on all pairs")
+    p = sub.add_parser("eval", help="evaluate a stored run exactly, on the pairs its final numbers count (held-out ones in generalisation mode)")
     p.add_argument("run_id", type=int)
     p.add_argument("--k", default="auto", help="auto (k = |S(q)|) or an integer")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
@@ -252,11 +252,11 @@ def cmd_runs(args) -> int:
     if not rows:
         print(f"no runs in {args.db}")
         return 0
-    print(f"{'id':>4}  {'status':9} {'recipe':18} {'dim':>4}  {'overall':>7} {'min':>6}  source")
+    print(f"{'id':>4}  {'status':11} {'recipe':18} {'dim':>4}  {'overall':>7} {'min':>6}  source")
     for r in rows:
         ov = f"{r['overall']:.3f}" if r.get("overall") is not None else "-"
         mn = f"{r['min']:.3f}" if r.get("min") is not None else "-"
-        print(f"{r['run_id']:>4}  {r['status']:9} {r['recipe']:18} {r['dim']:>4}  {ov:>7} {mn:>6}  {r['source']}")
+        print(f"{r['run_id']:>4}  {r['status']:11} {r['recipe']:18} {r['dim']:>4}  {ov:>7} {mn:>6}  {r['source']}")
     return 0
 
 

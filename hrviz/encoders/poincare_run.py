@@ -19,23 +19,39 @@ from ..hierarchy import Hierarchy
 from .poincare import PoincareConfig, fit_poincare
 
 
+def create_poincare_run(source: str, cfg: PoincareConfig, store, h: Hierarchy, *, name: str | None = None) -> int:
+    """The run row of a Poincaré run (status running); returns its id."""
+    recipe = "pretrain-finetune" if cfg.finetune_epochs else "standard"
+    return store.create_run(source=source, hierarchy_hash=h.hash, recipe=recipe, dim=cfg.dim,
+                            seed=cfg.seed, params=cfg.params(), name=name)
+
+
 def run_poincare_training(source: str, cfg: PoincareConfig, store, *, hierarchy: Hierarchy | None = None,
                           stop: threading.Event | None = None, name: str | None = None,
-                          progress: Callable[[dict], None] | None = None) -> int:
-    """Train a Poincaré model, evaluate it, save it; returns the run id (errors mark it failed)."""
+                          progress: Callable[[dict], None] | None = None, run_id: int | None = None) -> int:
+    """Train a Poincaré model, evaluate it, save it; returns the run id (errors mark it failed).
+
+    ``run_id``: a row made by :func:`create_poincare_run` (the background launch), else a new one.
+    ``stop`` (a ``threading.Event``) ends training at the next epoch; the run is then evaluated
+    and marked ``stopped``. Besides the loss, each epoch logs ``progress`` (0..1 of all epochs)
+    and ``eta_seconds``, which the Train page's live view reads.
+    """
     from ..evaluate import evaluate
     from ..experiment import _log_retrievals, models_dir, record_failure
     from ..sources import load_source
 
     h = hierarchy or load_source(source)
-    recipe = "pretrain-finetune" if cfg.finetune_epochs else "standard"
-    run_id = store.create_run(source=source, hierarchy_hash=h.hash, recipe=recipe, dim=cfg.dim,
-                              seed=cfg.seed, params=cfg.params(), name=name)
+    if run_id is None:
+        run_id = create_poincare_run(source, cfg, store, h, name=name)
+    total = max(1, cfg.burn_in + cfg.epochs + cfg.finetune_epochs)
     t0 = time.perf_counter()
     try:
         def on_event(e: dict) -> None:
             if e["kind"] == "loss":
-                store.log_metrics(run_id, e["stage"], e["epoch"], {"loss": e["loss"]})
+                done = min(1.0, e["epoch"] / total)
+                eta = e["seconds"] / e["epoch"] * (total - e["epoch"]) if e["epoch"] else 0.0
+                store.log_metrics(run_id, e["stage"], e["epoch"],
+                                  {"loss": e["loss"], "progress": done, "eta_seconds": max(0.0, eta)})
             elif e["kind"] == "stage":
                 store.log_metrics(run_id, e["stage"], 0, {"lr": e["lr"]})
             if progress:
@@ -61,6 +77,23 @@ def run_poincare_training(source: str, cfg: PoincareConfig, store, *, hierarchy:
         finally:
             raise
     return run_id
+
+
+def launch_poincare(source: str, cfg: PoincareConfig, store, h: Hierarchy, *,
+                    stop: threading.Event | None = None, name: str | None = None) -> tuple[int, threading.Thread]:
+    """:func:`hrviz.experiment.launch` for a :class:`PoincareConfig`: the run row now, training in
+    a daemon thread that honours ``stop``; returns (run_id, thread)."""
+    run_id = create_poincare_run(source, cfg, store, h, name=name)
+
+    def work():
+        try:
+            run_poincare_training(source, cfg, store, hierarchy=h, stop=stop, run_id=run_id)
+        except BaseException:  # already recorded as failed in the store
+            pass
+
+    t = threading.Thread(target=work, name=f"hrviz-poincare-run-{run_id}", daemon=True)
+    t.start()
+    return run_id, t
 
 
 def cmd_train_poincare(args) -> int:
