@@ -2,8 +2,8 @@
 
 This is the one place that ties the layers together for the CLI and the app:
 :func:`run_training` (blocking), :func:`launch` (background thread), :func:`evaluate_run`
-(re-evaluate a stored run), :func:`ensure_demo` (the small prepared results a first
-launch shows) and :func:`export_projector` (TensorBoard projector TSVs).
+(re-evaluate a stored run) and :func:`export_projector` (TensorBoard projector TSVs). The
+runs a first start trains for Home are :mod:`hrviz.story`'s.
 
 What a run writes (see ``hrviz/store.py`` for the schema):
 - metrics ``loss``, ``progress`` (0..1), ``eta_seconds`` per stage and step; ``lr`` and
@@ -34,7 +34,7 @@ from .hierarchy import Hierarchy
 from .store import Store
 from .training import TrainConfig, fit
 
-DEMO_SOURCE = "tree:H=4,W=5"
+DEMO_SOURCE = "tree:H=4,W=5"  # the paper's synthetic tree: a new session's hierarchy
 DEMO_RECIPES = ("standard", "pretrain-finetune")
 
 
@@ -160,29 +160,6 @@ def launch(source: str, cfg: TrainConfig, store: Store, *, hierarchy: Hierarchy 
     t = threading.Thread(target=work, name=f"hrviz-run-{run_id}", daemon=True)
     t.start()
     return run_id, t
-
-
-def demo_config(recipe: str, seed: int = 0) -> TrainConfig:
-    """The small synthetic experiment of the home page (paper: tree H=4, W=5, d=3).
-
-    1,200 + 300 steps (about 10 s for both recipes on one core) instead of the defaults'
-    2,899 + 724: the recall-by-distance shape is the same (overall 0.54 vs 0.57), and a first
-    start shows real runs within seconds. ``bench/synthetic.py`` uses the full defaults.
-    """
-    return TrainConfig(dim=3, recipe=recipe, seed=seed, steps=1200, finetune_steps=300)
-
-
-def ensure_demo(store: Store, *, force: bool = False, seed: int = 0) -> list[int]:
-    """Fill an empty store with the demo runs (standard and pretrain-finetune); returns their ids."""
-    if not force:
-        runs = store.runs()
-        have = runs[(runs["name"] == "demo") & (runs["status"] == "finished")] if len(runs) else runs
-        if len(have):
-            return [int(x) for x in have["run_id"]]
-    from .sources import load_source
-
-    h = load_source(DEMO_SOURCE)
-    return [run_training(DEMO_SOURCE, demo_config(r, seed), store, hierarchy=h, name="demo") for r in DEMO_RECIPES]
 
 
 def load_run_model(store: Store, run_id: int):

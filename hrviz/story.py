@@ -31,6 +31,7 @@ NAME = "story"  # the runs' name in the store
 @dataclass(frozen=True)
 class Chapter:
     key: str        # lost, repaired, cause-removed
+    short: str      # lost, repaired, cause removed: legends and labels
     title: str
     regime: str
     recipe: str
@@ -38,18 +39,19 @@ class Chapter:
 
 
 CHAPTERS = (
-    Chapter("lost", "Standard training: lost in the long distance", "paper", "standard",
+    Chapter("lost", "lost", "Standard training: lost in the long distance", "paper", "standard",
             "In-batch negatives, nothing masked: a far ancestor such as *mammal* sits in almost every "
             "batch as somebody else's positive, so every query learns to push it away. Recall falls "
             "with distance."),
-    Chapter("repaired", "Pretrain-finetune: the far ancestors come back", "paper", "pretrain-finetune",
+    Chapter("repaired", "repaired", "Pretrain-finetune: the far ancestors come back", "paper", "pretrain-finetune",
             "The same run, then a finetune on long-distance pairs only (distance >= 1, lr x 1/10, "
             "temperature 500), keeping the best checkpoint: the far distances recover, distance 0 "
             "pays a little."),
-    Chapter("cause-removed", "Exact training: the cause removed", "exact", "standard",
+    Chapter("cause-removed", "cause removed", "Exact training: the cause removed", "exact", "standard",
             "A full softmax with the other ancestors masked out of the denominator: no false "
             "negatives, and standard training retrieves every ancestor."),
 )
+CHAPTERS_BY_KEY = {ch.key: ch for ch in CHAPTERS}
 
 
 def config(chapter: Chapter, seed: int = 0) -> TrainConfig:

@@ -33,21 +33,43 @@ def tiny_demo_config(recipe: str, seed: int = 0):
     return TrainConfig(dim=3, recipe=recipe, seed=seed, steps=200, finetune_steps=100, eval_every=25)
 
 
+def tiny_story_config(chapter, seed: int = 0):
+    """A story chapter's run (hrviz.story.config) with few steps: the same code path, the same
+    setting (WordNet mammals, d=64, distance <= 8), in a second or two."""
+    from dataclasses import replace
+
+    from hrviz.story import config  # the module's own, also while a test has patched it
+
+    full = _FULL_STORY_CONFIG.setdefault("config", config)
+    return replace(full(chapter, seed), steps=30, finetune_steps=30, batch_size=64, eval_every=15)
+
+
+_FULL_STORY_CONFIG: dict = {}  # hrviz.story.config as first seen, before any monkeypatch
+
+
 def seed_demo(db: Path) -> list[int]:
-    """Fill a store with the demo runs (named ``demo``, as ``ensure_demo`` makes them), small."""
+    """Fill a store as a first start leaves it, small: the story's three runs (named ``story``),
+    then two runs on the session's default tree (named ``demo``), the newest, so they are the
+    active run of a new session."""
+    from hrviz import story
     from hrviz.experiment import DEMO_RECIPES, DEMO_SOURCE, run_training
+    from hrviz.sources import load_source
     from hrviz.store import Store
 
     with Store(db) as store:
-        return [run_training(DEMO_SOURCE, tiny_demo_config(r), store, name="demo") for r in DEMO_RECIPES]
+        h = load_source(story.SOURCE)
+        ids = [run_training(story.SOURCE, tiny_story_config(ch), store, hierarchy=h, name=story.NAME)
+               for ch in story.CHAPTERS]
+        return ids + [run_training(DEMO_SOURCE, tiny_demo_config(r), store, name="demo") for r in DEMO_RECIPES]
 
 
 @pytest.fixture
 def tiny_demo(monkeypatch):
-    """Make ``ensure_demo`` (first start, Home's re-run button) train the small config."""
-    import hrviz.experiment
+    """Make the story's runs (first start, Home's re-run button) train the small config."""
+    from hrviz import story
 
-    monkeypatch.setattr(hrviz.experiment, "demo_config", tiny_demo_config)
+    _FULL_STORY_CONFIG.setdefault("config", story.config)
+    monkeypatch.setattr(story, "config", tiny_story_config)
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +121,7 @@ def chromium_path() -> str:
 def streamlit_server(tmp_path_factory, chromium_path):
     """``streamlit run app.py`` on a free port with a fresh store; yields the base URL."""
     folder = tmp_path_factory.mktemp("server")
-    seed_demo(folder / "hrviz.duckdb")  # the full-size demo would take minutes on a busy box
+    seeded = seed_demo(folder / "hrviz.duckdb")  # full-size runs would take minutes on a busy box
     port = _free_port()
     env = {**os.environ, "HRVIZ_DB": str(folder / "hrviz.duckdb")}
     log = open(folder / "streamlit.log", "w")
@@ -111,7 +133,8 @@ def streamlit_server(tmp_path_factory, chromium_path):
     )
     try:
         _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc, timeout=60)
-        yield {"url": f"http://127.0.0.1:{port}", "db": folder / "hrviz.duckdb", "log": folder / "streamlit.log"}
+        yield {"url": f"http://127.0.0.1:{port}", "db": folder / "hrviz.duckdb", "log": folder / "streamlit.log",
+               "demo_standard": seeded[len(seeded) - 2]}  # a run on tree:H=4,W=5
     finally:
         proc.terminate()
         try:

@@ -73,22 +73,24 @@ def test_the_explicit_page_list_matches_the_page_files():
     assert len({p.url for p in PAGES}) == len(PAGES)
 
 
-def test_first_start_trains_the_demo_and_home_says_so(tmp_path, monkeypatch, tiny_demo):
+def test_first_start_trains_the_story_and_home_says_so(tmp_path, monkeypatch, tiny_demo):
     db = tmp_path / "fresh.duckdb"
     monkeypatch.setenv("HRVIZ_DB", str(db))
     at = app()
     note = [i.value for i in at.info if "First start" in i.value]
-    assert len(note) == 1 and "tree:H=4,W=5" in note[0]
+    assert len(note) == 1 and "wordnet:mammal.n.01" in note[0] and "3 (lost, repaired, cause-removed)" in note[0]
     from hrviz_app.resources import get_store  # the app's own Store on that file
 
     runs = get_store().runs()
-    assert sorted(runs["recipe"]) == ["pretrain-finetune", "standard"]
-    assert set(runs["name"]) == {"demo"} and set(runs["status"]) == {"finished"}
+    assert sorted(runs["recipe"]) == ["pretrain-finetune", "standard", "standard"]
+    assert set(runs["name"]) == {"story"} and set(runs["status"]) == {"finished"}
+    assert set(runs["source"]) == {"wordnet:mammal.n.01"} and set(runs["dim"]) == {64}
     assert at.session_state["run_id"] in set(runs["run_id"])
+    assert at.session_state["source"] == "tree:H=4,W=5"  # the session still starts on the small tree
     # a second session of the same process does not train again
     again = app()
     assert not again.exception
-    assert len(get_store().runs()) == 2
+    assert len(get_store().runs()) == 3
 
 
 def test_a_store_held_by_another_process_is_reported_in_words(tmp_path, monkeypatch):
@@ -109,32 +111,37 @@ def test_a_store_held_by_another_process_is_reported_in_words(tmp_path, monkeypa
         holder.wait()
 
 
-def test_home_shows_the_three_steps_from_the_demo_runs(app_env):
+def test_home_tells_the_story_from_the_stores_runs(app_env):
+    from hrviz import story
     from hrviz_app.resources import get_store
 
     at = app()
     assert at.title[0].value.startswith("Hierarchical retrieval")
     headers = [h.value for h in at.header]
-    assert headers[:3] == ["1 · The task", "2 · The failure: standard training",
-                           "3 · The fix: pretrain, then finetune on far pairs"]
+    assert headers[:6] == ["1 · The task", "2 · Standard training: lost in the long distance",
+                           "3 · Pretrain-finetune: the far ancestors come back",
+                           "4 · Exact training: the cause removed", "5 · The three together", "Try it"]
     assert not at.warning, [w.value for w in at.warning]
-    assert not [i for i in at.info if "First start" in i.value]  # the store had runs already
+    assert not [i for i in at.info if "First start" in i.value]  # the store had the runs already
+    assert len(charts(at)) == 5  # the task tree, three chapters, the three together
+    # each chapter's numbers are its run's, read from the store
+    runs = story.story_runs(get_store())
+    assert sorted(runs) == ["cause-removed", "lost", "repaired"]
     m = metrics(at)
-    assert m["Overall recall (standard)"].endswith("%")
-    assert m["Overall recall (pretrain-finetune)"].endswith("%")
-    assert len(charts(at)) == 3  # the task tree, the failure, the fix
-    # the numbers under the charts are the demo runs' final recall, read from the store
-    from hrviz_app.demo import demo_runs
-
-    std = demo_runs(get_store())["standard"]
-    fin = get_store().final_recall(int(std["run_id"]), split="all")
-    words = "standard, this run: " + " · ".join(
+    for key, run in runs.items():
+        short = story.CHAPTERS_BY_KEY[key].short
+        assert m[f"Worst distance ({short})"] == f"{run['min']:.1%}"
+        assert m[f"Overall ({short})"] == f"{run['overall']:.1%}"
+    lost = runs["lost"]
+    fin = get_store().final_recall(int(lost["run_id"]), split="all")
+    words = f"Run #{lost['run_id']}: " + " · ".join(
         f"d{int(d)} {r:.0%}" for d, r in zip(fin["distance"], fin["recall"]))
-    caption = next(c.value for c in at.caption if c.value.startswith("standard, this run"))
+    caption = next(c.value for c in at.caption if c.value.startswith(f"Run #{lost['run_id']}:"))
     assert caption.startswith(words + ". Weakest: distance ")
     worst = fin.loc[fin["recall"].idxmin()]
     assert f"Weakest: distance {int(worst['distance'])} ({worst['recall']:.0%})" in caption
-    # sidebar: the active hierarchy and run
+    assert caption.endswith("Black ticks: paper, full WordNet, d=64.")  # the paper's d=64 row
+    # sidebar: the active hierarchy and run; the session starts on the small tree
     side = " ".join(c.value for c in at.sidebar.caption)
     assert "781 nodes" in side and "finished" in side
     assert at.session_state["source"] == "tree:H=4,W=5"
@@ -143,16 +150,29 @@ def test_home_shows_the_three_steps_from_the_demo_runs(app_env):
     assert not at.exception
 
 
-def test_home_rerun_button_trains_a_new_pair_of_runs(app_env, store):
+def test_home_inspect_opens_the_chapters_run_in_the_query_inspector(app_env):
+    from hrviz import story
+    from hrviz_app.resources import get_store
+
+    at = app()
+    repaired = story.story_runs(get_store())["repaired"]
+    at.button(key="home_inspect_repaired").click().run()
+    assert not at.exception
+    assert at.session_state["run_id"] == int(repaired["run_id"])
+    assert at.session_state["source"] == story.SOURCE and at.session_state["max_distance"] == 8
+
+
+def test_home_rerun_button_trains_the_three_story_runs_again(app_env, store):
     at = app()
     before = set(store.runs()["run_id"])
     at.button(key="home_rerun").click().run()
     assert not at.exception
     new = set(store.runs()["run_id"]) - before
-    assert len(new) == 2
+    assert len(new) == 3
     rows = store.runs()[lambda r: r["run_id"].isin(new)]
-    assert set(rows["recipe"]) == {"standard", "pretrain-finetune"}
-    assert set(rows["status"]) == {"finished"}
+    assert sorted(rows["recipe"]) == ["pretrain-finetune", "standard", "standard"]
+    assert set(rows["status"]) == {"finished"} and set(rows["name"]) == {"story"}
+    assert len(set(rows["seed"])) == 1 and 0 not in set(rows["seed"])  # one new seed
     assert sorted(at.session_state["home_runs"]) == sorted(new)
     assert any(f"#{max(new)}" in c.value for c in at.caption)  # the page shows the new runs
 
@@ -368,7 +388,7 @@ def test_train_pick_an_earlier_run_on_another_hierarchy(app_env, store):
     at.switch_page("pages/2_train.py").run()
     runs = store.runs()
     assert len(at.selectbox(key="t_pick").options) == len(runs)
-    oldest = int(runs["run_id"].iloc[-1])
+    oldest = int(runs[runs["name"] == "demo"]["run_id"].iloc[-1])  # the oldest run on the small tree
     at.selectbox(key="t_pick").set_value(oldest).run()
     at.button(key="t_use").click().run()
     assert not at.exception
@@ -415,7 +435,8 @@ def test_export_run_zips_every_table(app_env, store):
 def test_projector_export_has_query_and_document_vectors(app_env, store):
     from hrviz_app.exports import projector_export
 
-    run_id = int(store.runs(status="finished")["run_id"].iloc[-1])
+    finished = store.runs(status="finished")
+    run_id = int(finished[finished["name"] == "demo"]["run_id"].iloc[-1])  # a run on the small tree
     with zipfile.ZipFile(io.BytesIO(projector_export(run_id))) as zf:
         assert sorted(zf.namelist()) == [f"run{run_id}_metadata.tsv", f"run{run_id}_vectors.tsv"]
         vectors = zf.read(f"run{run_id}_vectors.tsv").decode().splitlines()

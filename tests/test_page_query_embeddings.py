@@ -280,7 +280,7 @@ IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 def test_browser_deep_link_and_a_clicked_point_open_the_query(page, streamlit_server):
     """What AppTest cannot do: the URL of a real server, and a real click on the Vega map."""
     base = streamlit_server["url"]
-    page.goto(f"{base}/query?run=1&node=r.1.2.3.4")
+    page.goto(f"{base}/query?run={streamlit_server['demo_standard']}&node=r.1.2.3.4")
     page.wait_for_selector(IDLE, timeout=60_000)
     page.get_by_text("r.1.2.3.4 (depth 4)").first.wait_for(timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
