@@ -27,8 +27,9 @@ pages = {p.url: st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url, defa
          for i, p in enumerate(PAGES)}
 nav = st.navigation(list(pages.values()))
 st.session_state[APP_MARK] = True  # the pages check it (hrviz_app.navigation.through_app)
-if (wanted := wanted_page()) in pages:  # a first request that landed on a page file alone
-    st.switch_page(pages[wanted])
+wanted, params = wanted_page()
+if wanted in pages:  # a first request that landed on a page file alone
+    st.switch_page(pages[wanted], query_params=params or None)
 
 try:
     store = get_store()  # opens the store and fails stale runs, once per process

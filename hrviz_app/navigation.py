@@ -7,7 +7,8 @@ calls ``st.navigation``; on a fresh server a deep link (``/train``) as the very 
 then runs the page file alone, under a navigation of file names (``app``, ``home``, ...). Every
 page calls :func:`through_app` first: when ``app.py`` has not run in this session it remembers
 the page and switches to ``app.py`` (public ``st.switch_page``); app.py builds the navigation,
-which ends the legacy mode for the process, and opens the remembered page.
+which ends the legacy mode for the process, and opens the remembered page with its query
+parameters (a first-request deep link such as ``/query?run=3&node=dog.n.01`` keeps them).
 """
 
 from __future__ import annotations
@@ -48,13 +49,15 @@ def through_app(page_file: str) -> None:
     if st.session_state.get(APP_MARK):
         return
     name = Path(page_file).name
-    st.session_state[_WANTED] = next((p.url for p in PAGES if Path(p.path).name == name), None)
+    url = next((p.url for p in PAGES if Path(p.path).name == name), None)
+    st.session_state[_WANTED] = (url, st.query_params.to_dict())  # a deep link keeps its ?run=..&node=..
     st.switch_page("app.py")
 
 
-def wanted_page() -> str | None:
-    """The URL path of the page :func:`through_app` was asked for, once; else None."""
-    return st.session_state.pop(_WANTED, None)
+def wanted_page() -> tuple[str | None, dict[str, str]]:
+    """The URL path and query parameters of the page :func:`through_app` was asked for, once;
+    else (None, {})."""
+    return st.session_state.pop(_WANTED, (None, {}))
 
 
 def page(url: str) -> PageSpec:
