@@ -11,69 +11,27 @@ Definitions (science.md section 1):
 - the distance of a pair (q, a) is the *shortest* number of parent hops from q to a;
 - the depth of a node is the *longest* path from it to a root (so in a DAG a node
   is always deeper than each of its parents).
+
+The closure (all relevant pairs) is computed in :mod:`hrviz.closure`; :class:`Closure` is
+re-exported here.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from .errors import InputError
-from .sparse import expand_rows, group_rows
+from .closure import Closure, cap_closure, compute_closure
+from .sparse import expand_rows, group_rows, sorted_unique
 
 
 def _expand(ptr: np.ndarray, idx: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each entry r of ``rows``, all (position in rows, idx value) pairs of CSR row r."""
     owner, at = expand_rows(ptr, rows)
     return owner, idx[at]
-
-
-def _sorted_unique(x: np.ndarray) -> np.ndarray:
-    """Sort-based unique (numpy's hash-based np.unique is several times slower here)."""
-    x = np.sort(x)
-    if len(x) < 2:
-        return x
-    return x[np.concatenate(([True], x[1:] != x[:-1]))]
-
-
-@dataclass(frozen=True)
-class Closure:
-    """All relevant pairs (query, doc, distance), self pairs included, grouped by query.
-
-    Pairs of query q are ``doc[ptr[q]:ptr[q+1]]`` sorted by distance, then doc id;
-    ``query`` repeats the query id for each pair (handy for vectorised code).
-    """
-
-    ptr: np.ndarray  # (n + 1,) int64
-    query: np.ndarray  # (pairs,) int32
-    doc: np.ndarray  # (pairs,) int32
-    distance: np.ndarray  # (pairs,) int16
-    max_distance: int | None
-
-    @property
-    def n_pairs(self) -> int:
-        return len(self.doc)
-
-    @property
-    def n_ancestor_pairs(self) -> int:
-        """Pairs with distance >= 1 (the usual "closure size", self pairs excluded)."""
-        return int(np.count_nonzero(self.distance))
-
-    def sizes(self) -> np.ndarray:
-        """|S(q)| for every query: the number of relevant documents, itself included."""
-        return np.diff(self.ptr)
-
-    def count_by_distance(self) -> dict[int, int]:
-        counts = np.bincount(self.distance)
-        return {int(d): int(c) for d, c in enumerate(counts) if c}
-
-    def of(self, q: int) -> tuple[np.ndarray, np.ndarray]:
-        """(docs, distances) relevant to query q."""
-        lo, hi = self.ptr[q], self.ptr[q + 1]
-        return self.doc[lo:hi], self.distance[lo:hi]
 
 
 class Hierarchy:
@@ -113,7 +71,7 @@ class Hierarchy:
                 hint="remove the edge from that node to itself",
             )
         # Duplicate edges are merged, not errors.
-        key = _sorted_unique(child * n + parent)
+        key = sorted_unique(child * n + parent)
         child, parent = key // n, key % n
         self.n_edges = len(key)
         self.parent_ptr, self.parent_idx = group_rows(child, parent, n)
@@ -234,7 +192,7 @@ class Hierarchy:
                 break
             np.maximum.at(depth, kids, depth[frontier[owner]] + 1)
             np.subtract.at(remaining, kids, 1)
-            uniq = _sorted_unique(kids)
+            uniq = sorted_unique(kids)
             frontier = uniq[remaining[uniq] == 0]
             done += len(frontier)
         if done < n:
@@ -265,9 +223,8 @@ class Hierarchy:
     def closure(self, max_distance: int | None = None) -> Closure:
         """Every (query, ancestor-or-self, shortest distance) pair, capped at ``max_distance``.
 
-        Breadth-first over pairs: level t+1 is the parents of level t's documents,
-        minus pairs already found at a smaller distance (only possible in a DAG).
-        Cached per cap.
+        Computed breadth-first by :func:`hrviz.closure.compute_closure` (or cut from the full
+        closure when that is cached); cached per cap.
         """
         if max_distance is not None and max_distance < 0:
             raise InputError("max distance must be >= 0", hint="use 0 for self pairs only, or omit it")
@@ -276,44 +233,11 @@ class Hierarchy:
         if max_distance in self._closures:
             return self._closures[max_distance]
         if max_distance is not None and None in self._closures:
-            full = self._closures[None]
-            keep = full.distance <= max_distance
-            c = self._pack(full.query[keep], full.doc[keep], full.distance[keep], max_distance, ordered=True)
-            self._closures[max_distance] = c
-            return c
-        n = self.n
-        fq = np.arange(n, dtype=np.int64)
-        fa = fq.copy()
-        qs, ds, ts = [fq], [fa], [np.zeros(n, dtype=np.int16)]
-        seen = fq * n + fa  # sorted
-        t = 0
-        while len(fq) and (max_distance is None or t < max_distance):
-            t += 1
-            owner, pa = _expand(self.parent_ptr, self.parent_idx, fa)
-            keys = fq[owner] * n + pa
-            if not self.is_tree:
-                keys = _sorted_unique(keys)
-                pos = np.searchsorted(seen, keys)
-                pos[pos == len(seen)] = 0
-                keys = keys[seen[pos] != keys]
-                # both runs are sorted: a stable sort (timsort) merges them in linear time
-                seen = np.concatenate([seen, keys])
-                seen.sort(kind="stable")
-            fq, fa = keys // n, keys % n
-            qs.append(fq)
-            ds.append(fa)
-            ts.append(np.full(len(fq), t, dtype=np.int16))
-        c = self._pack(np.concatenate(qs), np.concatenate(ds), np.concatenate(ts), max_distance)
+            c = cap_closure(self._closures[None], max_distance)
+        else:
+            c = compute_closure(self.parent_ptr, self.parent_idx, self.is_tree, max_distance)
         self._closures[max_distance] = c
         return c
-
-    def _pack(self, q, a, t, max_distance, ordered: bool = False) -> Closure:
-        if not ordered:
-            order = np.lexsort((a, t, q))
-            q, a, t = q[order], a[order], t[order]
-        ptr = np.zeros(self.n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(q, minlength=self.n), out=ptr[1:])
-        return Closure(ptr, q.astype(np.int32), a.astype(np.int32), t.astype(np.int16), max_distance)
 
     def ancestors(self, i: int, max_distance: int | None = None) -> dict[int, int]:
         """{ancestor id: shortest distance} for one node, itself included at distance 0."""
@@ -328,7 +252,7 @@ class Hierarchy:
         frontier = np.array([i])
         while len(frontier):
             _, kids = _expand(self.child_ptr, self.child_idx, frontier)
-            kids = _sorted_unique(kids)
+            kids = sorted_unique(kids)
             kids = kids[~seen[kids]]
             seen[kids] = True
             frontier = kids

@@ -3,7 +3,7 @@
 Every node has a free query vector and a separate, free document vector (the paper's
 setting: asymmetric, no text encoder). With ``normalize=True`` (the default) both are
 unit vectors and the score is a cosine; the temperature then acts as a scale on it
-(see ``hrviz/train.py`` for why).
+(see :mod:`hrviz.training.loop` for why).
 
 Save/load uses safetensors: the two tables plus a JSON header with the hierarchy's
 hash, source and the run's parameters, so a model is never silently applied to
@@ -13,7 +13,9 @@ another hierarchy (:meth:`DualEncoder.check_hierarchy`).
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -91,18 +93,10 @@ class DualEncoder(torch.nn.Module):
 
     @classmethod
     def load(cls, path: str | Path) -> "DualEncoder":
-        from safetensors import safe_open
-
         path = Path(path)
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-                q, d = f.get_tensor("q"), f.get_tensor("d")
-        except FileNotFoundError:
-            raise InputError("model file not found", where=str(path)) from None
-        except Exception as e:  # safetensors raises its own error types for junk
-            raise InputError(f"not a readable hrviz model file ({e})", where=str(path),
-                             hint="choose a .safetensors file saved by hrviz") from None
+        with open_model_file(path) as f:
+            meta = f.metadata() or {}
+            q, d = f.get_tensor("q"), f.get_tensor("d")
         if meta.get("format") != "hrviz-dual-encoder/1" or q.shape != d.shape:
             raise InputError("not an hrviz dual-encoder model", where=str(path),
                              hint="choose a .safetensors file saved by hrviz")
@@ -113,14 +107,35 @@ class DualEncoder(torch.nn.Module):
 
     def check_hierarchy(self, hierarchy_hash: str, where: str = "model") -> None:
         """Refuse to apply a model to a hierarchy other than the one it was trained on."""
-        mine = self.meta.get("hierarchy_hash")
-        if mine and mine != hierarchy_hash:
-            raise InputError(
-                f"this model was trained on another hierarchy ({self.meta.get('source')}, hash {mine}) "
-                f"than the one loaded (hash {hierarchy_hash})",
-                where=where,
-                hint="load the hierarchy the model was trained on, or train a new model",
-            )
+        check_trained_on(self.meta, hierarchy_hash, where)
+
+
+@contextmanager
+def open_model_file(path: str | Path) -> Iterator:
+    """safetensors' ``safe_open`` on a model file; a missing or unreadable file (or a read inside
+    the block that fails) is an :class:`InputError`. Shared by every model kind's ``load``."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            yield f
+    except FileNotFoundError:
+        raise InputError("model file not found", where=str(path)) from None
+    except Exception as e:  # safetensors raises its own error types for junk
+        raise InputError(f"not a readable hrviz model file ({e})", where=str(path),
+                         hint="choose a .safetensors file saved by hrviz") from None
+
+
+def check_trained_on(meta: dict, hierarchy_hash: str, where: str = "model") -> None:
+    """Refuse a model (its file's ``meta``) on a hierarchy other than the one it was trained on."""
+    mine = meta.get("hierarchy_hash")
+    if mine and mine != hierarchy_hash:
+        raise InputError(
+            f"this model was trained on another hierarchy ({meta.get('source')}, hash {mine}) "
+            f"than the one loaded (hash {hierarchy_hash})",
+            where=where,
+            hint="load the hierarchy the model was trained on, or train a new model",
+        )
 
 
 def _json_default(x):

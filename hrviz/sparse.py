@@ -16,6 +16,8 @@ the relevant documents of query q this way, the hierarchy its parents and childr
   descending, member i has every member of its group up to the end of its run of equal
   scores at or above it. That is the project's pessimistic tie convention (science.md
   section 7: ties count against the pair).
+- :func:`sorted_unique`: the sorted distinct values of an array, by sorting (faster than
+  ``np.unique`` on the integer keys these walks build).
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ def group_rows(src: np.ndarray, dst: np.ndarray, n: int) -> tuple[np.ndarray, np
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(src, minlength=n), out=ptr[1:])
     return ptr, dst[order].astype(np.int32)
+
+
+def sorted_unique(x: np.ndarray) -> np.ndarray:
+    """Sort-based unique (numpy's hash-based np.unique is several times slower here)."""
+    x = np.sort(x)
+    if len(x) < 2:
+        return x
+    return x[np.concatenate(([True], x[1:] != x[:-1]))]
 
 
 def expand_rows(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

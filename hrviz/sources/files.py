@@ -47,31 +47,22 @@ exceed ``max_bytes`` (default :data:`DEFAULT_MAX_BYTES`, 200 MiB).
 
 from __future__ import annotations
 
-import csv
 import gzip
 import io
-import json
 import re
 import zlib
 from pathlib import Path
 
 from ..errors import InputError
 from ..hierarchy import Hierarchy
+from .obo import parse_obo
+from .parsers import parse_edge_list, parse_json
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 
 FORMATS_HINT = "use an edge list (.csv/.tsv/.txt of child,parent rows), a .json tree or a .obo ontology, optionally gzip'd"
 
 _EDGE_LIST_EXT = {".csv", ".tsv", ".txt", ".tab", ".edges", ".edgelist"}
-_DELIMITERS = ["\t", ";", "|", ","]  # tie-break order: commas are the likeliest inside names
-
-# Header column names (normalised: lower case, spaces and hyphens as underscores), by priority.
-_CHILD_COLS = ["child", "child_id", "child_name", "node", "node_id", "node_name", "id", "name",
-               "term", "term_id", "item", "concept", "category", "source", "src", "from"]
-_PARENT_COLS = ["parent", "parent_id", "parent_name", "parentid", "parents", "broader", "is_a",
-                "hypernym", "superclass", "target", "dst", "to"]
-_LABEL_COLS = ["label", "title", "name", "display_name"]
-_DESC_COLS = ["description", "desc", "definition", "def", "gloss", "comment"]
 
 
 def _mb(n: int) -> str:
@@ -85,10 +76,6 @@ def _size_error(what: str, size: int | None, max_bytes: int, where: str) -> Inpu
         where=where,
         hint="use a smaller file, or raise the limit with the max_bytes argument of load_file/parse_upload",
     )
-
-
-def _snippet(text: str, limit: int = 60) -> str:
-    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 # ----- entry points ------------------------------------------------------
@@ -140,7 +127,7 @@ def parse_upload(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES)
         kind = "json"
     else:
         kind = "edges"
-    parse = {"edges": _parse_edge_list, "json": _parse_json, "obo": _parse_obo}[kind]
+    parse = {"edges": parse_edge_list, "json": parse_json, "obo": parse_obo}[kind]
     return parse(text, filename, ext)
 
 
@@ -186,337 +173,3 @@ def _decode(data: bytes, where: str) -> str:
         raise InputError(f"not valid UTF-8 text: byte 0x{bad[0]:02x} at byte offset {start}, "
                          f"line {_line_of(data, start)}", where=where,
                          hint="save the file as UTF-8 (e.g. 'CSV UTF-8' in Excel)") from None
-
-
-def _build(edges, nodes, labels, descriptions, filename: str, what: str) -> Hierarchy:
-    if not edges:
-        found = f"{len(nodes)} node{'s' if len(nodes) != 1 else ''} but no edges" if nodes else "no nodes"
-        raise InputError(f"found {found}: a hierarchy needs at least one child -> parent edge",
-                         where=filename, hint=what)
-    return Hierarchy.from_names(edges, nodes=nodes, labels=labels or None, descriptions=descriptions or None,
-                                source=filename, where=filename)
-
-
-# ----- edge lists ------------------------------------------------------------
-def _norm(col: str) -> str:
-    return re.sub(r"[\s\-]+", "_", col.strip().lower())
-
-
-def _sniff_delimiter(text: str, ext: str) -> str:
-    sample = []
-    for line in text.splitlines():
-        s = line.strip()
-        if s and not s.startswith("#"):
-            sample.append(line)
-            if len(sample) >= 200:
-                break
-    order = ["\t"] + [d for d in _DELIMITERS if d != "\t"] if ext == ".tsv" else _DELIMITERS
-    best, best_score = order[-1] if ext != ".tsv" else "\t", (0, 0)
-    for d in order:
-        counts = [len(r) for r in csv.reader(sample, delimiter=d, skipinitialspace=True)]
-        multi = [c for c in counts if c >= 2]
-        if not multi:
-            continue
-        modal = max(set(multi), key=multi.count)
-        score = (len(multi), multi.count(modal))
-        if score > best_score:
-            best, best_score = d, score
-    return best
-
-
-def _header_columns(fields: list[str]) -> dict[str, int] | None:
-    """Column positions if ``fields`` is a header naming a child and a parent column."""
-    normed = [_norm(f) for f in fields]
-    child = next((normed.index(c) for c in _CHILD_COLS if c in normed), None)
-    parent = next((normed.index(c) for c in _PARENT_COLS if c in normed and normed.index(c) != child), None)
-    if child is None or parent is None:
-        return None
-    cols = {"child": child, "parent": parent}
-    taken = {child, parent}
-    for key, names in (("label", _LABEL_COLS), ("description", _DESC_COLS)):
-        pos = next((normed.index(c) for c in names if c in normed and normed.index(c) not in taken), None)
-        if pos is not None:
-            cols[key] = pos
-            taken.add(pos)
-    return cols
-
-
-def _parse_edge_list(text: str, filename: str, ext: str) -> Hierarchy:
-    delim = _sniff_delimiter(text, ext)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, skipinitialspace=True)
-    edges: list[tuple[str, str]] = []
-    seen_edges: set[tuple[str, str]] = set()
-    nodes: dict[str, None] = {}  # ordered set, first appearance
-    labels: dict[str, str] = {}
-    descriptions: dict[str, str] = {}
-    cols: dict[str, int] | None = None
-    first = True
-    end = 0  # line number where the previous row ended
-    try:
-        for row in reader:
-            start, end = end + 1, reader.line_num
-            fields = [f.strip() for f in row]
-            if not any(fields) or fields[0].startswith("#"):
-                continue
-            line = start
-            if end > start and any("\n" in f or "\r" in f for f in fields):
-                raise InputError(f"a quote opened on line {start} is not closed before line {end}",
-                                 where=f"{filename}, line {start}",
-                                 hint='close the quote: "Shoes, Kids",Footwear; a name cannot span lines')
-            if first:
-                first = False
-                cols = _header_columns(fields)
-                if cols is not None:
-                    continue
-            if cols is None:
-                child = fields[0]
-                parent = fields[1] if len(fields) > 1 else None
-                if parent == "" and len(fields) >= 2:
-                    raise InputError(
-                        f"the parent name is empty in row {_snippet(delim.join(row))}",
-                        where=f"{filename}, line {line}",
-                        hint="write child,parent; to declare a root, put its name alone on the line")
-            else:
-                child = fields[cols["child"]] if cols["child"] < len(fields) else ""
-                parent = fields[cols["parent"]] if cols["parent"] < len(fields) else ""
-                parent = parent or None  # an empty parent cell marks a root in a node table
-            if not child:
-                raise InputError(f"the child name is empty in row {_snippet(delim.join(row))}",
-                                 where=f"{filename}, line {line}",
-                                 hint="every row needs a child name in its first column (child,parent)")
-            if child == parent:
-                raise InputError(f"node {child!r} is its own parent (self-loop)",
-                                 where=f"{filename}, line {line}", hint="remove this row")
-            nodes.setdefault(child)
-            if parent is not None:
-                nodes.setdefault(parent)
-                if (child, parent) not in seen_edges:
-                    seen_edges.add((child, parent))
-                    edges.append((child, parent))
-            if cols is not None:
-                for key, store in (("label", labels), ("description", descriptions)):
-                    pos = cols.get(key)
-                    if pos is not None and pos < len(fields) and fields[pos] and child not in store:
-                        store[child] = fields[pos]
-    except csv.Error as e:
-        raise InputError(f"cannot read the row: {e}", where=f"{filename}, line {reader.line_num}",
-                         hint="check the quotes on this line: a quoted name must end with a quote") from None
-    return _build(edges, list(nodes), labels, descriptions, filename,
-                  "write one child,parent row per edge (tab, comma, semicolon or pipe between them)")
-
-
-# ----- JSON --------------------------------------------------------------------
-def _json_type(value) -> str:
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    return {dict: "an object", list: "an array", str: "a string"}.get(type(value), "a number")
-
-
-def _json_name(value, path: str, filename: str, what: str = "name") -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise InputError(f"at {path}: the {what} must be a string, got {_json_type(value)} {_snippet(json.dumps(value))}",
-                         where=filename, hint="node names are strings, e.g. \"Shoes\"")
-    name = str(value).strip()
-    if not name:
-        raise InputError(f"at {path}: the {what} is empty", where=filename, hint="give every node a non-empty name")
-    return name
-
-
-def _json_text(obj: dict, keys: tuple[str, ...]) -> str:
-    for k in keys:
-        v = obj.get(k)
-        if isinstance(v, (str, int)) and not isinstance(v, bool) and str(v).strip():
-            return str(v).strip()
-    return ""
-
-
-_TREE_SHAPE = ('a tree {"name": ..., "children": [...]}, a list of such trees, '
-               'or {"edges": [[child, parent], ...]}')
-
-
-def _parse_json(text: str, filename: str, ext: str) -> Hierarchy:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON: {e.msg} at column {e.colno}",
-                         where=f"{filename}, line {e.lineno}", hint="check the JSON syntax near that spot") from None
-    except RecursionError:
-        raise InputError("the JSON is nested too deeply to read", where=filename,
-                         hint='use {"edges": [[child, parent], ...]} for very deep hierarchies') from None
-    nodes: dict[str, None] = {}
-    labels: dict[str, str] = {}
-    descriptions: dict[str, str] = {}
-    edges: list[tuple[str, str]] = []
-    seen_edges: set[tuple[str, str]] = set()
-
-    def add_node(obj: dict, path: str, key_name: bool = True) -> str:
-        key = "id" if "id" in obj else "name" if "name" in obj else None
-        if key is None:
-            raise InputError(f'at {path}: a node needs a "name" (or "id"), found keys {sorted(obj)}',
-                             where=filename, hint='write nodes as {"name": "Shoes", "children": [...]}')
-        name = _json_name(obj[key], f"{path}.{key}", filename)
-        nodes.setdefault(name)
-        label = _json_text(obj, ("label", "name") if key == "id" else ("label",))
-        desc = _json_text(obj, ("description", "desc", "definition"))
-        if label and name not in labels:
-            labels[name] = label
-        if desc and name not in descriptions:
-            descriptions[name] = desc
-        return name
-
-    def add_edge(c: str, p: str):
-        if (c, p) not in seen_edges:
-            seen_edges.add((c, p))
-            edges.append((c, p))
-
-    def is_pair(x) -> bool:
-        return isinstance(x, list) and len(x) == 2
-
-    if isinstance(doc, dict) and "edges" in doc:
-        raw_edges, raw_nodes = doc["edges"], doc.get("nodes", [])
-        if not isinstance(raw_edges, list):
-            raise InputError(f'"edges" must be a list of [child, parent] pairs, got {_json_type(raw_edges)}',
-                             where=filename, hint='e.g. {"edges": [["dog", "mammal"], ["cat", "mammal"]]}')
-        if not isinstance(raw_nodes, list):
-            raise InputError(f'"nodes" must be a list, got {_json_type(raw_nodes)}', where=filename,
-                             hint='e.g. "nodes": ["mammal", {"name": "dog", "label": "Dog"}]')
-        for k, item in enumerate(raw_nodes):
-            path = f"$.nodes[{k}]"
-            if isinstance(item, dict):
-                add_node(item, path)
-            else:
-                nodes.setdefault(_json_name(item, path, filename))
-        pairs = raw_edges
-    elif isinstance(doc, list) and doc and all(is_pair(x) and not isinstance(x[0], (dict, list)) for x in doc):
-        pairs = doc  # a bare list of [child, parent] pairs
-    elif isinstance(doc, (dict, list)):
-        pairs = None
-    else:
-        raise InputError(f"expected {_TREE_SHAPE}; got {_json_type(doc)}", where=filename,
-                         hint='e.g. {"name": "Animal", "children": [{"name": "Dog"}]}')
-
-    if pairs is not None:
-        for k, e in enumerate(pairs):
-            path = f"$.edges[{k}]" if isinstance(doc, dict) else f"$[{k}]"
-            if is_pair(e):
-                c, p = e
-            elif isinstance(e, dict) and "child" in e and "parent" in e:
-                c, p = e["child"], e["parent"]
-            else:
-                raise InputError(f"at {path}: expected a [child, parent] pair, got {_snippet(json.dumps(e))}",
-                                 where=filename, hint='write each edge as ["child", "parent"]')
-            c = _json_name(c, f"{path}[0]", filename, "child name")
-            p = _json_name(p, f"{path}[1]", filename, "parent name")
-            nodes.setdefault(c)
-            nodes.setdefault(p)
-            add_edge(c, p)
-    else:
-        trees = doc if isinstance(doc, list) else [doc]
-        # iterative walk (no recursion limit): (object, its JSON path, parent name or None)
-        stack = [(t, f"$[{k}]" if isinstance(doc, list) else "$", None) for k, t in enumerate(trees)][::-1]
-        while stack:
-            obj, path, parent = stack.pop()
-            if not isinstance(obj, dict):
-                raise InputError(f"at {path}: expected a node object {{\"name\": ..., \"children\": [...]}}, "
-                                 f"got {_snippet(json.dumps(obj))}", where=filename,
-                                 hint=f"the file should hold {_TREE_SHAPE}")
-            name = add_node(obj, path)
-            if parent is not None:
-                if name == parent:
-                    raise InputError(f"at {path}: node {name!r} is its own child (self-loop)", where=filename,
-                                     hint="remove that child")
-                add_edge(name, parent)
-            kids = obj.get("children")
-            if kids is None:
-                continue
-            if not isinstance(kids, list):
-                raise InputError(f'at {path}.children: "children" must be a list, got {_json_type(kids)}',
-                                 where=filename, hint='write "children": [{"name": ...}, ...]')
-            for k in range(len(kids) - 1, -1, -1):
-                stack.append((kids[k], f"{path}.children[{k}]", name))
-    return _build(edges, list(nodes), labels, descriptions, filename,
-                  f"the file should hold {_TREE_SHAPE} with at least one parent-child link")
-
-
-# ----- OBO ---------------------------------------------------------------------
-_DEF_RE = re.compile(r'^"((?:[^"\\]|\\.)*)"')
-
-
-def _obo_value(value: str) -> str:
-    """Strip a trailing ``! comment`` and ``{qualifiers}`` from an OBO tag value."""
-    value = re.split(r"\s+!\s|\s+!$", value, maxsplit=1)[0]
-    value = re.sub(r"\s*\{[^}]*\}\s*$", "", value)
-    return value.strip()
-
-
-def _parse_obo(text: str, filename: str, ext: str) -> Hierarchy:
-    terms: dict[str, dict] = {}  # id -> {"name", "def", "is_a": [...], "obsolete"}
-    stanza: str | None = None
-    term: dict | None = None
-    stanza_line = 0
-
-    def close():
-        if term is None:
-            return
-        if not term["id"]:
-            raise InputError("a [Term] stanza has no id: line", where=f"{filename}, line {stanza_line}",
-                             hint="every [Term] needs a line like id: GO:0008150")
-        old = terms.get(term["id"])
-        if old is None:
-            terms[term["id"]] = term
-        else:  # OBO allows a term to be split over several stanzas
-            old["is_a"].extend(term["is_a"])
-            old["obsolete"] = old["obsolete"] or term["obsolete"]
-            old["name"] = old["name"] or term["name"]
-            old["def"] = old["def"] or term["def"]
-
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("!"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            close()
-            stanza = line[1:-1].strip()
-            term = {"id": "", "name": "", "def": "", "is_a": [], "obsolete": False} if stanza == "Term" else None
-            stanza_line = lineno
-            continue
-        if term is None:
-            continue  # header lines, [Typedef] and [Instance] stanzas
-        tag, sep, value = line.partition(":")
-        if not sep:
-            raise InputError(f"expected 'tag: value' in a [Term] stanza, got {_snippet(line)}",
-                             where=f"{filename}, line {lineno}", hint="OBO lines look like is_a: GO:0008150 ! name")
-        tag, value = tag.strip(), value.strip()
-        if tag == "id":
-            term["id"] = _obo_value(value)
-        elif tag == "name":
-            term["name"] = value
-        elif tag == "def":
-            m = _DEF_RE.match(value)
-            term["def"] = re.sub(r"\\(.)", r"\1", m.group(1)) if m else _obo_value(value)
-        elif tag == "is_a":
-            parent = _obo_value(value)
-            if parent:
-                term["is_a"].append((parent, lineno))
-        elif tag == "is_obsolete":
-            term["obsolete"] = _obo_value(value).lower() == "true"
-    close()
-
-    if not terms:
-        raise InputError("no [Term] stanzas found", where=filename,
-                         hint="an OBO file lists terms as [Term] blocks with id:, name: and is_a: lines")
-    live = {t: v for t, v in terms.items() if not v["obsolete"]}
-    edges: list[tuple[str, str]] = []
-    seen: set[tuple[str, str]] = set()
-    for tid, t in live.items():
-        for parent, lineno in t["is_a"]:
-            if parent == tid:
-                raise InputError(f"term {tid!r} is_a itself (self-loop)", where=f"{filename}, line {lineno}",
-                                 hint="remove this is_a line")
-            if parent in live and (tid, parent) not in seen:
-                seen.add((tid, parent))
-                edges.append((tid, parent))
-    labels = {t: v["name"] for t, v in live.items() if v["name"]}
-    descriptions = {t: v["def"] for t, v in live.items() if v["def"]}
-    return _build(edges, list(live), labels, descriptions, filename,
-                  "terms need is_a: lines pointing to other (non-obsolete) terms of the file")

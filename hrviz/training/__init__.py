@@ -5,7 +5,8 @@
 - :mod:`.optim`: row-only (lazy) Adam and SGD;
 - :mod:`.recipes`: recipes as stages;
 - :mod:`.loop`: :func:`fit`, the training loop (numpy on the CPU; the device loop on CUDA);
-- :mod:`.device`: devices, the device loop's pieces, evaluation on the device, sampled evaluation;
+- :mod:`.device`: devices, the ancestor table, evaluation on the device, sampled evaluation;
+- :mod:`.device_train`: the device loop's pieces (samplers, loss, optimisers, one step);
 - :mod:`.distributed`: data-parallel training on torch.distributed.
 """
 

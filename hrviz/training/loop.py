@@ -118,6 +118,49 @@ def apply_threads(cfg: TrainConfig) -> None:
         torch.set_num_threads(cfg.threads)
 
 
+def _run_stages(stages, cfg: TrainConfig, result: TrainResult, emit: Callback, validate, stage_step,
+                stop, t_start: float) -> None:
+    """The stage loop both fits share: per stage a "stage" event, its steps with "loss" events
+    and validation every ``eval_every`` steps, and for a ``select_best`` stage the best
+    checkpoint (the stage's start included) loaded back at its end.
+
+    ``stage_step(stage)`` makes the stage's optimiser and returns a function that takes one
+    step and returns its loss; ``validate(stage_name, step)`` returns the "recall" event.
+    """
+    model = result.model
+    total = sum(s.steps for s in stages)
+    step = 0
+    for stage in stages:
+        emit({"kind": "stage", "stage": stage.name, "step": step, "steps": stage.steps,
+              "lr": stage.lr, "temperature": stage.temperature})
+        one_step = stage_step(stage)
+        best = None
+        if stage.select_best:
+            ev = validate(stage.name, step)
+            best = (ev["criterion"], step, model.state_copy())
+        for i in range(1, stage.steps + 1):
+            if stop is not None and stop.is_set():  # (a distributed run is never stopped this way)
+                result.stopped = True
+                break
+            loss = one_step()
+            step += 1
+            if i % max(1, cfg.eval_every // 4) == 0 or i == stage.steps:
+                elapsed = time.perf_counter() - t_start
+                done = step / total
+                emit({"kind": "loss", "stage": stage.name, "step": step, "loss": float(loss),
+                      "progress": done, "eta_seconds": elapsed / done * (1 - done)})
+            if i % cfg.eval_every == 0 or i == stage.steps:
+                ev = validate(stage.name, step)
+                if best is not None and ev["criterion"] > best[0]:
+                    best = (ev["criterion"], step, model.state_copy())
+        if best is not None:
+            model.load_state(best[2])
+            result.best_step[stage.name] = best[1]
+            emit({"kind": "checkpoint", "stage": stage.name, "step": best[1], "criterion": best[0]})
+        if result.stopped:
+            break
+
+
 def _fit(h, cfg, callback, stop, model) -> TrainResult:
     emit = callback or (lambda e: None)
     t_start = time.perf_counter()
@@ -134,7 +177,6 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
                           normalize_queries=cfg.normalize_queries)
     val_queries = np.sort(rng.choice(h.n, size=min(cfg.eval_queries, h.n), replace=False))
     val_mask = split.eval_mask()
-    total = sum(s.steps for s in stages)
     result = TrainResult(model=model, config=cfg)
 
     def validate(stage: str, step: int) -> dict:
@@ -145,43 +187,36 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
         emit(event)
         return event
 
-    step = 0
-    for stage in stages:
-        emit({"kind": "stage", "stage": stage.name, "step": step, "steps": stage.steps,
-              "lr": stage.lr, "temperature": stage.temperature})
+    def stage_step(stage):
         opt = make_optimizer(model, stage.lr, cfg.optimizer)
-        best = None
-        if stage.select_best:
-            ev = validate(stage.name, step)
-            best = (ev["criterion"], step, model.state_copy())
-        for i in range(1, stage.steps + 1):
-            if stop is not None and stop.is_set():
-                result.stopped = True
-                break
+
+        def one_step() -> float:
             idx = stage.sampler.sample(rng, cfg.batch_size)
             # samplers index the training pairs (all pairs in reconstruction mode)
             queries = split.train.query[idx].astype(np.int64)
             positives = split.train.doc[idx].astype(np.int64)
             cand = loss_fn.candidates(rng, positives)
-            loss = opt.step(loss_fn, queries, positives, cand, stage.temperature)
-            step += 1
-            if i % max(1, cfg.eval_every // 4) == 0 or i == stage.steps:
-                elapsed = time.perf_counter() - t_start
-                done = step / total
-                emit({"kind": "loss", "stage": stage.name, "step": step, "loss": loss,
-                      "progress": done, "eta_seconds": elapsed / done * (1 - done)})
-            if i % cfg.eval_every == 0 or i == stage.steps:
-                ev = validate(stage.name, step)
-                if best is not None and ev["criterion"] > best[0]:
-                    best = (ev["criterion"], step, model.state_copy())
-        if best is not None:
-            model.load_state(best[2])
-            result.best_step[stage.name] = best[1]
-            emit({"kind": "checkpoint", "stage": stage.name, "step": best[1], "criterion": best[0]})
-        if result.stopped:
-            break
+            return opt.step(loss_fn, queries, positives, cand, stage.temperature)
+
+        return one_step
+
+    _run_stages(stages, cfg, result, emit, validate, stage_step, stop, t_start)
     result.seconds = time.perf_counter() - t_start
     return result
+
+
+def _device_ranks(cfg):
+    """(device, rank, world size, gradient reduce, model broadcast) of a device fit; reduce and
+    broadcast are None unless the run is data-parallel over several torch.distributed ranks."""
+    if not cfg.distributed:
+        return torch.device(cfg.device), 0, 1, None, None
+    from . import distributed as D
+
+    rank, world = D.init(cfg.device)
+    dev = D.rank_device(cfg.device)
+    if world == 1:
+        return dev, rank, world, None, None
+    return dev, rank, world, D.gather_rows(world), D.broadcast_model
 
 
 def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
@@ -190,15 +225,7 @@ def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
     from .device import (AncestorTable, DeviceSoftmaxLoss, device_sampler, device_step,
                          evaluate_on_device, make_device_optimizer)
 
-    world, rank, reduce = 1, 0, None
-    if cfg.distributed:
-        from . import distributed as D
-
-        rank, world = D.init(cfg.device)
-        dev = D.rank_device(cfg.device)
-        reduce = D.gather_rows(world) if world > 1 else None
-    else:
-        dev = torch.device(cfg.device)
+    dev, rank, world, reduce, broadcast = _device_ranks(cfg)
     emit = (callback or (lambda e: None)) if rank == 0 else (lambda e: None)
     t_start = time.perf_counter()
     split = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed)
@@ -217,12 +244,11 @@ def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
     pair_q = torch.as_tensor(split.train.query.astype(np.int64), device=dev)     # (P,)
     pair_d = torch.as_tensor(split.train.doc.astype(np.int64), device=dev)       # (P,)
     local_batch = max(1, cfg.batch_size // world)
-    total = sum(s.steps for s in stages)
     result = TrainResult(model=model, config=cfg)
 
     def validate(stage: str, step: int) -> dict:
-        if world > 1:
-            D.broadcast_model(model)
+        if broadcast is not None:
+            broadcast(model)
         with torch.no_grad():
             ev = evaluate_on_device(model.query(), model.doc(), closure, device=dev, queries=val_queries,
                                     pair_mask=val_mask, ranks=False)
@@ -231,39 +257,18 @@ def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
         emit(event)
         return event
 
-    step = 0
-    for stage in stages:
-        emit({"kind": "stage", "stage": stage.name, "step": step, "steps": stage.steps,
-              "lr": stage.lr, "temperature": stage.temperature})
+    def stage_step(stage):
         opt = make_device_optimizer(model, stage.lr, cfg.optimizer)
         sampler = device_sampler(stage.sampler, dev)
-        best = None
-        if stage.select_best:
-            ev = validate(stage.name, step)
-            best = (ev["criterion"], step, model.state_copy())
-        for i in range(1, stage.steps + 1):
-            if stop is not None and stop.is_set():  # (a distributed run is never stopped this way)
-                result.stopped = True
-                break
-            # ----- sample (on the device, seeded per rank), step (nothing read back) -----
+
+        def one_step() -> torch.Tensor:
+            # sample (on the device, seeded per rank), step (nothing read back)
             idx = sampler.sample(gen, local_batch)                                # (b,)
-            loss = device_step(opt, loss_fn, pair_q[idx], pair_d[idx], stage.temperature, gen, reduce)
-            step += 1
-            if i % max(1, cfg.eval_every // 4) == 0 or i == stage.steps:
-                elapsed = time.perf_counter() - t_start
-                done = step / total
-                emit({"kind": "loss", "stage": stage.name, "step": step, "loss": float(loss),
-                      "progress": done, "eta_seconds": elapsed / done * (1 - done)})
-            if i % cfg.eval_every == 0 or i == stage.steps:
-                ev = validate(stage.name, step)
-                if best is not None and ev["criterion"] > best[0]:
-                    best = (ev["criterion"], step, model.state_copy())
-        if best is not None:
-            model.load_state(best[2])
-            result.best_step[stage.name] = best[1]
-            emit({"kind": "checkpoint", "stage": stage.name, "step": best[1], "criterion": best[0]})
-        if result.stopped:
-            break
+            return device_step(opt, loss_fn, pair_q[idx], pair_d[idx], stage.temperature, gen, reduce)
+
+        return one_step
+
+    _run_stages(stages, cfg, result, emit, validate, stage_step, stop, t_start)
     model.to("cpu")
     result.seconds = time.perf_counter() - t_start
     return result
