@@ -5,7 +5,7 @@ This is the one place that ties the layers together for the CLI and the app:
 (re-evaluate a stored run) and :func:`export_projector` (TensorBoard projector TSVs). The
 runs a first start trains for Home are :mod:`hrviz.story`'s.
 
-What a run writes (see ``hrviz/store.py`` for the schema):
+What a run writes (see ``hrviz/store/schema.py`` for the schema):
 - metrics ``loss``, ``progress`` (0..1), ``eta_seconds`` per stage and step; ``lr`` and
   ``temperature`` at each stage start; ``best_step`` when a checkpoint is selected;
 - recall rows, split ``val``, k ``auto``, during training (a seeded sample of queries);

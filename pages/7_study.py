@@ -71,7 +71,7 @@ if others:
 frame = phase_frame(cells, rows, cols, metric, where)
 event = st.altair_chart(phase_chart(frame, rows=rows, cols=cols, metric=metric,
                                     title=f"{name}: {METRICS.get(metric, metric)}"),
-                        use_container_width=True, on_select="rerun", key=f"s_chart_{name}")
+                        width="stretch", on_select="rerun", key=f"s_chart_{name}")
 picked = (event or {}).get("selection", {}).get(SELECTION) or []
 if picked:
     hit = frame[(frame["row"] == str(picked[0].get("row"))) & (frame["col"] == str(picked[0].get("col")))]
