@@ -130,3 +130,34 @@ def ensure_story(store, *, seed: int = 0, force: bool = False, hierarchy=None) -
     if errors:
         raise errors[0]
     return {**have, **made}
+
+
+# ----- beside the story: a Poincaré ball on the same hierarchy (why not hyperbolic?)
+
+
+def poincare_config(seed: int = 0):
+    """The Poincaré model Home compares with the story: same hierarchy, d and distance cap;
+    Nickel & Kiela's training (50 epochs after a burn-in of 10), about 6 s on one core."""
+    from .encoders.poincare import PoincareConfig
+
+    return PoincareConfig(dim=DIM, max_distance=MAX_DISTANCE, seed=seed, threads=1)
+
+
+def poincare_run(store) -> dict | None:
+    """The newest finished Poincaré run on :data:`SOURCE` at d = :data:`DIM` with the story's
+    distance cap (any name), as a dict with parsed params; None when there is none."""
+    import json
+
+    runs = store.runs(source=SOURCE, status="finished")
+    for row in runs[runs["dim"] == DIM].sort_values("run_id", ascending=False).to_dict("records"):
+        params = row["params"] if isinstance(row["params"], dict) else json.loads(row["params"] or "{}")
+        if params.get("model") == "poincare" and params.get("max_distance") == MAX_DISTANCE:
+            return {**row, "params": params}
+    return None
+
+
+def train_poincare(store, seed: int = 0, *, hierarchy=None) -> int:
+    """Train and store :func:`poincare_config`'s model (named :data:`NAME`); its run id."""
+    from .encoders.poincare_run import run_poincare_training
+
+    return run_poincare_training(SOURCE, poincare_config(seed), store, hierarchy=hierarchy, name=NAME)

@@ -128,6 +128,44 @@ st.markdown(
     "`docs/science-notes.md`."
 )
 
+# ----- beside the story: hyperbolic embeddings on the same hierarchy
+st.header(f"{len(story.CHAPTERS) + 3} · Why not hyperbolic embeddings?")
+hyp = story.poincare_run(store)
+c1, c2 = st.columns([1, 3])
+with c1:
+    st.markdown(
+        "A **Poincaré ball** (Nickel & Kiela 2017) places a hierarchy in hyperbolic space: far "
+        "ancestors sit near the origin, close to everything below them, and one table scores by "
+        f"minus the hyperbolic distance. Here: the same hierarchy, d={story.DIM}, the same "
+        "evaluation. Its distance is symmetric, so a node's children and siblings compete with "
+        "its parent: its weak spot is distance 1, not the far end.")
+    if hyp is not None:
+        st.metric("Worst distance (Poincaré)", f"{hyp['min']:.1%}")
+        st.metric("Overall (Poincaré)", f"{hyp['overall']:.1%}")
+    if st.button("Train a Poincaré model here" if hyp is None else "Train it again (new seed)",
+                 key="home_poincare", icon=":material/blur_circular:", help="about 10 s"):
+        with st.spinner("Training a Poincaré model on the same hierarchy..."):
+            try:
+                story.train_poincare(store, seed=random.randrange(0, 10_000) if hyp is not None else 0)
+            except Exception as err:  # shown in words; the page stays usable
+                st.error(f"The Poincaré run failed: {err}")
+            else:
+                st.rerun()
+with c2:
+    if hyp is None:
+        st.info("No Poincaré run on this hierarchy yet: train one with the button (it is stored "
+                "like any run, and Results compares it with the dual encoders).")
+    else:
+        rec = store.recall([int(hyp["run_id"])], split="all")
+        part = charts.final_recall_frame(rec[rec["stage"] == "final"]).assign(chapter="Poincaré ball")
+        both = pd.concat([final, part], ignore_index=True) if not final.empty else part
+        st.altair_chart(charts.recall_by_distance_chart(
+            both, color="chapter", title="recall by distance: the story's runs and a Poincaré ball"),
+            width="stretch")
+        st.caption(f"Poincaré run #{hyp['run_id']}: MAP {hyp['map']:.3f}, mean rank "
+                   f"{hyp['mean_rank']:.2f}. More dimensions and the study of pretrain-finetune "
+                   "on Poincaré: bench/results/hyperbolic.md.")
+
 # ----- re-run and explore
 st.header("Try it")
 c1, c2 = st.columns([1, 2])

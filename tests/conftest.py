@@ -47,6 +47,16 @@ def tiny_story_config(chapter, seed: int = 0):
 _FULL_STORY_CONFIG: dict = {}  # hrviz.story.config as first seen, before any monkeypatch
 
 
+def tiny_poincare_config(seed: int = 0):
+    """Home's Poincaré comparison (hrviz.story.poincare_config) with 3 epochs."""
+    from dataclasses import replace
+
+    from hrviz.encoders.poincare import PoincareConfig
+    from hrviz.story import DIM, MAX_DISTANCE
+
+    return replace(PoincareConfig(dim=DIM, max_distance=MAX_DISTANCE, seed=seed, threads=1), epochs=3, burn_in=1)
+
+
 def seed_demo(db: Path) -> list[int]:
     """Fill a store as a first start leaves it, small: the story's three runs (named ``story``),
     then two runs on the session's default tree (named ``demo``), the newest, so they are the
@@ -70,6 +80,7 @@ def tiny_demo(monkeypatch):
 
     _FULL_STORY_CONFIG.setdefault("config", story.config)
     monkeypatch.setattr(story, "config", tiny_story_config)
+    monkeypatch.setattr(story, "poincare_config", tiny_poincare_config)
 
 
 @pytest.fixture(scope="session")

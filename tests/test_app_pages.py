@@ -91,6 +91,15 @@ def test_first_start_trains_the_story_and_home_says_so(tmp_path, monkeypatch, ti
     again = app()
     assert not again.exception
     assert len(get_store().runs()) == 3
+    # beside the story: a Poincaré ball on the same hierarchy, one click away
+    assert any("No Poincaré run" in i.value for i in again.info)
+    again.button(key="home_poincare").click().run()
+    assert not again.exception
+    hyp = get_store().runs()[lambda r: ~r["run_id"].isin(runs["run_id"])]
+    assert len(hyp) == 1 and hyp["status"].iloc[0] == "finished" and hyp["dim"].iloc[0] == 64
+    assert '"model": "poincare"' in hyp["params"].iloc[0]
+    assert metrics(again)["Overall (Poincaré)"] == f"{hyp['overall'].iloc[0]:.1%}"
+    assert len(charts(again)) == 6  # the task, three chapters, together, with the Poincaré ball
 
 
 def test_a_store_held_by_another_process_is_reported_in_words(tmp_path, monkeypatch):
@@ -118,9 +127,10 @@ def test_home_tells_the_story_from_the_stores_runs(app_env):
     at = app()
     assert at.title[0].value.startswith("Hierarchical retrieval")
     headers = [h.value for h in at.header]
-    assert headers[:6] == ["1 · The task", "2 · Standard training: lost in the long distance",
+    assert headers[:7] == ["1 · The task", "2 · Standard training: lost in the long distance",
                            "3 · Pretrain-finetune: the far ancestors come back",
-                           "4 · Exact training: the cause removed", "5 · The three together", "Try it"]
+                           "4 · Exact training: the cause removed", "5 · The three together",
+                           "6 · Why not hyperbolic embeddings?", "Try it"]
     assert not at.warning, [w.value for w in at.warning]
     assert not [i for i in at.info if "First start" in i.value]  # the store had the runs already
     assert len(charts(at)) == 5  # the task tree, three chapters, the three together
