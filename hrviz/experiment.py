@@ -93,21 +93,24 @@ def run_training(source: str, cfg: TrainConfig, store: Store, *, hierarchy: Hier
                                   name=name)
     t0 = time.perf_counter()
     try:
+        log = store.buffered()  # one connect per ~0.5 s of logging, not one per event
+
         def on_event(e: dict) -> None:
             kind = e["kind"]
             if kind == "loss":
-                store.log_metrics(run_id, e["stage"], e["step"], {
+                log.log_metrics(run_id, e["stage"], e["step"], {
                     "loss": e["loss"], "progress": e["progress"], "eta_seconds": e["eta_seconds"]})
             elif kind == "recall":
-                store.log_recall(run_id, e["stage"], e["step"], e["split"], e["k"], e["hits"], e["pairs"])
+                log.log_recall(run_id, e["stage"], e["step"], e["split"], e["k"], e["hits"], e["pairs"])
             elif kind == "stage":
-                store.log_metrics(run_id, e["stage"], e["step"], {"lr": e["lr"], "temperature": e["temperature"]})
+                log.log_metrics(run_id, e["stage"], e["step"], {"lr": e["lr"], "temperature": e["temperature"]})
             elif kind == "checkpoint":
-                store.log_metrics(run_id, e["stage"], e["step"], {"best_step": e["step"]})
+                log.log_metrics(run_id, e["stage"], e["step"], {"best_step": e["step"]})
             if progress:
                 progress(e)
 
-        result = fit(h, resolved, callback=on_event, stop=stop)
+        with log:  # flushed at the end, also when fit raises
+            result = fit(h, resolved, callback=on_event, stop=stop)
         q, d = result.model.query_vectors(), result.model.doc_vectors()
         ev, split, closure = _final_eval(h, resolved, q, d)
         last = max([e["step"] for e in result.history] + [0])

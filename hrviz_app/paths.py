@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from hrviz.store import DEFAULT_DB
+from hrviz.store import default_db
 
 
 def db_path() -> Path:
     """The results store: ``$HRVIZ_DB`` or ``results/hrviz.duckdb``."""
-    return Path(os.environ.get("HRVIZ_DB") or DEFAULT_DB)
+    return Path(default_db())
 
 
 def db_key() -> str:

@@ -503,3 +503,30 @@ def test_batch_reuses_one_connection(store):
         assert len(s.metrics(rid)) == 1 and s.run(rid)["status"] == "running"
         assert s._local.con is con
     assert store._local.con is None  # released at the end of the block
+
+
+def test_buffered_log_writes_everything_in_flushes(store):
+    rid = new_run(store)
+    with store.buffered(every=3600) as log:  # never by time: only at flush() and at the end
+        for step in range(5):
+            log.log_metrics(rid, "main", step, {"loss": 1.0 / (step + 1)})
+        assert store.metrics(rid).empty  # queued, not written
+        log.flush()
+        assert list(store.metrics(rid)["step"]) == [0, 1, 2, 3, 4]
+        log.log_recall(rid, "main", 5, "val", "auto", {0: 3}, {0: 4})
+    assert store.recall(rid)["recall"].tolist() == [0.75]  # flushed when the block ended
+
+
+def test_buffered_log_flushes_on_error_and_a_bad_write_writes_nothing(store):
+    rid = new_run(store)
+    with pytest.raises(RuntimeError):
+        with store.buffered(every=3600) as log:
+            log.log_metrics(rid, "main", 0, {"loss": 0.5})
+            raise RuntimeError("training died")
+    assert list(store.metrics(rid)["value"]) == [0.5]  # what a dying run logged is kept
+    log = store.buffered(every=3600)
+    log.log_metrics(rid, "main", 1, {"loss": 0.4})
+    log.log_metrics(rid, "main", 2, {"loss": "not a number"})
+    with pytest.raises(InputError):
+        log.flush()
+    assert list(store.metrics(rid)["step"]) == [0]  # one transaction: all of a flush or none

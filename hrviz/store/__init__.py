@@ -66,11 +66,11 @@ from .connection import StoreBase
 from .export import ExportMixin
 from .reads import ReadsMixin
 from .schema import (  # noqa: F401
-    BUSY_TIMEOUT, DEFAULT_DB, RUN_COLUMNS, SCHEMA_VERSION, STALE_ERROR, STATUSES, _SCHEMA,
+    BUSY_TIMEOUT, DEFAULT_DB, RUN_COLUMNS, SCHEMA_VERSION, STALE_ERROR, STATUSES, _SCHEMA, default_db,
 )
 from .writes import WritesMixin
 
-__all__ = ["DEFAULT_DB", "STATUSES", "SCHEMA_VERSION", "Store"]
+__all__ = ["DEFAULT_DB", "STATUSES", "SCHEMA_VERSION", "Store", "default_db"]
 
 
 class Store(WritesMixin, ReadsMixin, ExportMixin, StoreBase):

@@ -3,13 +3,19 @@ write locks, and the migration of older files (tables described in :mod:`hrviz.s
 
 from __future__ import annotations
 
+import os
 import threading
 
 import duckdb
 
-
-
 DEFAULT_DB = "results/hrviz.duckdb"
+
+
+def default_db() -> str:
+    """The results store the app and the CLI use when none is given: ``$HRVIZ_DB``, else
+    :data:`DEFAULT_DB` (relative to the working folder)."""
+    return os.environ.get("HRVIZ_DB") or DEFAULT_DB
+
 STATUSES = ("running", "finished", "failed", "stopped", "interrupted")
 SCHEMA_VERSION = 2
 

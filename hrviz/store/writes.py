@@ -20,6 +20,13 @@ from .liveness import _process_start, _is_dead
 class WritesMixin:
     """The write methods of :class:`~hrviz.store.Store`."""
 
+    def buffered(self, every: float = 0.5):
+        """A :class:`~hrviz.store.buffered.BufferedLog` of this store: ``log_metrics`` and
+        ``log_recall`` queued and flushed together at most every ``every`` seconds."""
+        from .buffered import BufferedLog
+
+        return BufferedLog(self, every)
+
     # ------------------------------------------------------------------ runs
 
     def create_run(self, *, source: str, hierarchy_hash: str, recipe: str, dim: int, seed: int,
