@@ -13,7 +13,7 @@ On the WordNet mammal subtree (1,182 synsets, ancestors up to distance 8), d=64:
 
 The recipe study (``bench/recipes.py``; its headline sweep ``bench/specs/recipes-headline.toml``)
 measured these cells over 3 seeds; ``tests/test_story.py`` trains them and keeps this true. The
-three runs take about 17 s on one core (300 + 600 steps, batch 256).
+three runs are 300 + 600 steps at batch 256 (the repair) and 300 steps each (the other two).
 """
 
 from __future__ import annotations
@@ -94,9 +94,8 @@ def ensure_story(store, *, seed: int = 0, force: bool = False, hierarchy=None) -
     """The three chapters' runs in ``store`` (chapter key -> run id), trained now where missing
     (all three with ``force``, e.g. a new seed).
 
-    The runs train in two threads (the repair, the longest, beside the other two): about 27 s
-    on 2 cores instead of 37 s one after the other (``bench/app_response.py`` measures a first
-    start). Each fit uses one torch thread (:func:`hrviz.training.fit`'s guard), so the two
+    The runs train in two threads (the repair, the longest, beside the other two): a first
+    start, imports included, took 19 s on 2 cores (``bench/app_response.py``). Each fit uses one torch thread (:func:`hrviz.training.fit`'s guard), so the two
     do not oversubscribe the cores. An error in any run is re-raised after both threads end;
     the run itself is already marked failed in the store.
     """
