@@ -2,7 +2,7 @@
 
 The entry point: it lists the pages (``hrviz_app.navigation.PAGES``, one ``st.Page`` each),
 sets the session defaults, opens the results store (``$HRVIZ_DB`` or ``results/hrviz.duckdb``),
-trains the three runs of Home's story where the store lacks them (about 30 s on a first start)
+trains the three runs of Home's story where the store lacks them (about 20 s on a first start)
 and shows the active hierarchy and run in the sidebar. Pages only draw.
 
 Session state keys the pages read:
@@ -36,7 +36,7 @@ try:
 except InputError as err:  # e.g. another process (a CLI run) holds the DuckDB file
     st.error(f"Cannot open the results store `{db_path()}`: {err}")
     st.stop()
-with st.spinner("First start: training the story's three runs on WordNet mammals (about 30 s)..."):
+with st.spinner("First start: training the story's three runs on WordNet mammals (about 20 s)..."):
     ensure_story_runs()  # cached: trains only the story runs the store lacks, once per process
 
 # ----- session defaults: the small synthetic tree, and the newest finished run as the active run

@@ -1,5 +1,5 @@
 """The story Home tells (:mod:`hrviz.story`): its three runs, trained once when the store has
-none of them (a first start, about 30 s on 2 cores), and again on demand with a new seed."""
+none of them (a first start, about 20 s on 2 cores), and again on demand with a new seed."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def ensure_story_runs() -> StoryStart:
 
 
 def rerun_story(store, seed: int) -> list[int]:
-    """Train the three story runs again with ``seed`` (in this thread, ~30 s); their run ids."""
+    """Train the three story runs again with ``seed`` (in this thread, ~20 s); their run ids."""
     from hrviz import story
 
     return [int(r) for r in story.ensure_story(store, force=True, seed=int(seed)).values()]

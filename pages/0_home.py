@@ -171,9 +171,9 @@ st.header("Try it")
 c1, c2 = st.columns([1, 2])
 with c1:
     if st.button("Re-run the story (new seed)", type="primary", key="home_rerun",
-                 icon=":material/replay:", help="trains the three runs again, about 30 s"):
+                 icon=":material/replay:", help="trains the three runs again, about 20 s"):
         seed = random.randrange(1, 10_000)
-        with st.spinner(f"Training the three story runs with seed {seed} (about 30 s)..."):
+        with st.spinner(f"Training the three story runs with seed {seed} (about 20 s)..."):
             try:
                 st.session_state["home_runs"] = rerun_story(store, seed)
             except Exception as err:  # shown in words; the page stays usable
