@@ -141,7 +141,9 @@ def launch(source: str, cfg: TrainConfig, store: Store, *, hierarchy: Hierarchy 
     """Create the run row now, train in a daemon thread; returns (run_id, thread).
 
     A :class:`~hrviz.encoders.poincare.PoincareConfig` trains a Poincaré model instead
-    (:func:`~hrviz.encoders.poincare_run.launch_poincare`)."""
+    (:func:`~hrviz.encoders.poincare_run.launch_poincare`), a
+    :class:`~hrviz.encoders.text_run.TextRunConfig` a text tower or a zero-shot evaluation
+    (:func:`~hrviz.encoders.text_run.launch_text`)."""
     from .encoders.poincare import PoincareConfig
     from .sources import load_source
 
@@ -150,6 +152,10 @@ def launch(source: str, cfg: TrainConfig, store: Store, *, hierarchy: Hierarchy 
         from .encoders.poincare_run import launch_poincare
 
         return launch_poincare(source, cfg, store, h, stop=stop, name=name)
+    from .encoders.text_run import TextRunConfig, launch_text
+
+    if isinstance(cfg, TextRunConfig):
+        return launch_text(source, cfg, store, h, stop=stop, name=name)
     resolved = cfg.resolved(h)
     run_id = store.create_run(source=source, hierarchy_hash=h.hash, recipe=resolved.recipe, dim=resolved.dim,
                               seed=resolved.seed, params=asdict(resolved), name=name)

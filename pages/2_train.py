@@ -9,6 +9,7 @@ from hrviz.training import REGIME_HELP, REGIMES, RECIPES, TrainConfig  # imports
 from hrviz_app.navigation import through_app
 from hrviz_app.poincare import MODEL_KINDS, POINCARE, poincare_settings
 from hrviz_app.resources import DEFAULT_SOURCE, get_store, load_hierarchy
+from hrviz_app.text import encoder_choice, text_settings
 from hrviz_app.titles import run_label, run_row, source_title
 from hrviz_app.training import active_trainings, start_training, stop_training, training_job
 from hrviz_app.uploads import import_model
@@ -19,9 +20,10 @@ st.title("Train")
 source = st.session_state.get("source", DEFAULT_SOURCE)
 h = load_hierarchy(source)
 store = get_store()
-st.caption(f"Trains a dual encoder (or a Poincaré-ball model) on `{source_title(source)}` ({h.n:,} nodes, depth "
-           f"{h.max_depth}); change the hierarchy on the Hierarchy page. Training runs in the "
-           "background and writes every number to the results store: other pages stay usable.")
+st.caption(f"Trains a dual encoder (lookup tables or a text tower) or a Poincaré-ball model on "
+           f"`{source_title(source)}` ({h.n:,} nodes, depth {h.max_depth}); change the hierarchy on the "
+           "Hierarchy page. Training runs in the background and writes every number to the results "
+           "store: other pages stay usable.")
 
 base = TrainConfig()
 st.session_state.setdefault("t_recipe", "pretrain-finetune")
@@ -47,9 +49,11 @@ model = st.radio("Model", MODEL_KINDS, horizontal=True, key="t_kind",
                  help="dual encoder: the paper's two lookup tables, score = dot product; Poincaré ball: "
                       "one table in the hyperbolic unit ball, score = minus the hyperbolic distance "
                       "(Nickel & Kiela 2017)")
+encoder = None
 if model == POINCARE:
     cfg = plan = poincare_settings(h, max_distance=st.session_state.get("max_distance"))
 else:
+    encoder = encoder_choice()  # None: lookup tables; a text encoder: a text tower (hrviz_app/text.py)
     c1, c2, c3 = st.columns(3)
     with c1:
         dim = st.number_input("Dimension d", 1, 1024, 3 if h.n <= 1000 else 16 if h.n <= 20_000 else 64,
@@ -132,6 +136,8 @@ else:
     except InputError as err:
         plan = None
         st.error(str(err))
+    if encoder is not None:  # the same training settings, over a frozen text encoder's features
+        cfg = plan = text_settings(h, encoder, cfg if plan is not None else None)
 
 
 # ----- start / stop
@@ -199,8 +205,10 @@ def live_view() -> None:
         m1.metric("Overall recall", "-" if row.get("overall") is None else f"{row['overall']:.1%}")
         m2.metric("Min over distances", "-" if row.get("min") is None else f"{row['min']:.1%}")
         m3.metric("Seconds", "-" if row.get("seconds") is None else f"{row['seconds']:.1f}")
+        held = (final["split"] == "heldout").any()
         st.altair_chart(charts.recall_by_distance_chart(
-            f, color="run", title=f"final recall by distance (all pairs), run #{rid}"), width="stretch")
+            f, color="run", title=f"final recall by distance ({'held-out' if held else 'all'} pairs), run #{rid}"),
+            width="stretch")
     if not alive and st.session_state.get("t_live") == int(rid):
         st.session_state.pop("t_live", None)  # the run ended: one full rerun stops the timer
         st.rerun(scope="app")

@@ -1,6 +1,7 @@
 """Query inspector: pick a run and a node; see which of its relevant documents (itself and its
 ancestors) the dual encoder retrieves, at which rank, the top-k list and the paths to the root.
-Deep-linkable: ``/query?run=3&node=dog.n.01`` opens that query."""
+A text run (a text tower or a zero-shot encoder) also takes free text. Deep-linkable:
+``/query?run=3&node=dog.n.01`` opens that query."""
 
 from urllib.parse import urlencode
 
@@ -9,10 +10,12 @@ import pandas as pd
 import streamlit as st
 
 from hrviz.charts.query import score_by_rank_chart
+from hrviz.encoders.text_run import is_text_run
 from hrviz.errors import InputError
 from hrviz.evaluate import query_report
 from hrviz_app.navigation import page, through_app
 from hrviz_app.resources import default_inspect_run, inspectable_runs, run_vectors
+from hrviz_app.text import free_text_section
 from hrviz_app.titles import run_label, source_title
 
 CHART_MAX_RANK = 200  # the chart follows far ancestors down to this rank
@@ -47,6 +50,9 @@ cap = (run.get("params") or {}).get("max_distance")
 closure = h.closure(cap)
 c2.caption(f"`{source_title(run['source'])}` · {h.n:,} nodes · d={q_vecs.shape[1]}"
            + (f" · pairs up to distance {cap}" if cap is not None else ""))
+if is_text_run(run):  # free text: embedded by the run's encoder (and query head), scored against every node
+    free_text_section(run_id, h, k=min(20, h.n))
+    st.subheader("A node as the query")
 
 # ----- the node
 last = st.session_state.get("q_last") or {}

@@ -1,9 +1,10 @@
-"""Model kinds side by side: the Euclidean dual encoder against the Poincaré ball.
+"""Model kinds side by side: the Euclidean dual encoder, the Poincaré ball and text encoders.
 
 Pure functions (no Streamlit), data frames in, ``alt.Chart`` out:
 
 - :func:`model_kind` / :func:`model_title`: the kind a run recorded (``params["model"]``,
-  ``"dual-encoder"`` when absent, as every run before the Poincaré model) and its display name;
+  ``"dual-encoder"`` when absent, as every run before the Poincaré model; a text run is
+  ``"text"``, a trained tower, or ``"text-zero-shot"``, a frozen encoder) and its display name;
 - :func:`with_model_kind`: ``store.runs()`` plus a ``model`` column (display names);
 - :func:`latest_per_model`: the newest finished run of each kind (optionally on one source):
   the pair a page compares by default;
@@ -24,13 +25,15 @@ __all__ = ["MODEL_TITLES", "model_kind", "model_title", "with_model_kind", "late
            "model_comparison_frame", "model_comparison_chart", "poincare_disk_chart"]
 
 #: model kind recorded in a run's params -> display name
-MODEL_TITLES = {"dual-encoder": "dual encoder", "poincare": "Poincaré"}
+MODEL_TITLES = {"dual-encoder": "dual encoder", "poincare": "Poincaré", "text": "text tower",
+                "text-zero-shot": "text zero-shot"}
 DEFAULT_KIND = "dual-encoder"
 
 
 def model_kind(params) -> str:
     """The model kind of a run from its params (a dict, the JSON text ``store.runs()`` holds, or
-    None): ``"poincare"`` or ``"dual-encoder"`` (the default of runs that record none)."""
+    None): ``"poincare"``, ``"text"`` (a text tower), ``"text-zero-shot"`` (a frozen text encoder,
+    recipe ``zero-shot``) or ``"dual-encoder"`` (the default of runs that record none)."""
     if isinstance(params, str):
         try:
             params = json.loads(params)
@@ -38,7 +41,8 @@ def model_kind(params) -> str:
             params = None
     if not isinstance(params, dict):
         return DEFAULT_KIND
-    return str(params.get("model") or DEFAULT_KIND)
+    kind = str(params.get("model") or DEFAULT_KIND)
+    return "text-zero-shot" if kind == "text" and params.get("recipe") == "zero-shot" else kind
 
 
 def model_title(kind: str) -> str:
@@ -89,7 +93,8 @@ def model_comparison_frame(recall: pd.DataFrame, runs: pd.DataFrame) -> pd.DataF
 def model_comparison_chart(recall: pd.DataFrame, runs: pd.DataFrame, *, title: str = "",
                            height: int = 260) -> alt.Chart:
     """Final recall (y, 0..1) against distance (x) of the given runs, one line per run (colour),
-    solid for dual encoders and dashed for Poincaré models; the tooltip has the hits. Input as
+    solid for dual encoders, dashed for Poincaré models, dotted for text towers and dash-dotted
+    for zero-shot text encoders; the tooltip has the hits. Input as
     :func:`model_comparison_frame`; an empty frame draws an empty chart."""
     df = model_comparison_frame(recall, runs)
     kinds = list(MODEL_TITLES.values())
@@ -99,7 +104,7 @@ def model_comparison_chart(recall: pd.DataFrame, runs: pd.DataFrame, *, title: s
                 axis=alt.Axis(format="%")),
         color=alt.Color("run:N", title="run", sort=list(pd.unique(df["run"]))),
         strokeDash=alt.StrokeDash("model:N", title="model", scale=alt.Scale(
-            domain=kinds, range=[[1, 0], [6, 3]])),
+            domain=kinds, range=[[1, 0], [6, 3], [2, 2], [8, 3, 2, 3]])),
         tooltip=["run:N", "model:N", "distance:O", alt.Tooltip("recall:Q", format=".1%"),
                  alt.Tooltip("hits:Q", format=","), alt.Tooltip("pairs:Q", format=",")],
     ).properties(title=title, height=height)

@@ -39,11 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrviz", description="Hierarchical retrieval with dual encoders.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_info(sub)
-    from . import geometry as cli_geometry, runs as cli_runs, sweep as cli_sweep
+    from . import geometry as cli_geometry, runs as cli_runs, sweep as cli_sweep, text as cli_text
 
     cli_runs.register(sub)
     cli_sweep.register(sub)
     cli_geometry.register(sub)
+    cli_text.register(sub)
     return parser
 
 

@@ -60,6 +60,9 @@ def register(sub) -> None:
     pg.add_argument("--burn-in", type=int, default=None, help="burn-in epochs at lr x 1/10 [default: 10]")
     pg.add_argument("--finetune-epochs", type=int, default=None,
                     help="epochs of the long-distance finetune stage, 0 = off [default: 0]")
+    from .text import add_train_args
+
+    add_train_args(p)  # --encoder NAME [--holdout-nodes F]: a text tower (hrviz/cli/text.py)
     _config_args(p)
     p.set_defaults(func=cmd_train)
 
@@ -117,6 +120,12 @@ def _print_recall(res: dict) -> None:
 
 
 def cmd_train(args) -> int:
+    if getattr(args, "encoder", "lookup") not in (None, "", "lookup"):
+        from .text import cmd_train_text
+
+        return cmd_train_text(args)
+    if getattr(args, "holdout_nodes", None) is not None:
+        raise InputError("--holdout-nodes holds out whole nodes of a text tower", hint="add --encoder NAME")
     if getattr(args, "model", "dual-encoder") == "poincare":
         from ..encoders.poincare_run import cmd_train_poincare
 

@@ -121,3 +121,62 @@ class TextTower(nn.Module):
             t.res_q[idx] = self.res_q
             t.res_d[idx] = self.res_d
         return t
+
+
+# ----- persistence ------------------------------------------------------------
+TOWER_FORMAT = "hrviz-text-tower/1"
+
+
+def save_tower(tower: TextTower, path, *, meta: dict | None = None):
+    """Save the trained parts of ``tower`` (heads, residual tables; not the frozen features) as
+    safetensors with a JSON-able header: the architecture plus ``meta`` (encoder, hierarchy hash,
+    node text style...). Returns the path."""
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = {"format": TOWER_FORMAT, "n": str(tower.n), "d_in": str(tower.features.shape[1]),
+              "dim": str(tower.dim), "head": tower.head_kind, "hidden": str(tower.hidden),
+              "residual": str(tower.res_q is not None), "normalize": str(bool(tower.normalize)),
+              "meta": json.dumps(meta or {}, default=str)}
+    save_file({k: v.contiguous() for k, v in tower.state_copy().items()}, str(path), metadata=header)
+    return path
+
+
+def load_tower(path, features: np.ndarray | None = None) -> tuple[TextTower, dict]:
+    """A tower saved by :func:`save_tower` and its ``meta``. ``features`` (n, D): the frozen
+    features to put back (recompute them with :func:`hrviz.encoders.text.node_features`); without
+    them the buffer is zeros, enough for free text (:meth:`TextTower.query_from_features`) and
+    anything that passes features in. Raises InputError for a missing or foreign file."""
+    import json
+    from pathlib import Path
+
+    from safetensors import safe_open
+
+    from ..errors import InputError
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except FileNotFoundError:
+        raise InputError("text tower file not found", where=str(path),
+                         hint="the run may have failed before saving; train it again") from None
+    except Exception as e:  # safetensors' own error types for junk
+        raise InputError(f"not a readable text tower file ({e})", where=str(path)) from None
+    if header.get("format") != TOWER_FORMAT:
+        raise InputError("not an hrviz text tower file", where=str(path))
+    n, d_in = int(header["n"]), int(header["d_in"])
+    if features is None:
+        features = np.zeros((n, d_in), np.float32)
+    elif features.shape != (n, d_in):
+        raise InputError(f"features are {features.shape}, the tower was trained on ({n}, {d_in})", where=str(path))
+    tower = TextTower(features, int(header["dim"]), head=header["head"], hidden=int(header["hidden"]),
+                      residual=header["residual"] == "True", normalize=header["normalize"] == "True")
+    tower.load_state_dict(state, strict=False)
+    tower.eval()
+    return tower, json.loads(header.get("meta") or "{}")

@@ -109,7 +109,7 @@ def fit_text(h: Hierarchy, encoder="wordllama", cfg: TrainConfig | None = None,
              tower: TowerConfig | None = None, *, holdout_nodes: float | None = None,
              features: np.ndarray | None = None, evaluate_seen: bool | int = True,
              cache_dir=CACHE_DIR, callback: Callable[[dict], None] | None = None,
-             stop: threading.Event | None = None) -> TextTrainResult:
+             stop: threading.Event | None = None, ranks: bool = False) -> TextTrainResult:
     """Train a text tower on ``h`` and evaluate it (distance cap ``cfg.max_distance``).
 
     Args:
@@ -122,6 +122,7 @@ def fit_text(h: Hierarchy, encoder="wordllama", cfg: TrainConfig | None = None,
         evaluate_seen: bool or int (optional, default True): evaluate the seen queries after
             training (an int: a seeded sample of that many seen queries).
         callback, stop: as for :func:`hrviz.training.fit`.
+        ranks: bool (optional, default False): the final evaluations also compute mean rank and MAP.
     """
     t_start = time.perf_counter()
     tcfg = tower or TowerConfig()
@@ -158,12 +159,12 @@ def fit_text(h: Hierarchy, encoder="wordllama", cfg: TrainConfig | None = None,
     closure = h.closure(rcfg.max_distance)
     qv, dv = full.query_vectors(), full.doc_vectors()
     if len(held):
-        res.heldout = evaluate(qv, dv, closure, queries=held, ranks=False)
+        res.heldout = evaluate(qv, dv, closure, queries=held, ranks=ranks)
     if evaluate_seen:
         qs = seen_ids
         if not isinstance(evaluate_seen, bool) and evaluate_seen < len(seen_ids):
             qs = np.sort(np.random.default_rng(rcfg.seed + 1).choice(seen_ids, int(evaluate_seen), replace=False))
-        res.seen = evaluate(qv, dv, closure, queries=qs, ranks=False)
+        res.seen = evaluate(qv, dv, closure, queries=qs, ranks=ranks)
     res.seconds = time.perf_counter() - t_start
     return res
 
