@@ -186,7 +186,8 @@ def load_run_model(store: Store, run_id: int):
 def evaluate_run(store: Store, run_id: int, *, k: str | int = "auto", hierarchy: Hierarchy | None = None,
                  device: str | None = None):
     """Re-evaluate a stored run exactly, counting the pairs its final evaluation counted (the
-    held-out ones in generalisation mode); returns (Evaluation, run dict)."""
+    held-out pairs in generalisation mode, the held-out leaves' queries of a text tower trained
+    with ``holdout_nodes``); returns (Evaluation, run dict)."""
     from dataclasses import fields
 
     from .sources import load_source
@@ -194,6 +195,15 @@ def evaluate_run(store: Store, run_id: int, *, k: str | int = "auto", hierarchy:
     model, run = load_run_model(store, run_id)
     h = hierarchy or load_source(run["source"])
     model.check_hierarchy(h.hash, where=f"run {run_id}")
+    params = run.get("params") or {}
+    if params.get("model") == "text" and params.get("holdout_nodes"):  # a tower's held-out leaves
+        from .encoders.text_train import holdout_leaves
+        from .evaluate import evaluate
+
+        held = holdout_leaves(h, float(params["holdout_nodes"]), int(params.get("seed", 0)))
+        ev = evaluate(model.query_vectors(), model.doc_vectors(), h.closure(params.get("max_distance")),
+                      k=k, queries=held)
+        return ev, run
     known = {f.name for f in fields(TrainConfig)}
     cfg = TrainConfig(**{k2: v for k2, v in (run.get("params") or {}).items() if k2 in known})
     cfg.device = device or "cpu"  # where this evaluation runs, not where the run trained

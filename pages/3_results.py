@@ -84,12 +84,13 @@ if compare:
                    "validation queries, final on all pairs). Black ticks: the paper's published "
                    "numbers for the same setting" + ("." if refs else " (none of these runs matches "
                    "a published setting)."))
-        if runs.loc[runs["run_id"].isin(compare), "model"].nunique() > 1:  # dual encoder vs Poincaré
+        if runs.loc[runs["run_id"].isin(compare), "model"].nunique() > 1:  # e.g. dual encoder vs Poincaré
             st.altair_chart(model_comparison_chart(rec, runs, title="final recall by distance, by model"),
                             width="stretch")
-            st.caption("The same final evaluation for every model kind: recall@auto on all pairs "
-                       "(a Poincaré model ranks by hyperbolic distance). Solid: dual encoder; "
-                       "dashed: Poincaré.")
+            st.caption("The same final evaluation for every model kind: recall@auto (a Poincaré "
+                       "model ranks by hyperbolic distance; a text tower with held-out leaves counts "
+                       "their queries). Solid: dual encoder; dashed: Poincaré; dotted: text tower; "
+                       "dash-dotted: zero-shot text encoder.")
 
 # ----- active run and export
 st.subheader("One run")

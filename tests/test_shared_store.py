@@ -57,6 +57,18 @@ def _wait_for_rows(db: Path, at_least: int = 1, timeout: float = 120) -> int:
     raise TimeoutError("the training wrote nothing")
 
 
+def test_the_cli_uses_the_apps_store_from_hrviz_db(tmp_path):
+    db = tmp_path / "app" / "hrviz.duckdb"  # what the app opens with HRVIZ_DB set
+    env = {**os.environ, "HRVIZ_DB": str(db)}
+    out = _hrviz("train", "tree:H=2,W=3", "--dim", "4", "--steps", "20", "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    rid = json.loads(out.stdout.strip().splitlines()[-1])["run_id"]
+    listed = _hrviz("runs", env=env)
+    assert listed.returncode == 0 and f"{rid}" in listed.stdout and "finished" in listed.stdout
+    with Store(db, read_only=True) as s:
+        assert list(s.runs()["run_id"]) == [rid]  # the run went to $HRVIZ_DB, not results/
+
+
 def test_two_writer_processes_lose_no_row(tmp_path):
     db = tmp_path / "hrviz.duckdb"
     Store(db).close()

@@ -87,6 +87,16 @@ def test_train_with_holdout_nodes_puts_held_out_figures_on_top_and_seen_in_an_ob
         np.testing.assert_allclose(full.doc_vectors(), model.doc_vectors(), atol=1e-5)
 
 
+def test_eval_of_a_held_out_tower_counts_the_held_out_leaves_as_the_stored_numbers(tmp_path, capsys):
+    db = str(tmp_path / "s.duckdb")
+    assert main([*TRAIN, "--holdout-nodes", "0.3", "--db", db, "--json"]) == 0
+    res = last_json(capsys)
+    assert main(["eval", str(res["run_id"]), "--db", db, "--json"]) == 0
+    again = last_json(capsys)
+    assert again["overall"] == pytest.approx(res["overall"])
+    assert again["recall_by_distance"] == pytest.approx(res["recall_by_distance"])
+
+
 def test_train_without_holdout_reports_all_queries(tmp_path, capsys):
     db = str(tmp_path / "s.duckdb")
     assert main([*TRAIN, "--db", db, "--json"]) == 0

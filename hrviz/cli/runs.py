@@ -13,7 +13,7 @@ import typing
 from dataclasses import MISSING, fields
 
 from ..errors import InputError
-from ..store import DEFAULT_DB
+from .options import add_db
 
 _SKIP = {"dim", "recipe", "seed", "max_distance"}
 
@@ -51,7 +51,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-distance", type=int, default=None, help="cap on ancestor distance")
     p.add_argument("--name", default=None, help="a free-text name for the run")
-    p.add_argument("--db", default=DEFAULT_DB, help=f"results store [default: {DEFAULT_DB}]")
+    add_db(p)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.add_argument("--model", choices=["dual-encoder", "poincare"], default="dual-encoder",
                    help="model kind: lookup-table dual encoder, or Poincaré ball (hrviz/encoders/poincare.py)")
@@ -74,18 +74,18 @@ def register(sub) -> None:
     p.add_argument("--sample-queries", type=int, default=None,
                    help="sampled evaluation: this many seeded queries ranked against all documents, "
                         "recall with a 95%% bootstrap interval (labelled sampled)")
-    p.add_argument("--db", default=DEFAULT_DB)
+    add_db(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("runs", help="list the runs in the store")
-    p.add_argument("--db", default=DEFAULT_DB)
+    add_db(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_runs)
 
     p = sub.add_parser("export", help="export a run: tables (parquet/csv) or projector TSVs")
     p.add_argument("run_id", type=int)
-    p.add_argument("--db", default=DEFAULT_DB)
+    add_db(p)
     p.add_argument("--format", choices=["projector", "parquet", "csv"], required=True)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_export)

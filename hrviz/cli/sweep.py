@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import sys
 
-from ..store import DEFAULT_DB, default_db
+from .options import add_db
 
 
 def register(sub) -> None:
     p = sub.add_parser("sweep", help="train a grid of runs from a TOML spec (finished cells are skipped)")
     p.add_argument("spec", help="SPEC.toml (see hrviz.training.sweep for the format)")
-    p.add_argument("--db", default=default_db(), help=f"results store [default: $HRVIZ_DB, else {DEFAULT_DB}]")
+    add_db(p)
     p.add_argument("--jobs", type=int, default=None, help="cells trained in parallel [default: the spec's, else 1]")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
                    help="where every cell trains (overrides the spec): auto, cpu, cuda")

@@ -17,7 +17,7 @@ import sys
 from dataclasses import fields
 
 from ..errors import InputError
-from ..store import DEFAULT_DB
+from .options import add_db
 
 ENCODER_HELP = ("text encoder: lookup (no text: lookup tables), wordllama, model2vec, hashing (tests), "
                 "st:MODEL (a sentence-transformers model on disk)")
@@ -33,7 +33,7 @@ def register(sub) -> None:
     p.add_argument("--style", choices=["label-description", "label"], default="label-description",
                    help="node text: 'label: description' (WordNet: lemma: gloss) or the label alone")
     p.add_argument("--name", default=None, help="a free-text name for the run")
-    p.add_argument("--db", default=DEFAULT_DB, help=f"results store [default: {DEFAULT_DB}]")
+    add_db(p)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=cmd_encode)
 
@@ -44,7 +44,7 @@ def register(sub) -> None:
     p.add_argument("run_id", type=int)
     p.add_argument("text", help='the text, e.g. "golden retriever puppy"')
     p.add_argument("--k", type=int, default=10, help="documents to list [default: 10]")
-    p.add_argument("--db", default=DEFAULT_DB)
+    add_db(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_query)
 
