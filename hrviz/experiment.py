@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
@@ -92,25 +93,9 @@ def run_training(source: str, cfg: TrainConfig, store: Store, *, hierarchy: Hier
                                   dim=resolved.dim, seed=resolved.seed, params={**asdict(resolved), **(tags or {})},
                                   name=name)
     t0 = time.perf_counter()
-    try:
-        log = store.buffered()  # one connect per ~0.5 s of logging, not one per event
-
-        def on_event(e: dict) -> None:
-            kind = e["kind"]
-            if kind == "loss":
-                log.log_metrics(run_id, e["stage"], e["step"], {
-                    "loss": e["loss"], "progress": e["progress"], "eta_seconds": e["eta_seconds"]})
-            elif kind == "recall":
-                log.log_recall(run_id, e["stage"], e["step"], e["split"], e["k"], e["hits"], e["pairs"])
-            elif kind == "stage":
-                log.log_metrics(run_id, e["stage"], e["step"], {"lr": e["lr"], "temperature": e["temperature"]})
-            elif kind == "checkpoint":
-                log.log_metrics(run_id, e["stage"], e["step"], {"best_step": e["step"]})
-            if progress:
-                progress(e)
-
-        with log:  # flushed at the end, also when fit raises
-            result = fit(h, resolved, callback=on_event, stop=stop)
+    with failures_recorded(store, run_id, t0):
+        with store.buffered() as log:  # one connect per ~0.5 s of logging; flushed also on error
+            result = fit(h, resolved, callback=event_logger(log, run_id, progress), stop=stop)
         q, d = result.model.query_vectors(), result.model.doc_vectors()
         ev, split, closure = _final_eval(h, resolved, q, d)
         last = max([e["step"] for e in result.history] + [0])
@@ -122,12 +107,52 @@ def run_training(source: str, cfg: TrainConfig, store: Store, *, hierarchy: Hier
         summary = {**ev.summary(), "train_seconds": result.seconds, "best_step": result.best_step}
         store.finish_run(run_id, status="stopped" if result.stopped else "finished", summary=summary,
                          seconds=time.perf_counter() - t0)
-    except BaseException as e:  # noqa: BLE001 - every failure must leave a marked run
-        try:
-            record_failure(store, run_id, e, t0)
-        finally:
-            raise
     return run_id
+
+
+def event_logger(log, run_id: int, progress: Callable[[dict], None] | None = None) -> Callable[[dict], None]:
+    """A ``fit`` callback that writes its events to the store through ``log`` (a Store, or its
+    :meth:`~hrviz.store.Store.buffered` log): ``loss`` (with ``progress`` and ``eta_seconds``),
+    validation ``recall``, a ``stage``'s lr and temperature, a ``checkpoint``'s step; then
+    hands each event to ``progress``. Shared by table and text-tower runs."""
+    def on_event(e: dict) -> None:
+        kind = e["kind"]
+        if kind == "loss":
+            log.log_metrics(run_id, e["stage"], e["step"], {
+                "loss": e["loss"], "progress": e["progress"], "eta_seconds": e["eta_seconds"]})
+        elif kind == "recall":
+            log.log_recall(run_id, e["stage"], e["step"], e["split"], e["k"], e["hits"], e["pairs"])
+        elif kind == "stage":
+            log.log_metrics(run_id, e["stage"], e["step"], {"lr": e["lr"], "temperature": e["temperature"]})
+        elif kind == "checkpoint":
+            log.log_metrics(run_id, e["stage"], e["step"], {"best_step": e["step"]})
+        if progress:
+            progress(e)
+    return on_event
+
+
+@contextmanager
+def failures_recorded(store: Store, run_id: int, t0: float):
+    """Any exception inside marks run ``run_id`` failed (:func:`record_failure`) and goes on."""
+    try:
+        yield
+    except BaseException as e:  # noqa: BLE001 - every failure must leave a marked run
+        record_failure(store, run_id, e, t0)
+        raise
+
+
+def in_background(run_id: int, kind: str, work: Callable[[], object]) -> threading.Thread:
+    """Start ``work`` in a daemon thread ``hrviz-KIND-run-ID``; its errors are not raised there:
+    the run functions record them in the store."""
+    def guarded():
+        try:
+            work()
+        except BaseException:  # noqa: BLE001 - already recorded as failed in the store
+            pass
+
+    t = threading.Thread(target=guarded, name=f"hrviz-{kind}-run-{run_id}", daemon=True)
+    t.start()
+    return t
 
 
 def record_failure(store: Store, run_id: int, err: BaseException, t0: float) -> None:
@@ -159,16 +184,8 @@ def launch(source: str, cfg: TrainConfig, store: Store, *, hierarchy: Hierarchy 
     resolved = cfg.resolved(h)
     run_id = store.create_run(source=source, hierarchy_hash=h.hash, recipe=resolved.recipe, dim=resolved.dim,
                               seed=resolved.seed, params=asdict(resolved), name=name)
-
-    def work():
-        try:
-            run_training(source, resolved, store, hierarchy=h, stop=stop, run_id=run_id)
-        except BaseException:  # already recorded as failed in the store
-            pass
-
-    t = threading.Thread(target=work, name=f"hrviz-run-{run_id}", daemon=True)
-    t.start()
-    return run_id, t
+    return run_id, in_background(run_id, "table", lambda: run_training(
+        source, resolved, store, hierarchy=h, stop=stop, run_id=run_id))
 
 
 def load_run_model(store: Store, run_id: int):

@@ -37,7 +37,7 @@ def run_poincare_training(source: str, cfg: PoincareConfig, store, *, hierarchy:
     and ``eta_seconds``, which the Train page's live view reads.
     """
     from ..evaluate import evaluate
-    from ..experiment import _log_retrievals, models_dir, record_failure
+    from ..experiment import _log_retrievals, failures_recorded, models_dir
     from ..sources import load_source
 
     h = hierarchy or load_source(source)
@@ -45,7 +45,7 @@ def run_poincare_training(source: str, cfg: PoincareConfig, store, *, hierarchy:
         run_id = create_poincare_run(source, cfg, store, h, name=name)
     total = max(1, cfg.burn_in + cfg.epochs + cfg.finetune_epochs)
     t0 = time.perf_counter()
-    try:
+    with failures_recorded(store, run_id, t0):
         def on_event(e: dict) -> None:
             if e["kind"] == "loss":
                 done = min(1.0, e["epoch"] / total)
@@ -71,11 +71,6 @@ def run_poincare_training(source: str, cfg: PoincareConfig, store, *, hierarchy:
                    "model": "poincare"}
         store.finish_run(run_id, status="stopped" if result.stopped else "finished", summary=summary,
                          seconds=time.perf_counter() - t0)
-    except BaseException as e:  # noqa: BLE001 - every failure must leave a marked run
-        try:
-            record_failure(store, run_id, e, t0)
-        finally:
-            raise
     return run_id
 
 
@@ -83,17 +78,11 @@ def launch_poincare(source: str, cfg: PoincareConfig, store, h: Hierarchy, *,
                     stop: threading.Event | None = None, name: str | None = None) -> tuple[int, threading.Thread]:
     """:func:`hrviz.experiment.launch` for a :class:`PoincareConfig`: the run row now, training in
     a daemon thread that honours ``stop``; returns (run_id, thread)."""
+    from ..experiment import in_background
+
     run_id = create_poincare_run(source, cfg, store, h, name=name)
-
-    def work():
-        try:
-            run_poincare_training(source, cfg, store, hierarchy=h, stop=stop, run_id=run_id)
-        except BaseException:  # already recorded as failed in the store
-            pass
-
-    t = threading.Thread(target=work, name=f"hrviz-poincare-run-{run_id}", daemon=True)
-    t.start()
-    return run_id, t
+    return run_id, in_background(run_id, "poincare", lambda: run_poincare_training(
+        source, cfg, store, hierarchy=h, stop=stop, run_id=run_id))
 
 
 def cmd_train_poincare(args) -> int:

@@ -127,23 +127,18 @@ def run_text(source: str, cfg: TextRunConfig, store, *, hierarchy: Hierarchy | N
     ``stop`` ends a tower's training at the next step (evaluated, marked ``stopped``). Errors
     mark the run failed and are re-raised.
     """
-    from ..experiment import record_failure
+    from ..experiment import failures_recorded
     from ..sources import load_source
 
     h = hierarchy or load_source(source)
     if run_id is None:
         run_id = create_text_run(source, cfg, store, h, name=name)
     t0 = time.perf_counter()
-    try:
+    with failures_recorded(store, run_id, t0):
         if cfg.zero_shot:
             _zero_shot_run(source, cfg, store, h, run_id, t0, cache_dir)
         else:
             _tower_run(source, cfg, store, h, run_id, t0, stop, progress, cache_dir)
-    except BaseException as e:  # noqa: BLE001 - every failure must leave a marked run
-        try:
-            record_failure(store, run_id, e, t0)
-        finally:
-            raise
     return run_id
 
 
@@ -181,31 +176,14 @@ def _zero_shot_run(source, cfg: TextRunConfig, store, h, run_id, t0, cache_dir) 
     store.finish_run(run_id, status="finished", summary=summary, seconds=time.perf_counter() - t0)
 
 
-def _event_logger(store, run_id: int, progress) -> Callable[[dict], None]:
-    """fit_text's events into the store, as :func:`hrviz.experiment.run_training` logs them."""
-    def on_event(e: dict) -> None:
-        kind = e["kind"]
-        if kind == "loss":
-            store.log_metrics(run_id, e["stage"], e["step"], {
-                "loss": e["loss"], "progress": e["progress"], "eta_seconds": e["eta_seconds"]})
-        elif kind == "recall":
-            store.log_recall(run_id, e["stage"], e["step"], e["split"], e["k"], e["hits"], e["pairs"])
-        elif kind == "stage":
-            store.log_metrics(run_id, e["stage"], e["step"], {"lr": e["lr"], "temperature": e["temperature"]})
-        elif kind == "checkpoint":
-            store.log_metrics(run_id, e["stage"], e["step"], {"best_step": e["step"]})
-        if progress:
-            progress(e)
-    return on_event
-
-
 def _tower_run(source, cfg: TextRunConfig, store, h, run_id, t0, stop, progress, cache_dir) -> None:
-    from ..experiment import _log_retrievals, models_dir
+    from ..experiment import _log_retrievals, event_logger, models_dir
     from .text_tower import save_tower
 
     enc = get_encoder(encoder_spec(cfg.encoder))
-    result = fit_text(h, enc, cfg.train, cfg.tower, holdout_nodes=cfg.holdout_nodes, cache_dir=cache_dir,
-                      callback=_event_logger(store, run_id, progress), stop=stop, ranks=True)
+    with store.buffered() as log:  # one connect per ~0.5 s of logging; flushed also on error
+        result = fit_text(h, enc, cfg.train, cfg.tower, holdout_nodes=cfg.holdout_nodes, cache_dir=cache_dir,
+                          callback=event_logger(log, run_id, progress), stop=stop, ranks=True)
     last = max([e["step"] for e in result.history] + [0])
     held = result.heldout is not None
     main = result.heldout if held else result.seen
@@ -230,17 +208,11 @@ def launch_text(source: str, cfg: TextRunConfig, store, h: Hierarchy, *, stop: t
                 name: str | None = None) -> tuple[int, threading.Thread]:
     """:func:`hrviz.experiment.launch` for a :class:`TextRunConfig`: the run row now, the work in a
     daemon thread that honours ``stop``; returns (run_id, thread)."""
+    from ..experiment import in_background
+
     run_id = create_text_run(source, cfg, store, h, name=name)
-
-    def work():
-        try:
-            run_text(source, cfg, store, hierarchy=h, stop=stop, run_id=run_id)
-        except BaseException:  # already recorded as failed in the store
-            pass
-
-    t = threading.Thread(target=work, name=f"hrviz-text-run-{run_id}", daemon=True)
-    t.start()
-    return run_id, t
+    return run_id, in_background(run_id, "text", lambda: run_text(
+        source, cfg, store, hierarchy=h, stop=stop, run_id=run_id))
 
 
 # ----- free text ----------------------------------------------------------------
