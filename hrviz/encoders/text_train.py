@@ -28,6 +28,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from types import SimpleNamespace
 from typing import Callable
 
 import numpy as np
@@ -38,7 +39,7 @@ from ..evaluate import evaluate
 from ..hierarchy import Hierarchy
 from ..pairs import split_pairs
 from ..training import SoftmaxLoss, TrainConfig
-from ..training.loop import validation_event
+from ..training.loop import run_stages, validation_event
 from ..training.recipes import build_stages
 from .text import CACHE_DIR, get_encoder, node_features
 from .text_tower import HEADS, TextTower
@@ -170,6 +171,7 @@ def fit_text(h: Hierarchy, encoder="wordllama", cfg: TrainConfig | None = None,
 
 
 def _train(h, model: TextTower, cfg: TrainConfig, tcfg: TowerConfig, callback, stop) -> dict:
+    """The tables' stage loop (:func:`hrviz.training.loop.run_stages`) with a tower's step."""
     emit = callback or (lambda e: None)
     t_start = time.perf_counter()
     split = split_pairs(h, cfg.max_distance, mode="reconstruction", seed=cfg.seed)
@@ -180,35 +182,25 @@ def _train(h, model: TextTower, cfg: TrainConfig, tcfg: TowerConfig, callback, s
                           temperature_mode=cfg.temperature_mode, masking=cfg.masking,
                           normalize_queries=cfg.normalize_queries)
     val_queries = np.sort(rng.choice(h.n, size=min(cfg.eval_queries, h.n), replace=False))
-    total = sum(s.steps for s in stages)
-    out = {"stopped": False, "best_step": {}, "history": []}
+    state = SimpleNamespace(model=model, stopped=False, best_step={}, history=[])
     p = tcfg.residual_dropout if model.res_q is not None else 0.0
 
     def validate(stage: str, step: int) -> dict:
         with torch.no_grad():
             ev = evaluate(model.query_vectors(), model.doc_vectors(), closure, queries=val_queries, ranks=False)
         event = validation_event(ev, stage, step, cfg.select_by)
-        out["history"].append(event)
+        state.history.append(event)
         emit(event)
         return event
 
-    step = 0
-    for stage in stages:
-        emit({"kind": "stage", "stage": stage.name, "step": step, "steps": stage.steps,
-              "lr": stage.lr, "temperature": stage.temperature})
+    def stage_step(stage):
         ratio = stage.lr / cfg.lr
         groups = [{"params": model.head_parameters(), "lr": tcfg.head_lr * ratio}]
         if model.res_q is not None:
             groups.append({"params": model.residual_parameters(), "lr": stage.lr})
         opt = torch.optim.Adam(groups)
-        best = None
-        if stage.select_best:
-            ev = validate(stage.name, step)
-            best = (ev["criterion"], step, model.state_copy())
-        for i in range(1, stage.steps + 1):
-            if stop is not None and stop.is_set():
-                out["stopped"] = True
-                break
+
+        def one_step() -> float:
             # ----- batch: pairs, candidates, masking -----
             idx = stage.sampler.sample(rng, cfg.batch_size)
             queries = split.train.query[idx].astype(np.int64)                     # (B,)
@@ -223,24 +215,12 @@ def _train(h, model: TextTower, cfg: TrainConfig, tcfg: TowerConfig, callback, s
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            step += 1
-            # ----- progress and validation -----
-            if i % max(1, cfg.eval_every // 4) == 0 or i == stage.steps:
-                elapsed = time.perf_counter() - t_start
-                done = step / total
-                emit({"kind": "loss", "stage": stage.name, "step": step, "loss": float(loss.detach()),
-                      "progress": done, "eta_seconds": elapsed / done * (1 - done)})
-            if i % cfg.eval_every == 0 or i == stage.steps:
-                ev = validate(stage.name, step)
-                if best is not None and ev["criterion"] > best[0]:
-                    best = (ev["criterion"], step, model.state_copy())
-        if best is not None:
-            model.load_state(best[2])
-            out["best_step"][stage.name] = best[1]
-            emit({"kind": "checkpoint", "stage": stage.name, "step": best[1], "criterion": best[0]})
-        if out["stopped"]:
-            break
-    return out
+            return float(loss.detach())
+
+        return one_step
+
+    run_stages(stages, cfg, state, emit, validate, stage_step, stop, t_start)
+    return {"stopped": state.stopped, "best_step": state.best_step, "history": state.history}
 
 
 def _docs(model: TextTower, cand: torch.Tensor, rng: np.random.Generator, p: float) -> torch.Tensor:

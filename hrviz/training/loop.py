@@ -118,7 +118,7 @@ def apply_threads(cfg: TrainConfig) -> None:
         torch.set_num_threads(cfg.threads)
 
 
-def _run_stages(stages, cfg: TrainConfig, result: TrainResult, emit: Callback, validate, stage_step,
+def run_stages(stages, cfg: TrainConfig, result: TrainResult, emit: Callback, validate, stage_step,
                 stop, t_start: float) -> None:
     """The stage loop both fits share: per stage a "stage" event, its steps with "loss" events
     and validation every ``eval_every`` steps, and for a ``select_best`` stage the best
@@ -200,7 +200,7 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
 
         return one_step
 
-    _run_stages(stages, cfg, result, emit, validate, stage_step, stop, t_start)
+    run_stages(stages, cfg, result, emit, validate, stage_step, stop, t_start)
     result.seconds = time.perf_counter() - t_start
     return result
 
@@ -268,7 +268,7 @@ def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
 
         return one_step
 
-    _run_stages(stages, cfg, result, emit, validate, stage_step, stop, t_start)
+    run_stages(stages, cfg, result, emit, validate, stage_step, stop, t_start)
     model.to("cpu")
     result.seconds = time.perf_counter() - t_start
     return result
