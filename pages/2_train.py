@@ -147,9 +147,17 @@ b1, b2, b3 = st.columns([1, 1, 3])
 start = b1.button("Start training", type="primary", icon=":material/play_arrow:", key="t_start",
                   disabled=bool(live) or plan is None)
 stop = b2.button("Stop", icon=":material/stop:", key="t_stop", disabled=run_id not in live)
+running = store.runs(status="running")  # this process's runs, and those of a CLI on this store
+outside = [int(r) for r in running["run_id"] if int(r) not in live]
 if live and run_id not in live:
     other = min(live)
     b3.info(f"Run #{other} is training (started elsewhere); one run trains at a time.")
+    if b3.button(f"Watch run #{other}", key="t_watch"):
+        st.session_state["run_id"] = other
+        st.rerun()
+elif outside and run_id not in outside:
+    other = max(outside)
+    b3.info(f"Run #{other} is training in another process on this store (e.g. `python -m hrviz train`).")
     if b3.button(f"Watch run #{other}", key="t_watch"):
         st.session_state["run_id"] = other
         st.rerun()
@@ -173,7 +181,8 @@ def live_view() -> None:
         st.info("No run yet: press Start training.")
         return
     training = training_job(rid)
-    alive = training is not None and training.alive
+    # alive: trained by this process, or still running in another one (a dead one reads interrupted)
+    alive = training.alive if training is not None else row["status"] == "running"
     metrics = store.metrics([int(rid)])
     recall = store.recall([int(rid)])
     prog = metrics[metrics["name"] == "progress"]["value"]
@@ -215,7 +224,7 @@ def live_view() -> None:
 
 
 st.subheader("Live")
-active = run_id in active_trainings()
+active = run_id in active_trainings() or (run_id is not None and int(run_id) in outside)
 if active:
     st.session_state["t_live"] = int(run_id)
 st.fragment(live_view, run_every=1.0 if active else None)()

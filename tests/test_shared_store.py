@@ -132,3 +132,36 @@ def test_app_and_cli_share_one_store(streamlit_server, page):
         assert len(s.runs()) == before + 1
         assert s.run(rid)["status"] == "finished"
         assert len(s.metrics(rid)) > 0 and len(s.final_recall(rid)) > 0
+
+
+def test_the_train_page_watches_a_run_a_cli_process_trains(tmp_path, monkeypatch, tiny_demo):
+    from conftest import seed_demo
+    from streamlit.testing.v1 import AppTest
+
+    db = tmp_path / "shared.duckdb"
+    seed_demo(db)  # a store as a first start leaves it
+    proc = _train(db, steps=1_000_000)  # a terminal's run on the app's store
+    try:
+        deadline, rid = time.monotonic() + 120, None
+        while rid is None and time.monotonic() < deadline:  # the terminal run's row, once it logs
+            with Store(db, read_only=True) as s:
+                running = s.runs(status="running")
+                if len(running) and len(s.metrics(int(running["run_id"].iloc[0]))):
+                    rid = int(running["run_id"].iloc[0])
+            time.sleep(0.2)
+        assert rid is not None, "the terminal run never logged"
+        monkeypatch.setenv("HRVIZ_DB", str(db))
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+        at.switch_page("pages/2_train.py").run()
+        assert not at.exception, at.exception
+        assert any(f"Run #{rid} is training in another process" in i.value for i in at.info)
+        at.button(key="t_watch").click().run()
+        assert not at.exception, at.exception
+        assert at.session_state["run_id"] == rid
+        bars = [b.proto.text for b in at.get("progress")]
+        assert any(f"Run #{rid}" in t and "running" in t for t in bars), bars
+    finally:
+        proc.kill()
+        proc.wait()
+    with Store(db) as s:  # the killed terminal run is not left "running"
+        assert s.run(rid)["status"] == "interrupted"
