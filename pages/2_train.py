@@ -149,17 +149,15 @@ start = b1.button("Start training", type="primary", icon=":material/play_arrow:"
 stop = b2.button("Stop", icon=":material/stop:", key="t_stop", disabled=run_id not in live)
 running = store.runs(status="running")  # this process's runs, and those of a CLI on this store
 outside = [int(r) for r in running["run_id"] if int(r) not in live]
+watch = None  # a run training elsewhere that this session is not watching
 if live and run_id not in live:
-    other = min(live)
-    b3.info(f"Run #{other} is training (started elsewhere); one run trains at a time.")
-    if b3.button(f"Watch run #{other}", key="t_watch"):
-        st.session_state["run_id"] = other
-        st.rerun()
+    watch = (min(live), "is training (started elsewhere); one run trains at a time.")
 elif outside and run_id not in outside:
-    other = max(outside)
-    b3.info(f"Run #{other} is training in another process on this store (e.g. `python -m hrviz train`).")
-    if b3.button(f"Watch run #{other}", key="t_watch"):
-        st.session_state["run_id"] = other
+    watch = (max(outside), "is training in another process on this store (e.g. `python -m hrviz train`).")
+if watch is not None:
+    b3.info(f"Run #{watch[0]} {watch[1]}")
+    if b3.button(f"Watch run #{watch[0]}", key="t_watch"):
+        st.session_state["run_id"] = watch[0]
         st.rerun()
 if start:
     try:
