@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from hrviz.charts.models import model_kind, model_title
 from hrviz.errors import InputError
 
 from .paths import db_path
@@ -29,7 +30,9 @@ def sidebar() -> None:
             st.caption("none: train one, or pick one on Results")
         else:
             overall = "" if row.get("overall") is None else f" · overall {row['overall']:.1%}"
-            st.caption(f"#{row['run_id']} {row['recipe']} d={row['dim']} on "
+            kind = model_kind(row.get("params"))
+            model = "" if kind == "dual-encoder" else f"{model_title(kind)} "
+            st.caption(f"#{row['run_id']} {model}{row['recipe']} d={row['dim']} on "
                        f"`{source_title(row['source'])}` · {row['status']}{overall}")
         live = active_trainings()
         if live:
