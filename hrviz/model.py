@@ -74,22 +74,10 @@ class DualEncoder(torch.nn.Module):
 
     # ----- persistence ---------------------------------------------------
     def save(self, path: str | Path, *, hierarchy_hash: str, source: str, params: dict | None = None) -> Path:
-        from safetensors.torch import save_file
-
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "format": "hrviz-dual-encoder/1",
-            "hierarchy_hash": hierarchy_hash,
-            "source": source,
-            "n": str(self.n),
-            "dim": str(self.dim),
-            "normalize": str(self.normalize),
-            "params": json.dumps(params or {}, default=_json_default),
-        }
-        save_file({"q": self.q.detach().contiguous(), "d": self.d.detach().contiguous()}, str(path), metadata=meta)
-        self.meta = {**meta, "params": params or {}}
-        return path
+        meta = {"format": "hrviz-dual-encoder/1", "hierarchy_hash": hierarchy_hash, "source": source,
+                "n": str(self.n), "dim": str(self.dim), "normalize": str(self.normalize)}
+        self.meta = write_model_file(path, {"q": self.q, "d": self.d}, meta, params)
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | Path) -> "DualEncoder":
@@ -108,6 +96,20 @@ class DualEncoder(torch.nn.Module):
     def check_hierarchy(self, hierarchy_hash: str, where: str = "model") -> None:
         """Refuse to apply a model to a hierarchy other than the one it was trained on."""
         check_trained_on(self.meta, hierarchy_hash, where)
+
+
+def write_model_file(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, str],
+                     params: dict | None = None) -> dict:
+    """Save ``tensors`` with ``meta`` (strings) and ``params`` (as JSON) to a safetensors file,
+    its folder made; returns the meta with ``params`` as a dict. Shared by every model kind's
+    ``save``."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {**meta, "params": json.dumps(params or {}, default=_json_default)}
+    save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(path), metadata=meta)
+    return {**meta, "params": params or {}}
 
 
 @contextmanager

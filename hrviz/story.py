@@ -54,6 +54,13 @@ CHAPTERS = (
 CHAPTERS_BY_KEY = {ch.key: ch for ch in CHAPTERS}
 
 
+def _params(row: dict) -> dict:
+    """A ``store.runs()`` row's params (JSON text there) as a dict."""
+    import json
+
+    return row["params"] if isinstance(row["params"], dict) else json.loads(row["params"] or "{}")
+
+
 def config(chapter: Chapter, seed: int = 0) -> TrainConfig:
     """The run of one chapter (the study's headline cell)."""
     return TrainConfig(dim=DIM, recipe=chapter.recipe, regime=chapter.regime, seed=seed,
@@ -71,8 +78,6 @@ def chapter_of(params: dict) -> Chapter | None:
 def story_runs(store, prefer: list[int] | None = None) -> dict[str, dict]:
     """chapter key -> run (dict): the newest finished run of each chapter on :data:`SOURCE` at
     d = :data:`DIM`, runs named :data:`NAME` first; runs in ``prefer`` before all others."""
-    import json
-
     runs = store.runs(source=SOURCE, status="finished")
     if runs.empty:
         return {}
@@ -81,7 +86,7 @@ def story_runs(store, prefer: list[int] | None = None) -> dict[str, dict]:
     runs = runs.assign(_rank=rank.values).sort_values(["_rank", "run_id"], ascending=[True, False])
     out: dict[str, dict] = {}
     for row in runs.drop(columns="_rank").to_dict("records"):
-        params = row["params"] if isinstance(row["params"], dict) else json.loads(row["params"] or "{}")
+        params = _params(row)
         if params.get("max_distance") != MAX_DISTANCE or params.get("model", "dual-encoder") != "dual-encoder":
             continue
         ch = chapter_of(params)
@@ -145,11 +150,9 @@ def poincare_config(seed: int = 0):
 def poincare_run(store) -> dict | None:
     """The newest finished Poincaré run on :data:`SOURCE` at d = :data:`DIM` with the story's
     distance cap (any name), as a dict with parsed params; None when there is none."""
-    import json
-
     runs = store.runs(source=SOURCE, status="finished")
     for row in runs[runs["dim"] == DIM].sort_values("run_id", ascending=False).to_dict("records"):
-        params = row["params"] if isinstance(row["params"], dict) else json.loads(row["params"] or "{}")
+        params = _params(row)
         if params.get("model") == "poincare" and params.get("max_distance") == MAX_DISTANCE:
             return {**row, "params": params}
     return None

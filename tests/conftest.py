@@ -178,12 +178,15 @@ def page(browser):
         context.close()
 
 
-def standalone(path: str):
-    """An AppTest of one page file alone (without app.py), as if app.py had run before it."""
+def standalone(path: str, **session):
+    """An AppTest of one page file alone (without app.py), as if app.py had run before it,
+    with ``session`` as its session state (not run yet)."""
     from streamlit.testing.v1 import AppTest
 
     from hrviz_app.navigation import APP_MARK
 
     at = AppTest.from_file(path, default_timeout=60)
     at.session_state[APP_MARK] = True
+    for key, value in session.items():
+        at.session_state[key] = value
     return at

@@ -49,11 +49,7 @@ def env(poincare_db, monkeypatch):
 
 
 def page(path: str, **session):
-    at = standalone(path)
-    at.session_state["source"] = SOURCE
-    for key, value in session.items():
-        at.session_state[key] = value
-    return at.run()
+    return standalone(path, source=SOURCE, **session).run()
 
 
 def specs(at) -> list[dict]:

@@ -48,11 +48,7 @@ def env(text_db, monkeypatch, tmp_path):
 
 
 def page(path: str, **session):
-    at = standalone(path)
-    at.session_state["source"] = SOURCE
-    for key, value in session.items():
-        at.session_state[key] = value
-    return at.run()
+    return standalone(path, source=SOURCE, **session).run()
 
 
 def text_table(at):

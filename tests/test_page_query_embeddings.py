@@ -26,10 +26,7 @@ APP = "../app.py"
 
 
 def page(path: str, **session) -> AppTest:
-    at = standalone(path)
-    for key, value in session.items():
-        at.session_state[key] = value
-    return at
+    return standalone(path, **session)
 
 
 def spec(at: AppTest, i: int = 0) -> dict:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..model import check_trained_on, open_model_file
+from ..model import check_trained_on, open_model_file, write_model_file
 from .poincare_ball import _dist_grad, lift_docs, lift_queries, poincare_distance
 
 FORMAT = "hrviz-poincare/1"
@@ -84,18 +84,10 @@ class PoincareModel(torch.nn.Module):
 
     # ----- persistence -----------------------------------------------------------------------
     def save(self, path: str | Path, *, hierarchy_hash: str, source: str, params: dict | None = None) -> Path:
-        from safetensors.torch import save_file
-
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "format": FORMAT, "hierarchy_hash": hierarchy_hash, "source": source,
-            "n": str(self.n), "dim": str(self.dim), "eps": repr(self.eps),
-            "params": json.dumps(params or {}, default=str),
-        }
-        save_file({"x": self.x.detach().contiguous()}, str(path), metadata=meta)
-        self.meta = {**meta, "params": params or {}}
-        return path
+        meta = {"format": FORMAT, "hierarchy_hash": hierarchy_hash, "source": source,
+                "n": str(self.n), "dim": str(self.dim), "eps": repr(self.eps)}
+        self.meta = write_model_file(path, {"x": self.x}, meta, params)
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | Path) -> "PoincareModel":
