@@ -15,8 +15,8 @@ Definitions (science.md section 7; one convention for the whole project):
   in the ranking of all documents except the query itself; averaged over those queries.
 
 Everything is exact: scores of a chunk of queries against *all* documents (one matrix
-product), ``topk`` to read ranks off the head of each row, and an exact count over the
-row for the few pairs that fall outside the head.
+product), then each relevant pair's rank counted over its whole row
+(:mod:`hrviz.rank_count`), at the same cost whatever the model's quality.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 
 from .hierarchy import Closure
+from .rank_count import count_at_or_above
 from .sparse import at_or_above, expand_rows
 
 
@@ -69,46 +70,29 @@ class Evaluation:
 
 @torch.no_grad()
 def pair_ranks(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, queries: np.ndarray | None = None,
-               *, exact: bool = True, chunk: int = 2048, head: int | None = None):
+               *, chunk: int = 2048):
     """Rank (see module docstring) and score of every relevant pair of ``queries``.
 
-    Returns (pair index into the closure, rank, score) as numpy arrays. With
-    ``exact=False`` ranks beyond the head of each row are not counted: they are set
-    to ``n + 1`` (enough for recall@auto, which only needs to know a pair missed).
+    Returns (pair index into the closure, rank, score) as numpy arrays. Every rank is an exact
+    count over the whole row (:func:`hrviz.rank_count.count_at_or_above`): one matrix product
+    per chunk of queries, then one cached pass over each row per relevant pair.
     """
-    n = d_vecs.shape[0]
     queries = np.arange(len(closure.ptr) - 1) if queries is None else np.asarray(queries)
     Q = torch.from_numpy(np.ascontiguousarray(q_vecs, dtype=np.float32))
     D = torch.from_numpy(np.ascontiguousarray(d_vecs, dtype=np.float32))
     sizes = np.diff(closure.ptr)
+    threads = torch.get_num_threads()
     out_idx, out_rank, out_score = [], [], []
     for lo in range(0, len(queries), chunk):
         qs = queries[lo: lo + chunk]
         owner, pidx = expand_rows(closure.ptr, qs)
-        S = Q[torch.from_numpy(qs)] @ D.T
-        r = torch.from_numpy(owner)
-        a = torch.from_numpy(closure.doc[pidx].astype(np.int64))
-        s = S[r, a]
-        kmax = int(sizes[qs].max()) if len(qs) else 1
-        # the head must hold k + 1 values for recall@auto to be exact without the tail
-        kh = min(n, max(head, kmax + 1) if head else max(2 * kmax + 1, 64))
-        top = torch.topk(S, kh, dim=1, sorted=True).values
-        in_head = s > top[r, kh - 1] if kh < n else torch.ones_like(s, dtype=torch.bool)
-        # rank inside the head: how many head values are >= s (itself included)
-        rank = torch.full(s.shape, n + 1, dtype=torch.int64)
-        hi = in_head.nonzero().squeeze(1)
-        if len(hi):
-            rank[hi] = (top[r[hi]] >= s[hi, None]).sum(1)
-        if exact:
-            # numpy's compare + count_nonzero is ~10x faster than torch's here
-            tail = (~in_head).nonzero().squeeze(1).numpy()
-            S_np, s_np, r_np, rank_np = S.numpy(), s.numpy(), owner, rank.numpy()
-            for t0 in range(0, len(tail), 256):
-                t = tail[t0: t0 + 256]
-                rank_np[t] = np.count_nonzero(S_np[r_np[t]] >= s_np[t, None], axis=1)
+        S = (Q[torch.from_numpy(qs)] @ D.T).numpy()                                   # (c, n)
+        s = S[owner, closure.doc[pidx]]                                                # (pairs,)
+        row_ptr = np.zeros(len(qs) + 1, dtype=np.int64)
+        np.cumsum(sizes[qs], out=row_ptr[1:])
         out_idx.append(pidx)
-        out_rank.append(rank.numpy())
-        out_score.append(s.numpy())
+        out_rank.append(count_at_or_above(S, row_ptr, s, threads=threads))
+        out_score.append(s)
     if not out_idx:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
     return np.concatenate(out_idx), np.concatenate(out_rank), np.concatenate(out_score)
@@ -116,7 +100,7 @@ def pair_ranks(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, queries
 
 def evaluate(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, *, k: str | int = "auto",
              queries: np.ndarray | None = None, pair_mask: np.ndarray | None = None,
-             ranks: bool = True, chunk: int = 2048, head: int | None = None) -> Evaluation:
+             ranks: bool = True, chunk: int = 2048) -> Evaluation:
     """Recall@k by distance (and, with ``ranks``, mean rank and MAP) for ``queries`` (default all).
 
     ``pair_mask`` (bool over closure pairs) restricts which pairs are *counted* (e.g. the
@@ -126,9 +110,7 @@ def evaluate(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, *, k: str
     import time
 
     t0 = time.perf_counter()
-    if k != "auto" and not ranks:  # ranks beyond the head are not counted: the head must cover k
-        head = max(head or 0, 2 * int(k) + 1, 64)
-    pidx, rank, score = pair_ranks(q_vecs, d_vecs, closure, queries, exact=ranks, chunk=chunk, head=head)
+    pidx, rank, score = pair_ranks(q_vecs, d_vecs, closure, queries, chunk=chunk)
     qid = closure.query[pidx]
     dist = closure.distance[pidx]
     sizes = np.diff(closure.ptr)

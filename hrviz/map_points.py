@@ -59,7 +59,7 @@ def query_recall(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: "Closure",
     if not len(queries):
         return np.zeros(0)
     # 512 queries at a time: a (512 x n) score block stays ~170 MB for WordNet's 82k documents
-    pidx, rank, _ = pair_ranks(q_vecs, d_vecs, closure, queries, exact=False, chunk=512)
+    pidx, rank, _ = pair_ranks(q_vecs, d_vecs, closure, queries, chunk=512)
     qid = closure.query[pidx].astype(np.int64)
     sizes = np.diff(closure.ptr)
     hit = rank <= sizes[qid]
