@@ -14,7 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CHROMIUM, CHROMIUM_ARGS, start_streamlit
+from helpers import CHROMIUM, CHROMIUM_ARGS, free_port, start_streamlit, wait_healthy
+
+# Old names, for test code written before tests/helpers.py (other branches in flight import them
+# from conftest): new code imports free_port and wait_healthy from helpers.
+_free_port, _wait_healthy = free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 
