@@ -1,7 +1,9 @@
 """hrviz: the Streamlit app. Run with ``streamlit run app.py`` (or ``make run``).
 
-The entry point: it lists the pages (``hrviz_app.navigation.PAGES``, one ``st.Page`` each),
-sets the session defaults, opens the results store (``$HRVIZ_DB`` or ``results/hrviz.duckdb``),
+The entry point: it lists the pages (``hrviz_app.navigation.PAGES``, one ``st.Page`` each) and
+draws their links at the top of the sidebar (Streamlit's own navigation stays hidden:
+``client.showSidebarNavigation = false`` in ``.streamlit/config.toml``), sets the session
+defaults, opens the results store (``$HRVIZ_DB`` or ``results/hrviz.duckdb``),
 trains the three runs of Home's story where the store lacks them (about 20 s on a first start)
 and shows the active hierarchy and run in the sidebar. Pages only draw.
 
@@ -15,7 +17,7 @@ Session state keys the pages read:
 import streamlit as st
 
 from hrviz.errors import InputError
-from hrviz_app.navigation import APP_MARK, PAGES, wanted_page
+from hrviz_app.navigation import APP_MARK, PAGES, nav_links, wanted_page
 from hrviz_app.paths import db_path
 from hrviz_app.resources import DEFAULT_SOURCE, get_store
 from hrviz_app.sidebar import sidebar
@@ -25,11 +27,14 @@ st.set_page_config(page_title="hrviz", page_icon=":material/account_tree:", layo
 
 pages = {p.url: st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url, default=i == 0)
          for i, p in enumerate(PAGES)}
-nav = st.navigation(list(pages.values()))
+# position="hidden": the sidebar's links are ours (nav_links); .streamlit/config.toml hides every
+# navigation Streamlit draws itself, the pages-directory one of a fresh server's first request too
+nav = st.navigation(list(pages.values()), position="hidden")
 st.session_state[APP_MARK] = True  # the pages check it (hrviz_app.navigation.through_app)
 wanted, params = wanted_page()
 if wanted in pages:  # a first request that landed on a page file alone
     st.switch_page(pages[wanted], query_params=params or None)
+nav_links(pages.values())  # the top of the sidebar, before the page draws
 
 try:
     store = get_store()  # opens the store and fails stale runs, once per process

@@ -1,14 +1,22 @@
 """The app's pages, listed explicitly (no scanning of ``pages/``): file, title, icon, URL.
-``app.py`` builds its ``st.navigation`` from :data:`PAGES`; Home links to them.
+``app.py`` builds its ``st.navigation`` from :data:`PAGES` and draws :func:`nav_links`; Home
+links to them.
 
-:func:`through_app` keeps Streamlit's legacy pages-directory mode from showing. With a
-``pages/`` folder beside the entry script, Streamlit runs the old multipage mode until some run
-calls ``st.navigation``; on a fresh server a deep link (``/train``) as the very first request
-then runs the page file alone, under a navigation of file names (``app``, ``home``, ...). Every
-page calls :func:`through_app` first: when ``app.py`` has not run in this session it remembers
-the page and switches to ``app.py`` (public ``st.switch_page``); app.py builds the navigation,
-which ends the legacy mode for the process, and opens the remembered page with its query
-parameters (a first-request deep link such as ``/query?run=3&node=dog.n.01`` keeps them).
+Streamlit's legacy pages-directory mode must never show. With a ``pages/`` folder beside the
+entry script, Streamlit (1.67) decides once per process, when the first session opens, that the
+app "uses the pages directory" (``PagesManager.uses_pages_directory``), and until some run calls
+``st.navigation`` each run is ``_mpa_v1``: a navigation of ``app`` plus the file names in
+``pages/``, whose page for the URL runs alone. Two public means keep that from showing:
+
+- ``.streamlit/config.toml`` sets ``client.showSidebarNavigation = false``: the legacy
+  navigation is sent as hidden, and the front end draws no Streamlit navigation at all; the
+  app's own navigation is :func:`nav_links` (``st.page_link`` in the sidebar, drawn by app.py);
+- a fresh server's first request to a deep link (``/query?run=3&node=dog.n.01``) would still run
+  the page file alone (no session defaults, no sidebar). Every page calls :func:`through_app`
+  first: when ``app.py`` has not run in this session it remembers the page with its query
+  parameters and switches to ``app.py`` (public ``st.switch_page``); app.py builds the
+  navigation, which ends the legacy mode for the process, and opens the remembered page with
+  its query parameters.
 """
 
 from __future__ import annotations
@@ -52,6 +60,19 @@ def through_app(page_file: str) -> None:
     url = next((p.url for p in PAGES if Path(p.path).name == name), None)
     st.session_state[_WANTED] = (url, st.query_params.to_dict())  # a deep link keeps its ?run=..&node=..
     st.switch_page("app.py")
+
+
+def nav_links(pages) -> None:
+    """The app's navigation: one ``st.page_link`` per page at the top of the sidebar, the open
+    page highlighted. Streamlit's own navigation stays hidden (``client.showSidebarNavigation =
+    false``, see the module docstring).
+
+    pages: iterable of st.Page, the pages passed to ``st.navigation``, in order.
+    """
+    with st.sidebar:
+        for p in pages:
+            st.page_link(p)
+        st.divider()
 
 
 def wanted_page() -> tuple[str | None, dict[str, str]]:

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import CHROMIUM, CHROMIUM_ARGS, free_port, start_streamlit, wait_healthy
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+# Old names, for test code written before tests/helpers.py (other branches in flight import them
+# from conftest): new code imports free_port and wait_healthy from helpers.
+_free_port, _wait_healthy = free_port, wait_healthy
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_demo_config(recipe: str, seed: int = 0):
@@ -98,27 +95,6 @@ def app_env(app_db, monkeypatch, tiny_demo) -> Path:
     return app_db
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.25)
-    raise TimeoutError(f"{url} not healthy after {timeout:.0f} s")
-
-
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
@@ -133,27 +109,9 @@ def streamlit_server(tmp_path_factory, chromium_path):
     """``streamlit run app.py`` on a free port with a fresh store; yields the base URL."""
     folder = tmp_path_factory.mktemp("server")
     seeded = seed_demo(folder / "hrviz.duckdb")  # full-size runs would take minutes on a busy box
-    port = _free_port()
-    env = {**os.environ, "HRVIZ_DB": str(folder / "hrviz.duckdb")}
-    log = open(folder / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc, timeout=60)
-        yield {"url": f"http://127.0.0.1:{port}", "db": folder / "hrviz.duckdb", "log": folder / "streamlit.log",
+    with start_streamlit(folder / "hrviz.duckdb", folder / "streamlit.log") as url:
+        yield {"url": url, "db": folder / "hrviz.duckdb", "log": folder / "streamlit.log",
                "demo_standard": seeded[len(seeded) - 2]}  # a run on tree:H=4,W=5
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from helpers import IDLE, NAV_WATCH, seen_navigation, start_streamlit
 from hrviz_app.navigation import PAGES
 
 pytestmark = pytest.mark.browser
@@ -24,7 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # `HRVIZ_SCREENSHOTS=docs/screenshots` to refresh the README's pictures on purpose
 SHOTS = ROOT / os.environ.get("HRVIZ_SCREENSHOTS", "tests/artifacts")
 TAXONOMY = Path(__file__).resolve().parent / "fixtures" / "taxonomy.csv"
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
 def open_page(page, server, url_path: str = "") -> None:
@@ -42,6 +42,12 @@ def settle(page, ms: int = 400) -> None:
 def no_exception(page, where: str) -> None:
     errors = page.locator('[data-testid="stException"]')
     assert errors.count() == 0, f"{where}: {errors.first.inner_text()[:2000]}"
+
+
+def sidebar_links(page) -> list[str]:
+    """The labels of the page links in the sidebar (the app's navigation), icons left out."""
+    links = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]')
+    return [t.strip().splitlines()[-1].strip() for t in links.all_inner_texts()]
 
 
 def metric_values(page) -> dict[str, str]:
@@ -80,9 +86,9 @@ def test_every_page_renders_without_an_exception(page, streamlit_server):
                 assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 3
             shot(page, stem)
     assert {"Home", "Hierarchy", "Train", "Results"} <= set(seen)
-    # the sidebar lists every page and shows the active hierarchy
-    nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
-    assert all(t in nav for t in seen)
+    # the sidebar lists every page (the app's own links; Streamlit's navigation stays hidden)
+    assert sidebar_links(page) == [p.title for p in PAGES]
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0
     assert "781 nodes" in page.locator('[data-testid="stSidebar"]').inner_text()
 
 
@@ -92,8 +98,7 @@ def _progress_text(page) -> str:
 
 def test_train_pretrain_finetune_and_watch_the_recall_chart_update(page, streamlit_server):
     open_page(page, streamlit_server, "train")
-    # opened first in a fresh server: still app.py's navigation (not Streamlit's pages/ mode)
-    assert "common" not in page.locator('[data-testid="stSidebarNav"]').inner_text()
+    assert sidebar_links(page) == [p.title for p in PAGES]  # app.py's navigation
     assert page.get_by_role("switch", name="Pretrain-finetune").is_checked()
     for label, value in [("Steps (pretrain / main stage)", "1500"), ("Finetune steps", "500"),
                          ("Evaluate every (steps)", "25")]:
@@ -176,43 +181,36 @@ def test_upload_a_csv_then_a_broken_file(page, streamlit_server, tmp_path):
     no_exception(page, "broken upload")
 
 
-def _fresh_server(tmp_path, db):
-    """A new ``streamlit run app.py`` process on ``db``: (process, base URL, log file)."""
-    import subprocess
-    import sys
-
-    from conftest import _free_port, _wait_healthy
-
-    port = _free_port()
-    log = open(tmp_path / f"streamlit-{port}.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env={**os.environ, "HRVIZ_DB": str(db)}, stdout=log, stderr=subprocess.STDOUT)
-    _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc, timeout=60)
-    return proc, f"http://127.0.0.1:{port}", log
+FIRST_REQUESTS = {"root": ("", "Hierarchical retrieval"), "train": ("train", "Train"),
+                  "deep link": ("query?run={run}&node=r.0", "Query inspector")}  # (URL, h1 starts)
 
 
-@pytest.mark.parametrize("first", ["", "train", "query"])
+@pytest.mark.parametrize("first", list(FIRST_REQUESTS))
 def test_first_request_of_a_fresh_server_shows_only_the_apps_pages(browser, streamlit_server, tmp_path, first):
-    """The legacy pages-directory mode never shows: on a fresh server's very first request (the
-    root or a deep link) the navigation holds exactly the app's pages, and no exception."""
-    proc, url, log = _fresh_server(tmp_path, streamlit_server["db"])
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    try:
-        pg = context.new_page()
-        open_page(pg, {"url": url}, first)
-        pg.wait_for_selector('[data-testid="stSidebarNav"]', timeout=30_000)
-        pg.wait_for_timeout(500)
-        no_exception(pg, f"first request /{first}")
-        links = [t.strip().splitlines()[-1].strip() for t in pg.locator('[data-testid="stSidebarNav"] a').all_inner_texts()]
-        assert links == [p.title for p in PAGES], links
-        expected = next(p.title for i, p in enumerate(PAGES) if (i == 0 and not first) or p.url == first)
-        assert expected in pg.locator("h1").first.inner_text() or first == "", expected
-        assert "Active hierarchy" in pg.locator('[data-testid="stSidebar"]').inner_text()  # app.py ran
-    finally:
-        context.close()
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
+    """Streamlit's legacy pages-directory navigation never shows: from the first DOM node of a
+    fresh server's very first request (the root or a deep link) on, the only navigation entries
+    the browser ever renders are the app's page titles, Streamlit's sidebar navigation never
+    appears, the page runs under app.py (its sidebar), and a deep link keeps its parameters."""
+    url, h1 = FIRST_REQUESTS[first]
+    url = url.format(run=streamlit_server["demo_standard"])
+    with start_streamlit(streamlit_server["db"], tmp_path / "streamlit.log") as base:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            pg = context.new_page()
+            pg.add_init_script(NAV_WATCH)
+            pg.goto(f"{base}/{url}")
+            pg.wait_for_selector(f'h1:has-text("{h1}")', timeout=90_000)
+            pg.wait_for_selector(IDLE, timeout=60_000)
+            pg.wait_for_timeout(1000)  # a late navigation message, if any
+            no_exception(pg, f"first request /{url}")
+            seen = seen_navigation(pg)
+            assert not seen["sidebarNav"], "Streamlit's sidebar navigation showed"
+            assert seen["entries"] == [p.title for p in PAGES], seen["entries"]  # no "app", no file names
+            assert sidebar_links(pg) == [p.title for p in PAGES]
+            assert "Active hierarchy" in pg.locator('[data-testid="stSidebar"]').inner_text()  # app.py ran
+            assert pg.url == f"{base}/{url}"  # the path and the query parameters survived
+            if first == "deep link":  # and the page applied them
+                assert pg.get_by_role("textbox", name="Search a node by name or label").input_value() == "r.0"
+                assert pg.locator('[data-testid="stAlertContentWarning"]').count() == 0
+        finally:
+            context.close()

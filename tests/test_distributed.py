@@ -7,10 +7,10 @@ overall_1| <= 0.08, and checks that only rank 0 wrote a run to the store.
 """
 
 import json
-import socket
 import subprocess
 import sys
 
+from helpers import free_port
 from hrviz.evaluate import evaluate
 from hrviz.sources import load_source
 from hrviz.training import TrainConfig, fit
@@ -19,16 +19,10 @@ ARGS = ["tree:H=3,W=4", "--dim", "4", "--recipe", "standard", "--steps", "120", 
         "--device", "cpu", "--eval-every", "60"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_ranks_match_one_process(tmp_path):
     db = tmp_path / "d.duckdb"
     p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                        "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+                        "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
                         "-m", "hrviz", "train", *ARGS, "--distributed", "--json", "--db", str(db)],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]

@@ -169,19 +169,30 @@ def test_every_field_has_help_text():
 def test_fits_set_the_thread_count_while_they_run_and_restore_it():
     import threading
 
-    from hrviz.training import loop
-
-    torch.set_num_threads(2)
+    before = torch.get_num_threads()
     h = perfect_tree(2, 3)
-    seen = []
-    fit(h, TrainConfig(dim=4, recipe="standard", steps=20, eval_every=10, threads=1),
-        callback=lambda e: seen.append(torch.get_num_threads()))
-    assert set(seen) == {1} and torch.get_num_threads() == 2
-    # two fits at once: both finish, and nothing is left registered
-    ts = [threading.Thread(target=fit, args=(h, TrainConfig(dim=4, recipe="standard", steps=50, threads=t)))
-          for t in (1, 2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert loop._THREADS_ACTIVE == []
+    try:
+        torch.set_num_threads(2)
+        seen = []
+        fit(h, TrainConfig(dim=4, recipe="standard", steps=20, eval_every=10, threads=1),
+            callback=lambda e: seen.append(torch.get_num_threads()))
+        assert set(seen) == {1} and torch.get_num_threads() == 2
+        # two fits at once: both finish, neither runs with more threads than it asked for
+        torch.set_num_threads(3)
+        during = {1: [], 2: []}
+        ts = [threading.Thread(target=fit, args=(h, TrainConfig(dim=4, recipe="standard", steps=50, eval_every=10,
+                                                                threads=t)),
+                               kwargs={"callback": lambda e, t=t: during[t].append(torch.get_num_threads())})
+              for t in (1, 2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert set(during[1]) == {1} and set(during[2]) <= {1, 2}, during
+        # and nothing is left behind: the count is back, and the next fit gets what it asks for
+        after = []
+        fit(h, TrainConfig(dim=4, recipe="standard", steps=20, eval_every=10, threads=2),
+            callback=lambda e: after.append(torch.get_num_threads()))
+        assert torch.get_num_threads() == 3 and set(after) == {2}
+    finally:
+        torch.set_num_threads(before)  # the other tests keep this process's count
