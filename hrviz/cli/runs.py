@@ -289,7 +289,9 @@ def cmd_export(args) -> int:
     from ..experiment import export_projector
     from ..store import Store
 
-    with Store(args.db, read_only=True) as store:
+    from ..write_errors import writing
+
+    with Store(args.db, read_only=True) as store, writing(args.out, "the export"):
         if args.format == "projector":
             paths = export_projector(store, args.run_id, args.out)
         else:
