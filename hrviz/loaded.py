@@ -329,6 +329,11 @@ def _read_table(f: VectorFile) -> _Raw:
 
 
 def _read_npz(f: VectorFile) -> _Raw:
+    with f.open() as handle:
+        magic = handle.read(4)
+    if magic != b"PK\x03\x04":  # np.load would take anything else for a pickle
+        raise InputError("not a readable .npz (not a zip archive of arrays)", where=f.name,
+                         hint="np.savez(path, names=..., query=..., doc=...)")
     try:
         with f.open() as handle, np.load(handle, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
