@@ -194,13 +194,16 @@ def _read_projector_vectors(f: VectorFile) -> np.ndarray:
     lines = _lines(f.text())
     if not lines:
         raise InputError("no vectors in the file", where=f.name)
-    rows = [line.split("\t") for line in lines]
-    width = len(rows[0])
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            raise InputError(f"mixed dimensions: {len(row)} values on this line, {width} on the first",
-                             where=f"{f.name}, line {i + 1}", hint="every vector needs the same dimension")
-    return _floats(rows, f)
+    tabs = np.array([line.count("\t") for line in lines])
+    if (tabs != tabs[0]).any():
+        i = int(np.flatnonzero(tabs != tabs[0])[0])
+        raise InputError(f"mixed dimensions: {tabs[i] + 1} values on this line, {tabs[0] + 1} on the first",
+                         where=f"{f.name}, line {i + 1}", hint="every vector needs the same dimension")
+    try:  # the C parser: WordNet's 164k x 64 values in about a second
+        return pd.read_csv(io.StringIO("\n".join(lines)), sep="\t", header=None, dtype=np.float64,
+                           na_filter=False, engine="c").to_numpy()
+    except ValueError:
+        return _floats([line.split("\t") for line in lines], f)  # names the first bad value's line
 
 
 def _looks_numeric(line: str) -> bool:
