@@ -59,11 +59,11 @@ def reason(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def write_failure(err: BaseException, path: str | Path, what: str) -> InputError:
+def write_failure(err: BaseException, path: str | Path | None, what: str) -> InputError:
     """The one-line InputError of a failed write of ``what`` (e.g. "the model file") at ``path``
     (the OSError's own file name when it has one)."""
-    where = getattr(err, "filename", None) or str(path)
-    return InputError(f"cannot write {what}: {reason(err)}", where=str(where), hint=HINT)
+    where = getattr(err, "filename", None) or path
+    return InputError(f"cannot write {what}: {reason(err)}", where=None if where is None else str(where), hint=HINT)
 
 
 @contextmanager

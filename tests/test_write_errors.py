@@ -126,3 +126,24 @@ def test_store_writes_on_a_full_disk_are_one_input_error(tmp_path, monkeypatch):
         monkeypatch.setattr(duckdb.DuckDBPyConnection, "commit", real_commit)
     with Store(db, read_only=True) as store:
         assert store.runs()["run_id"].tolist() == [rid]
+
+
+def test_any_command_turns_a_stray_full_disk_into_one_line(capsys, monkeypatch):
+    """The CLI's net: a write failure no library call translated (a cache file, say)."""
+    import hrviz.cli
+
+    def full(args):
+        raise OSError(errno.ENOSPC, "No space left on device", "/cache/x.npy")
+
+    monkeypatch.setattr(hrviz.cli, "_cmd_info", full)
+    code, _, err = run_cli(capsys, "info", SOURCE)
+    assert code == 2
+    assert err.strip() == ("hrviz info: /cache/x.npy: cannot write a file: No space left on device "
+                           "(free some disk space or write elsewhere (--db PATH, --out DIR))")
+
+    def bug(args):
+        raise OSError(errno.ENOENT, "No such file or directory", "/x")
+
+    monkeypatch.setattr(hrviz.cli, "_cmd_info", bug)
+    with pytest.raises(FileNotFoundError):  # not a write failure: a bug stays a traceback
+        main(["info", SOURCE])

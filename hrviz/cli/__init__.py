@@ -62,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if not is_write_failure(e):
             raise
-        print(f"hrviz {args.command}: {write_failure(e, getattr(e, 'filename', None) or '?', 'a file')}",
-              file=sys.stderr)
+        print(f"hrviz {args.command}: {write_failure(e, None, 'a file')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"hrviz {args.command}: interrupted", file=sys.stderr)
