@@ -26,8 +26,9 @@ def register(sub) -> None:
                                    "over 2 GiB are refused ($HRVIZ_LOAD_MAX_BYTES sets the limit in bytes).")
     p.add_argument("source", help="the hierarchy the vectors belong to: tree:H=4,W=5 | dag:... | wordnet | "
                                   "wordnet:SYNSET | FILE")
-    p.add_argument("files", nargs="+", metavar="FILE",
-                   help="one .npz/.csv/.parquet file, or a projector pair vectors.tsv metadata.tsv")
+    p.add_argument("file", metavar="FILE", help="an .npz/.csv/.parquet file, or a projector vectors.tsv")
+    p.add_argument("file2", metavar="FILE2", nargs="?", default=None,
+                   help="with a projector vectors.tsv: its metadata.tsv (either order)")
     p.add_argument("--name", default=None, help="a free-text name for the run")
     add_db(p)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
@@ -35,16 +36,13 @@ def register(sub) -> None:
 
 
 def cmd_load(args) -> int:
-    from ..errors import InputError
     from ..loaded import KIND, read_vectors, run_loaded
     from ..sources import load_source
     from ..store import Store
     from .runs import _print_recall, _result_json
 
-    if len(args.files) > 2:
-        raise InputError(f"{len(args.files)} files: give one file, or a projector pair vectors.tsv metadata.tsv")
     h = load_source(args.source)
-    vectors = read_vectors(h, args.files)  # every check before the store is touched
+    vectors = read_vectors(h, [f for f in (args.file, args.file2) if f is not None])  # every check before the store is touched
     with Store(args.db) as store:
         run_id = run_loaded(args.source, h, vectors, store, name=args.name)
         run = store.run(run_id)
