@@ -137,7 +137,10 @@ def failures_recorded(store: Store, run_id: int, t0: float):
     try:
         yield
     except BaseException as e:  # noqa: BLE001 - every failure must leave a marked run
-        record_failure(store, run_id, e, t0)
+        try:
+            record_failure(store, run_id, e, t0)
+        except Exception:  # noqa: BLE001 - e.g. a full disk: the store cannot take the mark either;
+            pass           # the run then reads "interrupted" once this process has ended
         raise
 
 

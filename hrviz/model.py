@@ -105,10 +105,13 @@ def write_model_file(path: str | Path, tensors: dict[str, torch.Tensor], meta: d
     ``save``."""
     from safetensors.torch import save_file
 
+    from .write_errors import writing
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = {**meta, "params": json.dumps(params or {}, default=_json_default)}
-    save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(path), metadata=meta)
+    with writing(path, "the model file"):  # a full disk or a read-only folder: one line, exit 2
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(path), metadata=meta)
     return {**meta, "params": params or {}}
 
 

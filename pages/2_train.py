@@ -1,11 +1,13 @@
 """Train: choose a dimension and a recipe, start and stop a run in a background thread, and
-watch recall by distance and the loss live from the results store. Or load an earlier model."""
+watch recall by distance and the loss live from the results store. Or load an earlier model, or
+your own vectors."""
 
 import streamlit as st
 
 from hrviz import charts
 from hrviz.errors import InputError
 from hrviz.training import REGIME_HELP, REGIMES, RECIPES, TrainConfig  # imports torch: only the page that trains does
+from hrviz_app.loaded import vectors_upload
 from hrviz_app.navigation import through_app
 from hrviz_app.poincare import MODEL_KINDS, POINCARE, poincare_settings
 from hrviz_app.resources import DEFAULT_SOURCE, get_store, load_hierarchy
@@ -269,3 +271,9 @@ with l2:
             st.error(f"Cannot use **{up.name}**: {done[1]}")
         else:
             st.success(f"Loaded **{up.name}** as run #{done[2]} (evaluated on `{source_title(source)}`).")
+
+# ----- load your own vectors
+st.subheader("Load vectors")
+st.caption(f"Query and document vectors made elsewhere, one pair per node of `{source_title(source)}`: "
+           "checked, evaluated exactly and stored as a run (also `python -m hrviz load`).")
+vectors_upload(h, source, source_title(source))

@@ -90,7 +90,7 @@ if compare:
             st.caption("The same final evaluation for every model kind: recall@auto (a Poincaré "
                        "model ranks by hyperbolic distance; a text tower with held-out leaves counts "
                        "their queries). Solid: dual encoder; dashed: Poincaré; dotted: text tower; "
-                       "dash-dotted: zero-shot text encoder.")
+                       "dash-dotted: zero-shot text encoder; sparse dots: user vectors (hrviz load).")
 
 # ----- active run and export
 st.subheader("One run")

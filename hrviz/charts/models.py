@@ -26,7 +26,7 @@ __all__ = ["MODEL_TITLES", "model_kind", "model_title", "with_model_kind", "late
 
 #: model kind recorded in a run's params -> display name
 MODEL_TITLES = {"dual-encoder": "dual encoder", "poincare": "Poincaré", "text": "text tower",
-                "text-zero-shot": "text zero-shot"}
+                "text-zero-shot": "text zero-shot", "loaded": "user vectors"}
 DEFAULT_KIND = "dual-encoder"
 
 
@@ -104,7 +104,7 @@ def model_comparison_chart(recall: pd.DataFrame, runs: pd.DataFrame, *, title: s
                 axis=alt.Axis(format="%")),
         color=alt.Color("run:N", title="run", sort=list(pd.unique(df["run"]))),
         strokeDash=alt.StrokeDash("model:N", title="model", scale=alt.Scale(
-            domain=kinds, range=[[1, 0], [6, 3], [2, 2], [8, 3, 2, 3]])),
+            domain=kinds, range=[[1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [1, 3]])),
         tooltip=["run:N", "model:N", "distance:O", alt.Tooltip("recall:Q", format=".1%"),
                  alt.Tooltip("hits:Q", format=","), alt.Tooltip("pairs:Q", format=",")],
     ).properties(title=title, height=height)

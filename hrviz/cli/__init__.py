@@ -39,12 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrviz", description="Hierarchical retrieval with dual encoders.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_info(sub)
-    from . import geometry as cli_geometry, runs as cli_runs, sweep as cli_sweep, text as cli_text
+    from . import geometry as cli_geometry, load as cli_load, runs as cli_runs, sweep as cli_sweep, text as cli_text
 
     cli_runs.register(sub)
     cli_sweep.register(sub)
     cli_geometry.register(sub)
     cli_text.register(sub)
+    cli_load.register(sub)
     return parser
 
 
@@ -55,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except InputError as e:
         print(f"hrviz {args.command}: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a full disk or a read-only folder is bad input too: one line, exit 2
+        from ..write_errors import is_write_failure, write_failure
+
+        if not is_write_failure(e):
+            raise
+        print(f"hrviz {args.command}: {write_failure(e, None, 'a file')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"hrviz {args.command}: interrupted", file=sys.stderr)

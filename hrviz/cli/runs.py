@@ -45,7 +45,9 @@ def register(sub) -> None:
 
     p = sub.add_parser("train", help="train a dual encoder and store the run")
     p.add_argument("source", help="tree:H=4,W=5 | dag:... | wordnet | wordnet:SYNSET | FILE")
-    p.add_argument("--dim", type=int, required=True, help="embedding dimension d")
+    p.add_argument("--dim", type=int, default=None,
+                   help="embedding dimension d [default: 64 for lookup tables and text towers, "
+                        "10 for --model poincare]")
     p.add_argument("--recipe", choices=list(RECIPES), default="pretrain-finetune",
                    help=TrainConfig.help("recipe"))
     p.add_argument("--seed", type=int, default=0)
@@ -119,7 +121,21 @@ def _print_recall(res: dict) -> None:
     print(f"  overall {res['overall']:.3f}  min {res['min']:.3f}{extra}{secs}")
 
 
+def default_dim(model: str) -> int:
+    """``--dim`` when none is given: 10 for a Poincaré ball (Nickel & Kiela's), else
+    :data:`hrviz.training.config.DEFAULT_DIM` (64: lookup tables and text towers)."""
+    if model == "poincare":
+        from ..encoders.poincare import PoincareConfig
+
+        return PoincareConfig.dim
+    from ..training.config import DEFAULT_DIM
+
+    return DEFAULT_DIM
+
+
 def cmd_train(args) -> int:
+    if args.dim is None:
+        args.dim = default_dim(getattr(args, "model", "dual-encoder"))
     if getattr(args, "encoder", "lookup") not in (None, "", "lookup"):
         from .text import cmd_train_text
 
@@ -273,7 +289,9 @@ def cmd_export(args) -> int:
     from ..experiment import export_projector
     from ..store import Store
 
-    with Store(args.db, read_only=True) as store:
+    from ..write_errors import writing
+
+    with Store(args.db, read_only=True) as store, writing(args.out, "the export"):
         if args.format == "projector":
             paths = export_projector(store, args.run_id, args.out)
         else:

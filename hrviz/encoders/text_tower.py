@@ -142,7 +142,10 @@ def save_tower(tower: TextTower, path, *, meta: dict | None = None):
               "dim": str(tower.dim), "head": tower.head_kind, "hidden": str(tower.hidden),
               "residual": str(tower.res_q is not None), "normalize": str(bool(tower.normalize)),
               "meta": json.dumps(meta or {}, default=str)}
-    save_file({k: v.contiguous() for k, v in tower.state_copy().items()}, str(path), metadata=header)
+    from ..write_errors import writing
+
+    with writing(path, "the model file"):
+        save_file({k: v.contiguous() for k, v in tower.state_copy().items()}, str(path), metadata=header)
     return path
 
 

@@ -180,20 +180,26 @@ class StoreBase:
         if self.read_only:
             raise InputError("the results store is open read-only", where=str(self.path),
                              hint="open it without read_only to write")
+        from ..write_errors import writing
+
         with self._lock, self._open() as cur:
             if getattr(self._local, "in_tx", False):
                 yield cur
                 return
-            cur.begin()
-            self._local.in_tx = True
-            try:
-                yield cur
-            except BaseException:
-                cur.rollback()
-                raise
-            finally:
-                self._local.in_tx = False
-            cur.commit()
+            with writing(self.path, "the results store"):  # a full disk: one line naming the file
+                cur.begin()
+                self._local.in_tx = True
+                try:
+                    yield cur
+                except BaseException:
+                    try:
+                        cur.rollback()
+                    except duckdb.Error:
+                        pass  # a failed commit or write leaves nothing to roll back
+                    raise
+                finally:
+                    self._local.in_tx = False
+                cur.commit()
 
     def _df(self, sql: str, params: list | None = None) -> pd.DataFrame:
         with self._open() as cur:

@@ -28,6 +28,11 @@ from dataclasses import asdict, dataclass, field, fields
 from ..errors import InputError
 from ..hierarchy import Hierarchy
 
+#: the embedding dimension of lookup tables and text towers when none is given (the paper's
+#: WordNet scale); Poincaré balls default to 10 (:class:`hrviz.encoders.poincare.PoincareConfig`,
+#: as in Nickel & Kiela). ``python -m hrviz train`` without ``--dim`` uses the same defaults.
+DEFAULT_DIM = 64
+
 RECIPES: dict[str, str] = {
     "standard": "one stage on all relevant pairs, sampled uniformly (the usual training)",
     "rebalanced": "one stage; distance 0 gets a share p of the samples, other distances equal shares",
@@ -94,7 +99,8 @@ class TrainConfig:
     """Every knob of a run. ``None`` means "from the regime, else from the hierarchy's size"
     (see :meth:`resolved`); ``TrainConfig.help(name)`` is a field's help text."""
 
-    dim: int = _opt(16, "embedding dimension d")
+    dim: int = _opt(DEFAULT_DIM, "embedding dimension d (default 64, as at WordNet scale; "
+                                 "Poincaré's own default is 10)")
     recipe: str = _opt("pretrain-finetune", "how training is staged", RECIPES)
     regime: str = _opt("exact", "preset for pairs, negatives, masking and optimiser", REGIMES)
     seed: int = _opt(0, "seeds the initialisation, the sampling and the validation queries")

@@ -1,0 +1,57 @@
+"""CLI command ``load``: your own vectors as a run (:mod:`hrviz.loaded` has the formats).
+
+    python -m hrviz load SOURCE FILE [FILE2] [--json] [--db PATH] [--name NAME]
+
+FILE is an ``.npz`` (names, query, doc), a ``.csv``/``.parquet`` table (node, q0.., d0..), or
+with FILE2 a TensorBoard projector pair (vectors.tsv metadata.tsv, as ``hrviz export --format
+projector`` writes it). Everything is validated before the run is created: bad input writes
+nothing to the store, prints one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .options import add_db
+
+
+def register(sub) -> None:
+    p = sub.add_parser("load", help="load your own query/document vectors as a run, evaluated and stored",
+                       description="Read vectors made elsewhere, check them against the hierarchy, evaluate "
+                                   "them exactly and store them as a run (model kind 'loaded'). Formats: a "
+                                   "projector pair vectors.tsv + metadata.tsv (columns name, side); a .csv or "
+                                   ".parquet table with columns node, q0..q{d-1}, d0..d{d-1} (or node, "
+                                   "v0..v{d-1}: one vector per node for both sides; parquet also node, query, "
+                                   "doc as lists); an .npz with names, query, doc (or names, vectors). Files "
+                                   "over 2 GiB are refused ($HRVIZ_LOAD_MAX_BYTES sets the limit in bytes).")
+    p.add_argument("source", help="the hierarchy the vectors belong to: tree:H=4,W=5 | dag:... | wordnet | "
+                                  "wordnet:SYNSET | FILE")
+    p.add_argument("file", metavar="FILE", help="an .npz/.csv/.parquet file, or a projector vectors.tsv")
+    p.add_argument("file2", metavar="FILE2", nargs="?", default=None,
+                   help="with a projector vectors.tsv: its metadata.tsv (either order)")
+    p.add_argument("--name", default=None, help="a free-text name for the run")
+    add_db(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    p.set_defaults(func=cmd_load)
+
+
+def cmd_load(args) -> int:
+    from ..loaded import KIND, read_vectors, run_loaded
+    from ..sources import load_source
+    from ..store import Store
+    from .runs import _print_recall, _result_json
+
+    h = load_source(args.source)
+    vectors = read_vectors(h, [f for f in (args.file, args.file2) if f is not None])  # every check before the store is touched
+    with Store(args.db) as store:
+        run_id = run_loaded(args.source, h, vectors, store, name=args.name)
+        run = store.run(run_id)
+    res = _result_json(run, run["summary"], run["seconds"])
+    res.update(model=KIND, format=vectors.format, symmetric=vectors.symmetric, files=vectors.files)
+    if args.json:
+        print(json.dumps(res))
+    else:
+        print(f"loaded {vectors.format} vectors ({'one per node' if vectors.symmetric else 'query + doc'}, "
+              f"d={vectors.dim}) for {h.n:,} nodes")
+        _print_recall(res)
+    return 0

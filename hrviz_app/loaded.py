@@ -1,0 +1,55 @@
+"""The Train page's "Load vectors": uploaded query/document vectors become a run of model kind
+``loaded`` on the active hierarchy (formats and checks: :mod:`hrviz.loaded`)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from hrviz.errors import InputError
+from hrviz.hierarchy import Hierarchy
+
+from .resources import get_store
+
+#: what the uploader accepts (one file, or a projector pair of two)
+TYPES = ["tsv", "txt", "csv", "parquet", "pq", "npz"]
+HELP = ("One file: an .npz (names, query, doc; or names, vectors), a .csv/.parquet table (node, "
+        "q0..q{d-1}, d0..d{d-1}; or node, v0..v{d-1}; parquet also node, query, doc as lists). Or two "
+        "files: a TensorBoard projector pair, vectors.tsv + metadata.tsv with columns name and side "
+        "(query/doc), as the Results page's projector export writes it. Node names are the hierarchy's.")
+
+
+def import_vectors(files: list[tuple[str, bytes]], h: Hierarchy, source: str) -> int:
+    """Validate uploaded ``(name, bytes)`` files for ``h`` and store them as a finished run;
+    returns its id. Bad files raise :class:`InputError` and nothing is written."""
+    from hrviz.loaded import read_vectors, run_loaded
+
+    vectors = read_vectors(h, files)
+    return run_loaded(source, h, vectors, get_store(), name="loaded " + " + ".join(n for n, _ in files))
+
+
+def vectors_upload(h: Hierarchy, source: str, title: str) -> None:
+    """The uploader (one or two files) and its outcome: a success line with the new active run,
+    or an error box, the previous active run kept."""
+    ups = st.file_uploader("Your own vectors: one .npz/.csv/.parquet, or vectors.tsv + metadata.tsv",
+                           type=TYPES, accept_multiple_files=True, key="t_vectors", help=HELP)
+    if not ups:
+        return
+    key = tuple(u.file_id for u in ups)
+    done = st.session_state.get("t_vectors_result")
+    if not done or done[0] != key:
+        try:
+            new_id = import_vectors([(u.name, u.getvalue()) for u in ups], h, source)
+            done = (key, None, new_id)
+            st.session_state["run_id"] = new_id
+        except InputError as err:
+            done = (key, str(err), None)
+        st.session_state["t_vectors_result"] = done
+        if done[2] is not None:
+            st.rerun()
+    names = " + ".join(f"**{u.name}**" for u in ups)
+    if done[1]:
+        st.error(f"Cannot load {names}: {done[1]}")
+    else:
+        row = get_store().run(done[2])
+        st.success(f"Loaded {names} as run #{done[2]} (d={row['dim']}, evaluated on `{title}`: overall "
+                   f"{row['overall']:.1%}, min {row['min']:.1%}); Results, Query inspector and Embeddings show it.")
