@@ -44,3 +44,15 @@ def rerun_story(seed: int) -> Job:
     from hrviz import story
 
     return story.start_story(_jobs(db_key()), _store(db_key()), force=True, seed=int(seed))
+
+
+def story_training() -> list[int]:
+    """Run ids of Home's story runs that this process trains now (its live story job's); [] when
+    no story job is live (nothing is read then)."""
+    from hrviz import story
+
+    job = story_job()
+    if job is None or not job.alive:
+        return []
+    states = story.progress(_store(db_key()), job.info["chapters"], job.info["after"])
+    return [p.run_id for p in states if p.status == "running"]

@@ -175,7 +175,10 @@ def test_pages_render_at_once_while_the_story_trains(empty_store, gate):
 
     train = app("pages/2_train.py")
     assert train.title[0].value == "Train"
-    assert train.button(key="t_start") is not None and train.selectbox(key="t_recipe").value
+    assert not train.button(key="t_start").disabled and train.selectbox(key="t_recipe").value
+    notes = [i.value for i in train.info]
+    assert any("is one of Home's story runs, training in the background" in n for n in notes), notes
+    assert not any("another process" in n for n in notes)  # they are this process's, not a terminal's
     assert job.alive and story_job() is job  # still the one job, still held
     gate.set()
     assert job.wait(120) and job.status == "done", job.error
