@@ -26,8 +26,13 @@ def _first_start(path: str) -> Job | None:
 
 def start_first_story() -> Job | None:
     """Start training the story's missing runs in the background (a first start), once per
-    process and store; returns at once. The job, or None when the store had them all."""
-    return _first_start(db_key())
+    process and store; returns at once. The job, or None when the store had them all, or when
+    the store could not be read now (e.g. a CLI process held it past the store's timeout: not
+    cached, so the next request tries again; no page fails for it)."""
+    try:
+        return _first_start(db_key())
+    except Exception:  # noqa: BLE001 - the story is a bonus; the page the user asked for must render
+        return None
 
 
 def story_job() -> Job | None:

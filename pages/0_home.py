@@ -118,8 +118,10 @@ def not_there(ch: story.Chapter) -> None:
     elif state.status == "running":
         st.info(f"Run #{state.run_id} ({ch.short}) is training in the background: its chart appears "
                 "here when it ends.", icon=":material/hourglass_top:")
-    elif state.status == "waiting":
+    elif state.status == "waiting" and training:
         st.info(f"The *{ch.short}* run starts when the run before it ends.", icon=":material/schedule:")
+    elif state.status == "waiting":
+        st.error(f"The *{ch.short}* run was not trained: see the warning above.")
     else:
         why = (state.error or "").splitlines()[0] if state.error else "no error recorded"
         st.error(f"The *{ch.short}* run #{state.run_id} {state.status}: {why}")
