@@ -267,3 +267,79 @@ def test_a_failed_story_run_shows_on_home_and_the_other_pages_work(empty_store, 
     hier = app("pages/1_hierarchy.py")
     assert hier.title[0].value == "Hierarchy" and not hier.warning
     assert story_job() is job  # a failed first start is not retried on every request
+
+
+# ----------------------------------------------------------------------------- a real browser
+
+HELD_SERVER = """
+import os, sys, time
+sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
+import conftest
+import hrviz.experiment as experiment
+from hrviz import story
+
+conftest._FULL_STORY_CONFIG.setdefault("config", story.config)  # as the tiny_demo fixture does
+story.config = conftest.tiny_story_config  # the story's setting, few steps
+real_fit, gate = experiment.fit, sys.argv[1]
+
+def held_fit(*args, **kwargs):  # each story run waits for the test's gate file
+    while not os.path.exists(gate):
+        time.sleep(0.05)
+    return real_fit(*args, **kwargs)
+
+experiment.fit = held_fit
+from streamlit.web import cli
+sys.argv = ["streamlit", "run", "app.py", *sys.argv[2:]]
+cli.main()
+"""
+
+
+@pytest.mark.browser
+def test_a_fresh_server_serves_pages_while_the_story_trains_and_home_fills_in(browser, tmp_path):
+    """In Chromium, on a fresh server with an empty store: the Hierarchy page renders while the
+    story is held; Home shows the progress bar, and after the gate opens its charts appear
+    without a reload (Home's fragment polls and reruns the page when a run ends)."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT, _free_port, _wait_healthy
+
+    gate = tmp_path / "open"
+    port = _free_port()
+    log = open(tmp_path / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HELD_SERVER, str(gate), "--server.headless", "true", "--server.address",
+         "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env={**os.environ, "HRVIZ_DB": str(tmp_path / "hrviz.duckdb")}, stdout=log,
+        stderr=subprocess.STDOUT)
+    idle = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc, timeout=60)
+        hier = context.new_page()
+        hier.goto(f"http://127.0.0.1:{port}/hierarchy")
+        hier.wait_for_selector(idle, timeout=60_000)
+        assert hier.locator("h1").first.inner_text().strip() == "Hierarchy"
+        assert hier.locator('[data-testid="stException"]').count() == 0
+        hier.wait_for_selector('[data-testid="stVegaLiteChart"]', timeout=30_000)
+        home = context.new_page()
+        home.goto(f"http://127.0.0.1:{port}/")
+        bar = home.locator('[data-testid="stProgress"]')
+        bar.first.wait_for(timeout=30_000)
+        assert "training: " in bar.first.inner_text() and "waiting: cause removed" in bar.first.inner_text()
+        assert not gate.exists()  # still held: the page above rendered while the story trains
+        gate.touch()
+        home.wait_for_function(  # the task, three chapters, the three together; no reload
+            "document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]').length >= 5", timeout=120_000)
+        home.wait_for_selector(idle, timeout=60_000)
+        assert bar.count() == 0
+        assert "has just trained 3" in home.locator('[data-testid="stAlert"]').first.inner_text()
+        assert home.locator('[data-testid="stException"]').count() == 0
+    finally:
+        gate.touch()
+        context.close()
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
