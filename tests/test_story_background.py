@@ -180,8 +180,25 @@ def test_pages_render_at_once_while_the_story_trains(empty_store, gate):
     assert any("is one of Home's story runs, training in the background" in n for n in notes), notes
     assert not any("another process" in n for n in notes)  # they are this process's, not a terminal's
     assert job.alive and story_job() is job  # still the one job, still held
+
+    # a terminal trains into the same store meanwhile: neither waits for the other
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    cli = subprocess.run([sys.executable, "-m", "hrviz", "train", "tree:H=2,W=3", "--dim", "4", "--steps", "20",
+                          "--db", str(empty_store), "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 0, cli.stderr
+    rid = json.loads(cli.stdout.strip().splitlines()[-1])["run_id"]
+    assert job.alive and not gate.is_set()
     gate.set()
     assert job.wait(120) and job.status == "done", job.error
+    from hrviz_app.resources import get_store
+
+    runs = get_store().runs()
+    assert len(runs) == 4 and set(runs["status"]) == {"finished"} and rid in set(runs["run_id"])
 
 
 def test_home_shows_progress_then_the_runs(empty_store, gate):
