@@ -221,6 +221,20 @@ def overall(states: list[ChapterProgress]) -> float:
     return sum(p.fraction * steps(p.chapter) for p in states) / total if total else 1.0
 
 
+def progress_line(states: list[ChapterProgress]) -> str:
+    """A story job's progress in one line: ``Story runs, 40%: training: lost 80%, repaired 25% ·
+    waiting: cause removed`` (then ``done: ...``; other states as they are)."""
+    groups: dict[str, list[str]] = {}
+    for p in states:
+        label = {"running": "training", "finished": "done"}.get(p.status, p.status)
+        groups.setdefault(label, []).append(
+            f"{p.chapter.short} {p.fraction:.0%}" if p.status == "running" else p.chapter.short)
+    order = ["training", "waiting", "done"]
+    parts = [f"{label}: {', '.join(groups[label])}"
+             for label in sorted(groups, key=lambda g: order.index(g) if g in order else len(order))]
+    return f"Story runs, {overall(states):.0%}: " + " · ".join(parts)
+
+
 # ----- beside the story: a Poincaré ball on the same hierarchy (why not hyperbolic?)
 
 

@@ -63,12 +63,7 @@ def job_status() -> None:
             st.info(f"First start: the results store had no story runs, so hrviz is training {what} "
                     "in the background (about 20 s). The other pages work meanwhile; the chapters "
                     "below fill in as their runs finish.", icon=":material/model_training:")
-        parts = {label: [p for p in states if p.status == status]
-                 for label, status in (("training", "running"), ("waiting", "waiting"), ("done", "finished"))}
-        text = " · ".join(f"{label}: " + ", ".join(
-            f"{p.chapter.short} {p.fraction:.0%}" if label == "training" else p.chapter.short for p in ps)
-            for label, ps in parts.items() if ps)
-        st.progress(story.overall(states), text=f"Story runs, {story.overall(states):.0%}: {text}")
+        st.progress(story.overall(states), text=story.progress_line(states))
     elif job.status == "failed":
         st.warning(f"The story's runs could not be trained: {job.error}")
     elif not info["force"]:

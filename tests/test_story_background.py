@@ -151,6 +151,8 @@ def test_progress_reads_each_chapters_run_from_the_store(tmp_path):
         assert states["cause-removed"].status == "waiting" and other not in {p.run_id for p in states.values()}
         # weighted by steps: lost 300 of 300, repaired 450 of 900, cause removed 0 of 300
         assert story.overall(list(states.values())) == pytest.approx((300 + 450) / 1500)
+        assert story.progress_line([states[k] for k in keys]) == (
+            "Story runs, 50%: training: repaired 50% · waiting: cause removed · done: lost")
         store.finish_run(rep, status="failed", error="RuntimeError: boom\ntrace")
         failed = story.progress(store, ["repaired"], after=old)[0]
         assert failed.status == "failed" and failed.error.startswith("RuntimeError: boom")
