@@ -1,7 +1,8 @@
 """Home: the task, then the paper's story as three runs of this store (hrviz.story): lost in the
 long distance, repaired by pretrain-finetune, and the cause removed. While the story's runs train
-in the background (a first start, or a re-run), the story's part redraws every second with their
-progress, read from the store, and fills in as they finish."""
+in the background (a first start, or a re-run), a status fragment at the top redraws their
+progress (read from the store) every second and reruns the page whenever one of them ends, so the
+chapters fill in as their runs finish; the timer stops with the job."""
 
 import random
 
