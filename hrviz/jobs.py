@@ -14,8 +14,7 @@ progress callback (every few epochs of the layout) and ends ``stopped`` without 
 
 :class:`Jobs` keeps jobs by ``(kind, key)``: asking twice for the same job starts it once
 (:meth:`Jobs.start_once`, under the registry's lock), and :meth:`Jobs.start_training` lets one run
-train at a time. Nothing here imports Streamlit; the app
-keeps one registry per process and store.
+train at a time. Nothing here imports Streamlit; the app keeps one registry per process and store.
 """
 
 from __future__ import annotations
