@@ -3,9 +3,10 @@
 The entry point: it lists the pages (``hrviz_app.navigation.PAGES``, one ``st.Page`` each) and
 draws their links at the top of the sidebar (Streamlit's own navigation stays hidden:
 ``client.showSidebarNavigation = false`` in ``.streamlit/config.toml``), sets the session
-defaults, opens the results store (``$HRVIZ_DB`` or ``results/hrviz.duckdb``),
-trains the three runs of Home's story where the store lacks them (about 20 s on a first start)
-and shows the active hierarchy and run in the sidebar. Pages only draw.
+defaults, opens the results store (``$HRVIZ_DB`` or ``results/hrviz.duckdb``), starts training
+the three runs of Home's story in the background where the store lacks them (a first start:
+about 20 s, while every page already works; Home shows the progress) and shows the active
+hierarchy and run in the sidebar. Pages only draw.
 
 Session state keys the pages read:
 
@@ -21,7 +22,7 @@ from hrviz_app.navigation import APP_MARK, PAGES, nav_links, wanted_page
 from hrviz_app.paths import db_path
 from hrviz_app.resources import DEFAULT_SOURCE, get_store
 from hrviz_app.sidebar import sidebar
-from hrviz_app.story import ensure_story_runs
+from hrviz_app.story import start_first_story
 
 st.set_page_config(page_title="hrviz", page_icon=":material/account_tree:", layout="wide")
 
@@ -41,8 +42,7 @@ try:
 except InputError as err:  # e.g. another process (a CLI run) holds the DuckDB file
     st.error(f"Cannot open the results store `{db_path()}`: {err}")
     st.stop()
-with st.spinner("First start: training the story's three runs on WordNet mammals (about 20 s)..."):
-    ensure_story_runs()  # cached: trains only the story runs the store lacks, once per process
+start_first_story()  # in the background, once per process and store: only the runs the store lacks
 
 # ----- session defaults: the small synthetic tree, and the newest finished run as the active run
 st.session_state.setdefault("source", DEFAULT_SOURCE)

@@ -1,10 +1,16 @@
 """How fast the app's pages answer, with and without a training run in the background.
 
-Three measurements in one run:
+Four measurements in one run:
 
 0. **First start**: a fresh process on an empty store trains Home's story
-   (:func:`hrviz.story.ensure_story`, what ``app.py`` does once per store): wall time, and the
-   three runs' worst distance and overall recall, so the story is checked where it is timed.
+   (:func:`hrviz.story.ensure_story`, what ``app.py``'s background job does once per store): wall
+   time, and the three runs' worst distance and overall recall, so the story is checked where it
+   is timed.
+0b. **First page on an empty store**: a fresh process runs ``app.py`` with AppTest (Home, the
+   default page), then switches to the Hierarchy page; the time until each has rendered, and
+   until the story's runs (full size) have finished in the background. ``--before-root DIR``
+   measures an older checkout the same way (e.g. ``git archive COMMIT | tar -x -C DIR``), where
+   a first start trained the story before any page rendered.
 1. **Browser** (when ``/usr/bin/chromium`` exists): ``streamlit run app.py`` in a subprocess,
    Chromium (Playwright) opens each page in a fresh tab and we time ``goto`` until the script
    has finished (``data-test-script-state="notRunning"``) and the title is there. Then the Train
@@ -17,7 +23,9 @@ Three measurements in one run:
 For 1 and 2 the store is a temporary file seeded with the story's runs (few steps) and the
 small demo runs, so no page trains at start. Writes
 ``bench/results/app_response.md``. Times are medians of ``--repeats`` visits; nothing asserts
-a time. Usage: ``.venv/bin/python bench/app_response.py [--repeats 3] [--no-browser] [--first-start-only]``.
+a time. Usage: ``.venv/bin/python bench/app_response.py [--repeats 3] [--no-browser]
+[--first-start-only] [--before-root DIR]``; ``--first-start-only`` measures 0 and 0b and replaces
+their sections of the last report.
 """
 
 from __future__ import annotations
@@ -72,6 +80,59 @@ def first_start(folder: Path) -> dict:
     return {**json.loads(out.stdout.strip().splitlines()[-1]), "load_before": load}
 
 
+FIRST_PAGE = """
+import json, os, sys, time
+t0 = time.perf_counter()
+os.environ["HRVIZ_DB"] = sys.argv[1]
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(os.path.join(os.getcwd(), "app.py"), default_timeout=300).run()
+home = time.perf_counter() - t0
+assert not at.exception, at.exception
+at.switch_page("pages/1_hierarchy.py").run()
+hierarchy = time.perf_counter() - t0
+assert not at.exception and at.title[0].value == "Hierarchy", at.exception
+from hrviz import story
+from hrviz_app.resources import get_store
+try:
+    from hrviz_app.story import story_job  # the story trains in the background
+except ImportError:  # an older checkout: it trained before the first page
+    story_job = lambda: None
+job = story_job()
+if job is not None:
+    job.wait()
+print(json.dumps({"home": home, "hierarchy": hierarchy, "story_done": time.perf_counter() - t0,
+                  "story_runs": len(story.story_runs(get_store())),
+                  "background": job is not None}))
+"""
+
+
+def first_page(folder: Path, root: Path = ROOT, tag: str = "now") -> dict:
+    """Time a fresh process (imports included) on an empty store until Home, then the Hierarchy
+    page, have rendered (AppTest), and until the story's runs are done; ``root``: the checkout."""
+    import json
+
+    db = folder / f"first-page-{tag}" / "hrviz.duckdb"
+    db.parent.mkdir()
+    load = os.getloadavg()[0]
+    out = subprocess.run([sys.executable, "-c", FIRST_PAGE, str(db)], check=True, capture_output=True,
+                         text=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "load_before": load}
+
+
+def first_page_lines(fp: dict, before: dict | None = None) -> list[str]:
+    lines = ["## First start: time until a page renders on an empty store", "",
+             "A fresh interpreter (imports included) runs `app.py` with AppTest on an empty store "
+             "(Home, the default page), then switches to the Hierarchy page; then waits for the "
+             "story's three runs (full size). Seconds from the start of the process.", "",
+             "| checkout | Home rendered | Hierarchy rendered | story runs done | load before |",
+             "|---|---:|---:|---:|---:|"]
+    for label, r in (("before: the story trained before any page", before), ("now: the story trains in the background", fp)):
+        if r is not None:
+            lines.append(f"| {label} | {r['home']:.1f} | {r['hierarchy']:.1f} | {r['story_done']:.1f} "
+                         f"| {r['load_before']:.1f} |")
+    return lines + [""]
+
+
 def first_start_lines(fs: dict) -> list[str]:
     lines = ["## First start: Home's story trained on an empty store", "",
              f"Fresh interpreter, imports included: **{fs['seconds']:.1f} s** "
@@ -84,19 +145,16 @@ def first_start_lines(fs: dict) -> list[str]:
     return lines + [""]
 
 
-def write_first_start_section(fs: dict, lines: list[str]) -> None:
-    """Put the first-start section into the existing report (in place of the old one)."""
+def write_first_start_section(section_lines: list[str], lines: list[str]) -> None:
+    """Put the first-start sections into the existing report, in place of the old ones (before
+    the other sections); a new report when there is none."""
     old = OUT.read_text() if OUT.exists() else ""
-    section = "\n".join(first_start_lines(fs))
-    if "## First start" in old:
-        head, _, rest = old.partition("## First start")
-        nxt = rest.find("\n## ")
-        new = head + section + (rest[nxt:] if nxt >= 0 else "\n")
-    elif (i := old.find("## ")) >= 0:
-        new = old[:i] + section + "\n" + old[i:]
+    if "## " not in old:
+        OUT.write_text("\n".join(lines))
     else:
-        new = "\n".join(lines)
-    OUT.write_text(new)
+        head, *parts = old.split("\n## ")
+        kept = [part for part in parts if not part.startswith("First start")]
+        OUT.write_text("\n## ".join([head.rstrip("\n") + "\n\n" + "\n".join(section_lines).rstrip("\n") + "\n", *kept]))
     print(f"wrote {OUT}")
 
 
@@ -261,7 +319,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-browser", action="store_true")
-    ap.add_argument("--first-start-only", action="store_true", help="only the first-start measurement")
+    ap.add_argument("--first-start-only", action="store_true", help="only the first-start measurements")
+    ap.add_argument("--before-root", type=Path, default=None,
+                    help="an older checkout to time the first page of too (the 'before' row)")
     args = ap.parse_args()
     lines = ["# App response times", "",
              f"`python bench/app_response.py --repeats {args.repeats}` on {platform.machine()}, "
@@ -270,10 +330,13 @@ def main() -> None:
              "(d=3, full softmax) trains in a background thread of the same process.", ""]
     with tempfile.TemporaryDirectory() as folder:
         fs = first_start(Path(folder))
-        lines += first_start_lines(fs)
-        print("\n".join(first_start_lines(fs)))
-        if args.first_start_only:  # replace that section of the last full report, keep the rest
-            write_first_start_section(fs, lines)
+        before = first_page(Path(folder), args.before_root, "before") if args.before_root else None
+        fp = first_page(Path(folder))
+        sections = first_start_lines(fs) + first_page_lines(fp, before)
+        lines += sections
+        print("\n".join(sections))
+        if args.first_start_only:  # replace those sections of the last full report, keep the rest
+            write_first_start_section(sections, lines)
             return
         if not args.no_browser and os.path.exists(CHROMIUM):
             db = Path(folder) / "browser" / "hrviz.duckdb"

@@ -2,7 +2,8 @@
 
 A :class:`Job` is a daemon thread with a ``stop`` event and the fields a page polls:
 
-- ``kind``: ``"training"`` or ``"umap"``; ``key``: the run id (training) or the map's cache key;
+- ``kind``: ``"training"``, ``"umap"`` or ``"story"``; ``key``: the run id (training), the map's
+  cache key, or the story's name (:func:`hrviz.story.start_story`: Home's runs of a first start);
 - ``status``: ``running``, ``done``, ``failed`` or ``stopped``; ``progress`` (0..1), ``message``;
 - ``error`` (text, when failed), ``result`` (what the work returned: the map's coordinates);
 - ``seconds`` (so far, or in all).
@@ -11,9 +12,9 @@ Cancelling a job sets its stop event. A training run checks it between steps (``
 ``stop``) and ends ``stopped`` in the store with what it logged; a UMAP job checks it in its
 progress callback (every few epochs of the layout) and ends ``stopped`` without writing the cache.
 
-:class:`Jobs` keeps jobs by ``(kind, key)``: asking twice for the same job starts it once, and
-:meth:`Jobs.start_training` lets one run train at a time. Nothing here imports Streamlit; the app
-keeps one registry per process and store.
+:class:`Jobs` keeps jobs by ``(kind, key)``: asking twice for the same job starts it once
+(:meth:`Jobs.start_once`, under the registry's lock), and :meth:`Jobs.start_training` lets one run
+train at a time. Nothing here imports Streamlit; the app keeps one registry per process and store.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 
 from .errors import InputError
 
-KINDS = ("training", "umap")
+KINDS = ("training", "umap", "story")
 
 
 class Cancelled(Exception):
@@ -117,6 +118,18 @@ class Jobs:
     def cancel(self, kind: str, key) -> bool:
         job = self.get(kind, key)
         return job is not None and job.cancel()
+
+    def start_once(self, kind: str, key, work: Callable[[Job], Any], *, again: bool = False,
+                   info: dict | None = None) -> Job:
+        """The job ``(kind, key)``, live or ended, else a new one running ``work``; with ``again``
+        an ended job is replaced (a live one is still returned). Two threads asking at once get
+        the same job: the check and the start happen under the registry's lock."""
+        with self._lock:
+            old = self._jobs.get((kind, key))
+            if old is not None and (not again or old.alive):
+                return old
+            job = self._jobs[(kind, key)] = Job(kind, key, work, info=info)
+            return job.start()
 
     def start_umap(self, x: np.ndarray, *, cache_dir: str | Path | None = None, **params) -> Job:
         """The running or finished map of ``x`` with ``params``, else a new job (a failed or

@@ -14,6 +14,10 @@ On the WordNet mammal subtree (1,182 synsets, ancestors up to distance 8), d=64:
 The recipe study (``bench/recipes.py``; its headline sweep ``bench/specs/recipes-headline.toml``)
 measured these cells over 3 seeds; ``tests/test_story.py`` trains them and keeps this true. The
 three runs are 300 + 600 steps at batch 256 (the repair) and 300 steps each (the other two).
+
+A first start of the app trains the missing runs in the background (:func:`start_story`: one
+job per job registry, i.e. per process and store) and Home follows them through the store
+(:func:`progress`: each chapter's run, its status and the ``progress`` its loss events logged).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ SOURCE = "wordnet:mammal.n.01"
 MAX_DISTANCE = 8
 DIM = 64
 NAME = "story"  # the runs' name in the store
+JOB_KEY = NAME  # the story's job in a job registry (hrviz.jobs): kind "story", this key
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,100 @@ def ensure_story(store, *, seed: int = 0, force: bool = False, hierarchy=None) -
     if errors:
         raise errors[0]
     return {**have, **made}
+
+
+def missing(store) -> list[Chapter]:
+    """The chapters without a finished run in ``store`` (:func:`story_runs`), in story order."""
+    have = story_runs(store)
+    return [ch for ch in CHAPTERS if ch.key not in have]
+
+
+def start_story(jobs, store, *, seed: int = 0, force: bool = False, hierarchy=None):
+    """Train the story's missing runs (all three with ``force``, e.g. a new seed) in the
+    background, as one job of ``jobs`` (a :class:`hrviz.jobs.Jobs`); the job, or None when
+    nothing is missing and no story job was started before.
+
+    Once only: while a story job of ``jobs`` exists (live, or ended: done or failed) it is
+    returned and nothing new starts, however many sessions ask at once (:meth:`Jobs.start_once`
+    checks and starts under the registry's lock); ``force`` replaces an ended job, never a live
+    one. The job's ``info``: ``chapters`` (keys it trains), ``after`` (the store's last run id
+    before it, so :func:`progress` finds its runs), ``seed``, ``force``; its ``result`` is
+    :func:`ensure_story`'s (chapter key -> run id). A failed run is marked failed in the store
+    and the job ends ``failed`` with the first error (after the other runs end).
+    """
+    job = jobs.get("story", JOB_KEY)
+    if job is not None and (job.alive or not force):
+        return job
+    todo = list(CHAPTERS) if force else missing(store)
+    if not todo:
+        return job
+    runs = store.runs()
+    info = {"chapters": [ch.key for ch in todo], "after": int(runs["run_id"].max()) if len(runs) else 0,
+            "seed": int(seed), "force": bool(force)}
+    return jobs.start_once("story", JOB_KEY,
+                           lambda job: ensure_story(store, seed=seed, force=force, hierarchy=hierarchy),
+                           again=force, info=info)
+
+
+def steps(chapter: Chapter) -> int:
+    """All training steps of a chapter's run (both stages of the repair)."""
+    cfg = config(chapter)
+    return cfg.steps + (cfg.finetune_steps if cfg.recipe == "pretrain-finetune" else 0)
+
+
+@dataclass
+class ChapterProgress:
+    """Where one chapter's run of a story job stands, read from the store."""
+
+    chapter: Chapter
+    status: str = "waiting"  # waiting (no run yet), or the run's status: running, finished, failed, ...
+    fraction: float = 0.0    # the run's last logged ``progress`` (1.0 once finished)
+    run_id: int | None = None
+    error: str | None = None
+
+
+def progress(store, chapters: list[str], after: int = 0) -> list[ChapterProgress]:
+    """The runs of a story job (:func:`start_story`'s ``info``): for each chapter key in
+    ``chapters``, its newest run named :data:`NAME` on :data:`SOURCE` at d = :data:`DIM` with a
+    run id above ``after``, its status and its last ``progress`` metric (the fraction of its
+    steps done, logged with its losses); ``waiting`` while the chapter has no run yet."""
+    out = {key: ChapterProgress(CHAPTERS_BY_KEY[key]) for key in chapters}
+    runs = store.runs(source=SOURCE)
+    runs = runs[(runs["run_id"] > int(after)) & (runs["name"] == NAME) & (runs["dim"] == DIM)]
+    for row in runs.sort_values("run_id").to_dict("records"):  # newest last: it wins
+        ch = chapter_of(_params(row))
+        if ch is not None and ch.key in out:
+            err = row.get("error")
+            out[ch.key] = ChapterProgress(ch, row["status"], 1.0 if row["status"] == "finished" else 0.0,
+                                          int(row["run_id"]), err if isinstance(err, str) and err else None)
+    live = [p.run_id for p in out.values() if p.status == "running"]
+    if live:
+        m = store.metrics(live)
+        last = m[m["name"] == "progress"].groupby("run_id")["value"].last()
+        for p in out.values():
+            if p.run_id in last.index and p.status == "running":
+                p.fraction = min(1.0, max(0.0, float(last[p.run_id])))
+    return [out[key] for key in chapters]
+
+
+def overall(states: list[ChapterProgress]) -> float:
+    """The fraction of a story job's training steps done (chapters weighted by :func:`steps`)."""
+    total = sum(steps(p.chapter) for p in states)
+    return sum(p.fraction * steps(p.chapter) for p in states) / total if total else 1.0
+
+
+def progress_line(states: list[ChapterProgress]) -> str:
+    """A story job's progress in one line: ``Story runs, 40%: training: lost 80%, repaired 25% ·
+    waiting: cause removed`` (then ``done: ...``; other states as they are)."""
+    groups: dict[str, list[str]] = {}
+    for p in states:
+        label = {"running": "training", "finished": "done"}.get(p.status, p.status)
+        groups.setdefault(label, []).append(
+            f"{p.chapter.short} {p.fraction:.0%}" if p.status == "running" else p.chapter.short)
+    order = ["training", "waiting", "done"]
+    parts = [f"{label}: {', '.join(groups[label])}"
+             for label in sorted(groups, key=lambda g: order.index(g) if g in order else len(order))]
+    return f"Story runs, {overall(states):.0%}: " + " · ".join(parts)
 
 
 # ----- beside the story: a Poincaré ball on the same hierarchy (why not hyperbolic?)

@@ -2,7 +2,7 @@
 
 - :mod:`.paths`: the store's path and the folders beside it;
 - :mod:`.resources`: cached Store, hierarchies, the job registry, run vectors;
-- :mod:`.story`: the story runs of Home, trained on a first start;
+- :mod:`.story`: the story runs of Home, trained in the background on a first start;
 - :mod:`.training`: starting and stopping runs (through :mod:`hrviz.jobs`);
 - :mod:`.uploads`: uploaded hierarchy and model files;
 - :mod:`.exports`: zipped downloads;

@@ -1,49 +1,63 @@
-"""The story Home tells (:mod:`hrviz.story`): its three runs, trained once when the store has
-none of them (a first start, about 20 s on 2 cores), and again on demand with a new seed."""
+"""The story Home tells (:mod:`hrviz.story`): its three runs, trained in the background when the
+store lacks them (a first start, about 20 s on 2 cores) and again on demand with a new seed.
+
+The training is one job of the process's job registry (:func:`hrviz_app.resources.jobs`, one per
+process and store, shared by every session): :func:`start_first_story` (``app.py``, every
+request) starts it once, without waiting for it, so every page works while it trains; Home
+follows it (:func:`story_job`, :func:`hrviz.story.progress`).
+"""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-
 import streamlit as st
 
+from hrviz.jobs import Job
+
 from .paths import db_key
-from .resources import _store
-
-
-@dataclass
-class StoryStart:
-    """What :func:`ensure_story_runs` did at start-up."""
-
-    trained: list[str] = field(default_factory=list)  # chapter keys trained now (a first start)
-    run_ids: dict[str, int] = field(default_factory=dict)  # chapter key -> run id
-    seconds: float = 0.0
-    error: str | None = None
+from .resources import _jobs, _store
 
 
 @st.cache_resource(show_spinner=False)
-def _story(path: str) -> StoryStart:
+def _first_start(path: str) -> Job | None:
     from hrviz import story
 
-    store = _store(path)
-    before = set(story.story_runs(store))
-    t0 = time.perf_counter()
+    return story.start_story(_jobs(path), _store(path))
+
+
+def start_first_story() -> Job | None:
+    """Start training the story's missing runs in the background (a first start), once per
+    process and store; returns at once. The job, or None when the store had them all, or when
+    the store could not be read now (e.g. a CLI process held it past the store's timeout: not
+    cached, so the next request tries again; no page fails for it)."""
     try:
-        ids = story.ensure_story(store)
-    except Exception as err:  # shown on Home; the rest of the app must still start
-        return StoryStart([], {}, time.perf_counter() - t0, f"{type(err).__name__}: {err}")
-    trained = [k for k in ids if k not in before]
-    return StoryStart(trained, ids, time.perf_counter() - t0)
+        return _first_start(db_key())
+    except Exception:  # noqa: BLE001 - the story is a bonus; the page the user asked for must render
+        return None
 
 
-def ensure_story_runs() -> StoryStart:
-    """Train the story's missing runs (a first start); once per process and store."""
-    return _story(db_key())
-
-
-def rerun_story(store, seed: int) -> list[int]:
-    """Train the three story runs again with ``seed`` (in this thread, ~20 s); their run ids."""
+def story_job() -> Job | None:
+    """The story's latest job in this process and store (the first start's, or a re-run's),
+    live or ended; None when none was started."""
     from hrviz import story
 
-    return [int(r) for r in story.ensure_story(store, force=True, seed=int(seed)).values()]
+    return _jobs(db_key()).get("story", story.JOB_KEY)
+
+
+def rerun_story(seed: int) -> Job:
+    """Train the three story runs again with ``seed``, in the background (~20 s); the job (the
+    live one, unchanged, while a story job is still training)."""
+    from hrviz import story
+
+    return story.start_story(_jobs(db_key()), _store(db_key()), force=True, seed=int(seed))
+
+
+def story_training() -> list[int]:
+    """Run ids of Home's story runs that this process trains now (its live story job's); [] when
+    no story job is live (nothing is read then)."""
+    from hrviz import story
+
+    job = story_job()
+    if job is None or not job.alive:
+        return []
+    states = story.progress(_store(db_key()), job.info["chapters"], job.info["after"])
+    return [p.run_id for p in states if p.status == "running"]

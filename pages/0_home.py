@@ -1,5 +1,8 @@
 """Home: the task, then the paper's story as three runs of this store (hrviz.story): lost in the
-long distance, repaired by pretrain-finetune, and the cause removed."""
+long distance, repaired by pretrain-finetune, and the cause removed. While the story's runs train
+in the background (a first start, or a re-run), a status fragment at the top redraws their
+progress (read from the store) every second and reruns the page whenever one of them ends, so the
+chapters fill in as their runs finish; the timer stops with the job."""
 
 import random
 
@@ -10,7 +13,7 @@ from hrviz import charts, story
 from hrviz.paper import WORDNET
 from hrviz_app.navigation import PAGES, through_app
 from hrviz_app.resources import get_store, load_hierarchy
-from hrviz_app.story import ensure_story_runs, rerun_story
+from hrviz_app.story import rerun_story, story_job
 
 through_app(__file__)  # never the legacy pages-directory mode
 st.title("Hierarchical retrieval: lost in the long distance")
@@ -23,47 +26,73 @@ st.markdown(
     "runs in *this* store, with the paper's numbers as black ticks."
 )
 
-start = ensure_story_runs()
-if start.error:
-    st.warning(f"The story's runs could not be trained: {start.error}")
-elif start.trained:
-    st.info(
-        f"First start: the results store had no story runs, so hrviz has just trained "
-        f"{len(start.trained)} ({', '.join(start.trained)}) on the WordNet mammal subtree "
-        f"(`{story.SOURCE}`, d={story.DIM}) in {start.seconds:.0f} s. Re-run them with a new "
-        "seed at the bottom, or train your own on the Train page.",
-        icon=":material/info:",
-    )
-
-# ----- 1. the task
-st.header("1 · The task")
-small = load_hierarchy("tree:H=3,W=3")
-leaves = [int(i) for i in small.leaves]
-c1, c2 = st.columns([1, 3])
-with c1:
-    st.markdown(
-        "A perfect tree, 3 levels deep. Pick a query: it must score **itself and every "
-        "ancestor** (orange) above every other node. The **distance** of a pair is the number "
-        "of hops up; the root is the farthest ancestor."
-    )
-    q = st.selectbox("Query", leaves, index=len(leaves) // 2, format_func=small.label,
-                     key="home_query")
-with c2:
-    st.altair_chart(charts.query_tree_chart(small, q, height=300), width="stretch")
-
-# ----- the three runs behind the story
+# ----- the story's runs, and their job when they train in the background (a first start, a re-run)
 store = get_store()
+PAPER = {"lost": WORDNET[(story.DIM, "standard")], "repaired": WORDNET[(story.DIM, "pretrain-finetune")]}
+PAPER_LABEL = f"paper, full WordNet, d={story.DIM}"
+
+
+def job_states(job) -> list[story.ChapterProgress]:
+    """Where each run of the story job stands (read from the store); [] without a job."""
+    return [] if job is None else story.progress(store, job.info["chapters"], job.info["after"])
+
+
+def drawn_state(job, states) -> tuple:
+    """What the page's chapters show of a job: it changes when a run ends or the job does."""
+    return (id(job), job is not None and job.alive,
+            tuple(p.status for p in states if p.status not in ("waiting", "running")))
+
+
+def job_status() -> None:
+    """The story job in words, with a progress bar while it trains. A fragment that redraws
+    every second while the job trains, and reruns the whole page when one of its runs ends (the
+    chapters then show it) or the job does (which stops the timer)."""
+    job = story_job()
+    if job is None:
+        return
+    states = job_states(job)
+    if drawn_state(job, states) != st.session_state.get("home_drawn"):
+        st.rerun(scope="app")
+    info = job.info
+    what = (f"{len(info['chapters'])} ({', '.join(info['chapters'])}) on the WordNet mammal subtree "
+            f"(`{story.SOURCE}`, d={story.DIM})")
+    if job.alive:
+        if info["force"]:
+            st.info(f"Re-running the story with seed {info['seed']} in the background: the chapters "
+                    "below fill in as their runs finish.", icon=":material/model_training:")
+        else:
+            st.info(f"First start: the results store had no story runs, so hrviz is training {what} "
+                    "in the background (about 20 s). The other pages work meanwhile; the chapters "
+                    "below fill in as their runs finish.", icon=":material/model_training:")
+        st.progress(story.overall(states), text=story.progress_line(states))
+    elif job.status == "failed":
+        st.warning(f"The story's runs could not be trained: {job.error}")
+    elif not info["force"]:
+        st.info(f"First start: the results store had no story runs, so hrviz has just trained {what} "
+                f"in {job.seconds:.0f} s. Re-run them with a new seed at the bottom, or train your own "
+                "on the Train page.", icon=":material/info:")
+
+
+job = story_job()
+states = job_states(job)
+training = job is not None and job.alive
+st.session_state["home_drawn"] = drawn_state(job, states)
+if job is not None and not training and job.status == "done" and \
+        job.info["seed"] == st.session_state.pop("home_rerun_seed", None):
+    st.session_state["home_runs"] = [int(r) for r in job.result.values()]  # this session's re-run
+st.fragment(job_status, run_every=1.0 if training else None)()
+
 runs = story.story_runs(store, st.session_state.get("home_runs"))
+pending = {p.chapter.key: p for p in states if p.status != "finished"}  # runs of the job not finished
+runs = {k: r for k, r in runs.items() if k not in pending}  # not an older run in their place
 final = pd.DataFrame()
 if runs:
-    ids = [int(r["run_id"]) for r in runs.values()]
-    rec = store.recall(ids, split="all")
+    rec = store.recall([int(r["run_id"]) for r in runs.values()], split="all")
     final = charts.final_recall_frame(rec[rec["stage"] == "final"])
     chapter = {int(r["run_id"]): story.CHAPTERS_BY_KEY[k].short for k, r in runs.items()}
     final["chapter"] = final["run_id"].map(chapter)
-
-PAPER = {"lost": WORDNET[(story.DIM, "standard")], "repaired": WORDNET[(story.DIM, "pretrain-finetune")]}
-PAPER_LABEL = f"paper, full WordNet, d={story.DIM}"
+    if st.session_state.get("run_id") is None:  # a first start's session: its runs are there now
+        st.session_state["run_id"] = max(int(r["run_id"]) for r in runs.values())
 
 
 def in_words(key: str) -> str:
@@ -75,6 +104,23 @@ def in_words(key: str) -> str:
     lo, hi = part.loc[part["recall"].idxmin()], part.loc[part["recall"].idxmax()]
     return (f"Run #{int(part['run_id'].iloc[0])}: {cells}. Weakest: distance {int(lo['distance'])} "
             f"({lo['recall']:.0%}); strongest: distance {int(hi['distance'])} ({hi['recall']:.0%}).")
+
+
+def not_there(ch: story.Chapter) -> None:
+    """In place of a chapter's chart: why its run is not there (training, waiting, failed, none)."""
+    state = pending.get(ch.key)
+    if state is None:
+        st.info(f"No finished *{ch.short}* run on `{story.SOURCE}` yet: re-run the story below.")
+    elif state.status == "running":
+        st.info(f"Run #{state.run_id} ({ch.short}) is training in the background: its chart appears "
+                "here when it ends.", icon=":material/hourglass_top:")
+    elif state.status == "waiting" and training:
+        st.info(f"The *{ch.short}* run starts when the run before it ends.", icon=":material/schedule:")
+    elif state.status == "waiting":
+        st.error(f"The *{ch.short}* run was not trained: see the warning above.")
+    else:
+        why = (state.error or "").splitlines()[0] if state.error else "no error recorded"
+        st.error(f"The *{ch.short}* run #{state.run_id} {state.status}: {why}")
 
 
 def chapter_section(number: int, ch: story.Chapter) -> None:
@@ -96,7 +142,7 @@ def chapter_section(number: int, ch: story.Chapter) -> None:
     with c2:
         part = final[final["chapter"] == ch.short] if not final.empty else final
         if part.empty:
-            st.info(f"No finished *{ch.short}* run on `{story.SOURCE}` yet: re-run the story below.")
+            not_there(ch)
             return
         ref = charts.reference_frame(PAPER.get(ch.key), chapter=PAPER_LABEL)
         st.altair_chart(charts.recall_by_distance_chart(
@@ -105,12 +151,30 @@ def chapter_section(number: int, ch: story.Chapter) -> None:
         st.caption(in_words(ch.key) + (f" Black ticks: {PAPER_LABEL}." if not ref.empty else ""))
 
 
+# ----- 1. the task
+st.header("1 · The task")
+small = load_hierarchy("tree:H=3,W=3")
+leaves = [int(i) for i in small.leaves]
+c1, c2 = st.columns([1, 3])
+with c1:
+    st.markdown(
+        "A perfect tree, 3 levels deep. Pick a query: it must score **itself and every "
+        "ancestor** (orange) above every other node. The **distance** of a pair is the number "
+        "of hops up; the root is the farthest ancestor."
+    )
+    q = st.selectbox("Query", leaves, index=len(leaves) // 2, format_func=small.label,
+                     key="home_query")
+with c2:
+    st.altair_chart(charts.query_tree_chart(small, q, height=300), width="stretch")
+
+# ----- 2-4. the chapters, 5. the three together
 for i, ch in enumerate(story.CHAPTERS, start=2):
     chapter_section(i, ch)
 
 st.header(f"{len(story.CHAPTERS) + 2} · The three together")
 if final.empty:
-    st.info("No story runs yet: re-run the story below.")
+    st.info("No story runs yet: " + ("they are training, see the progress above." if training
+                                     else "re-run the story below."))
 else:
     st.altair_chart(charts.recall_by_distance_chart(
         final, color="chapter", title="recall by distance: lost, repaired, cause removed"),
@@ -170,16 +234,12 @@ with c2:
 st.header("Try it")
 c1, c2 = st.columns([1, 2])
 with c1:
-    if st.button("Re-run the story (new seed)", type="primary", key="home_rerun",
-                 icon=":material/replay:", help="trains the three runs again, about 20 s"):
+    if st.button("Re-run the story (new seed)", type="primary", key="home_rerun", disabled=training,
+                 icon=":material/replay:", help="trains the three runs again in the background, about 20 s"):
         seed = random.randrange(1, 10_000)
-        with st.spinner(f"Training the three story runs with seed {seed} (about 20 s)..."):
-            try:
-                st.session_state["home_runs"] = rerun_story(store, seed)
-            except Exception as err:  # shown in words; the page stays usable
-                st.error(f"The story's runs failed: {err}")
-            else:
-                st.rerun()
+        st.session_state["home_rerun_seed"] = seed
+        rerun_story(seed)
+        st.rerun()
 with c2:
     st.markdown("Then explore:")
     for spec in PAGES[1:]:

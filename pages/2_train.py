@@ -11,6 +11,7 @@ from hrviz_app.loaded import vectors_upload
 from hrviz_app.navigation import through_app
 from hrviz_app.poincare import MODEL_KINDS, POINCARE, poincare_settings
 from hrviz_app.resources import DEFAULT_SOURCE, get_store, load_hierarchy
+from hrviz_app.story import story_training
 from hrviz_app.text import encoder_choice, text_settings
 from hrviz_app.titles import run_label, run_row, source_title
 from hrviz_app.training import active_trainings, start_training, stop_training, training_job
@@ -150,12 +151,15 @@ start = b1.button("Start training", type="primary", icon=":material/play_arrow:"
                   disabled=bool(live) or plan is None)
 stop = b2.button("Stop", icon=":material/stop:", key="t_stop", disabled=run_id not in live)
 running = store.runs(status="running")  # this process's runs, and those of a CLI on this store
-outside = [int(r) for r in running["run_id"] if int(r) not in live]
+story_live = story_training()  # Home's story runs, training in the background of this process
+outside = [int(r) for r in running["run_id"] if int(r) not in live and int(r) not in story_live]
 watch = None  # a run training elsewhere that this session is not watching
 if live and run_id not in live:
     watch = (min(live), "is training (started elsewhere); one run trains at a time.")
 elif outside and run_id not in outside:
     watch = (max(outside), "is training in another process on this store (e.g. `python -m hrviz train`).")
+elif story_live and run_id not in story_live:
+    watch = (max(story_live), "is one of Home's story runs, training in the background (a first start).")
 if watch is not None:
     b3.info(f"Run #{watch[0]} {watch[1]}")
     if b3.button(f"Watch run #{watch[0]}", key="t_watch"):
@@ -224,7 +228,7 @@ def live_view() -> None:
 
 
 st.subheader("Live")
-active = run_id in active_trainings() or (run_id is not None and int(run_id) in outside)
+active = run_id in active_trainings() or (run_id is not None and int(run_id) in outside + story_live)
 if active:
     st.session_state["t_live"] = int(run_id)
 st.fragment(live_view, run_every=1.0 if active else None)()

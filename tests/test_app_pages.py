@@ -74,9 +74,13 @@ def test_the_explicit_page_list_matches_the_page_files():
 
 
 def test_first_start_trains_the_story_and_home_says_so(tmp_path, monkeypatch, tiny_demo):
+    from hrviz_app.story import story_job
+
     db = tmp_path / "fresh.duckdb"
     monkeypatch.setenv("HRVIZ_DB", str(db))
-    at = app()
+    at = app()  # the story trains in the background (tests/test_story_background.py): wait for it
+    assert story_job().wait(120) and story_job().status == "done", story_job().error
+    at.run()
     note = [i.value for i in at.info if "First start" in i.value]
     assert len(note) == 1 and "wordnet:mammal.n.01" in note[0] and "3 (lost, repaired, cause-removed)" in note[0]
     from hrviz_app.resources import get_store  # the app's own Store on that file
@@ -176,6 +180,13 @@ def test_home_rerun_button_trains_the_three_story_runs_again(app_env, store):
     at = app()
     before = set(store.runs()["run_id"])
     at.button(key="home_rerun").click().run()
+    assert not at.exception
+    from hrviz_app.story import story_job  # the runs train in the background, one job per store
+
+    job = story_job()
+    assert job.info["force"]  # a re-run: all three chapters, a new seed
+    assert job.wait(120) and job.status == "done", job.error
+    at.run()
     assert not at.exception
     new = set(store.runs()["run_id"]) - before
     assert len(new) == 3
