@@ -14,8 +14,8 @@ the relevant documents of query q this way, the hierarchy its parents and childr
   ``arange``, no Python loop.
 - :func:`at_or_above` counts ties against a member of a group: sorted by group, then score
   descending, member i has every member of its group up to the end of its run of equal
-  scores at or above it. That is the project's pessimistic tie convention (science.md
-  section 7: ties count against the pair).
+  scores at or above it. That is the project's pessimistic tie convention (docs/science-notes.md,
+  Definitions: ties count against the pair).
 - :func:`sorted_unique`: the sorted distinct values of an array, by sorting (faster than
   ``np.unique`` on the integer keys these walks build).
 """

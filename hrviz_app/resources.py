@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from hrviz.experiment import DEMO_SOURCE as DEFAULT_SOURCE  # the session starts on the demo's hierarchy
+from hrviz.experiment import DEMO_SOURCE as DEFAULT_SOURCE, load_run_model  # the session starts on the demo's hierarchy
 from hrviz.hierarchy import Hierarchy
 from hrviz.jobs import Jobs
 
@@ -76,8 +76,6 @@ def default_inspect_run(runs: pd.DataFrame, wanted=None) -> int | None:
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=4)
 def _run_vectors(db: str, run_id: int, model_path: str):
-    from hrviz.experiment import load_run_model
-
     model, run = load_run_model(_store(db), run_id)
     h = load_hierarchy(run["source"])
     model.check_hierarchy(h.hash, where=f"run {run_id}")

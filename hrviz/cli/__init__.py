@@ -1,4 +1,4 @@
-"""The command line: ``python -m hrviz COMMAND ...`` (the contract is in docs/design.md).
+"""The command line: ``python -m hrviz COMMAND ...`` (the contract: README.md, section "Command line").
 
 Every command prints human-readable text, or with ``--json`` one JSON object as the
 last line of stdout. Bad input exits with code 2 and a one-line message on stderr.

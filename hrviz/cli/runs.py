@@ -14,6 +14,7 @@ from dataclasses import MISSING, fields
 
 from ..errors import InputError
 from .options import add_db
+from .output import peak_rss_mb, print_recall, result_json
 
 _SKIP = {"dim", "recipe", "seed", "max_distance"}
 
@@ -54,7 +55,7 @@ def register(sub) -> None:
     add_db(p)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.add_argument("--model", choices=["dual-encoder", "poincare"], default="dual-encoder",
-                   help="model kind: lookup-table dual encoder, or Poincaré ball (hrviz/encoders/poincare.py)")
+                   help="model kind: lookup-table dual encoder, or Poincaré ball (hrviz/models/poincare.py)")
     pg = p.add_argument_group("poincare (with --model poincare)")
     pg.add_argument("--epochs", type=int, default=None, help="regular epochs after burn-in [default: 50]")
     pg.add_argument("--burn-in", type=int, default=None, help="burn-in epochs at lr x 1/10 [default: 10]")
@@ -91,34 +92,6 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_export)
 
 
-def _result_json(run: dict, ev_summary: dict, seconds: float | None) -> dict:
-    return {
-        "run_id": int(run["run_id"]),
-        "recipe": run["recipe"],
-        "dim": int(run["dim"]),
-        "metric": ev_summary["metric"],
-        "recall_by_distance": {str(k): v for k, v in ev_summary["recall_by_distance"].items()},
-        "overall": ev_summary["overall"],
-        "min": ev_summary["min"],
-        "mean_rank": ev_summary.get("mean_rank"),
-        "map": ev_summary.get("map"),
-        "seconds": seconds,
-        "status": run.get("status"),
-    }
-
-
-def _print_recall(res: dict) -> None:
-    rbd = res["recall_by_distance"]
-    print(f"run {res['run_id']}  {res['recipe']}  d={res['dim']}  {res['metric']}  ({res.get('status')})")
-    print("  distance " + " ".join(f"{k:>6}" for k in rbd))
-    print("  recall   " + " ".join(f"{v:6.3f}" for v in rbd.values()))
-    extra = ""
-    if res.get("map") is not None:
-        extra = f"  MAP {res['map']:.3f}  mean rank {res['mean_rank']:.2f}"
-    secs = f"  {res['seconds']:.1f} s" if res.get("seconds") is not None else ""
-    print(f"  overall {res['overall']:.3f}  min {res['min']:.3f}{extra}{secs}")
-
-
 def cmd_train(args) -> int:
     if getattr(args, "encoder", "lookup") not in (None, "", "lookup"):
         from .text import cmd_train_text
@@ -127,7 +100,7 @@ def cmd_train(args) -> int:
     if getattr(args, "holdout_nodes", None) is not None:
         raise InputError("--holdout-nodes holds out whole nodes of a text tower", hint="add --encoder NAME")
     if getattr(args, "model", "dual-encoder") == "poincare":
-        from ..encoders.poincare_run import cmd_train_poincare
+        from .poincare import cmd_train_poincare
 
         return cmd_train_poincare(args)
     from ..experiment import run_training
@@ -169,22 +142,16 @@ def cmd_train(args) -> int:
         if bar is not None:
             bar.close()
         run = store.run(run_id)
-    res = _result_json(run, run["summary"], run["seconds"])
-    res["peak_rss_mb"] = _peak_rss_mb()
+    res = result_json(run, run["summary"], run["seconds"])
+    res["peak_rss_mb"] = peak_rss_mb()
     res["device"] = resolved.device
     if resolved.distributed:
         from ..training import distributed
 
         res["world_size"] = distributed.dist.get_world_size()
         distributed.finish()
-    print(json.dumps(res)) if args.json else _print_recall(res)
+    print(json.dumps(res)) if args.json else print_recall(res)
     return 0
-
-
-def _peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
 
 def cmd_eval(args) -> int:
@@ -208,8 +175,8 @@ def cmd_eval(args) -> int:
         return _eval_sampled(args, k, resolve_device(args.device), t0)
     with Store(args.db, read_only=True) as store:
         ev, run = evaluate_run(store, args.run_id, k=k, device=resolve_device(args.device))
-    res = _result_json(run, ev.summary(), time.perf_counter() - t0)
-    print(json.dumps(res)) if args.json else _print_recall(res)
+    res = result_json(run, ev.summary(), time.perf_counter() - t0)
+    print(json.dumps(res)) if args.json else print_recall(res)
     return 0
 
 

@@ -8,7 +8,7 @@ For query vectors q_i, document vectors x_j and scores s(i, j) = q_i . x_j:
 - ``query_margin`` (per query): its smallest relevant score minus its largest irrelevant one;
   ``query_separated`` is the fraction of queries whose margin is > 0 (a per-query threshold).
 - ``recall``: recall@auto (k = |S(q)| for each query), pooled over all relevant pairs
-  (science.md section 7). A relevant pair is a hit when fewer than k OTHER documents score
+  (docs/science-notes.md, Definitions). A relevant pair is a hit when fewer than k OTHER documents score
   >= it: ties count against the pair, as in :mod:`hrviz.evaluate`.
 
 Scores are computed in chunks of queries (one matrix product per chunk, relevant pairs masked

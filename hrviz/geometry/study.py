@@ -1,6 +1,6 @@
 """The dimension study: the smallest working d over grids of hierarchies, and its slopes.
 
-The paper (science.md section 3) fits two slopes of the smallest working d of the
+The paper fits two slopes of the smallest working d of the
 construction on perfect trees of height H and width W:
 
 - study "H" (W fixed): the slope of log d against log H; theory 2 (d ~ H^2), measured 2.29;
@@ -20,7 +20,7 @@ import numpy as np
 from ..hierarchy import Hierarchy
 from .search import min_dim
 
-# The paper's empirical slopes of the smallest working d (science.md section 3).
+# The paper's empirical slopes of the smallest working d.
 PAPER_SLOPE_H = 2.29  # log d against log H (W fixed); theory: 2
 PAPER_SLOPE_LOGW = 16.5  # d against log W (H = 4); theory: H^2 = 16
 

@@ -32,7 +32,7 @@ import torch
 
 from ..evaluate import evaluate
 from ..hierarchy import Hierarchy
-from ..model import DualEncoder
+from ..models.dual_encoder import DualEncoder
 from ..pairs import split_pairs
 from .config import TrainConfig
 from .loss import SoftmaxLoss
@@ -222,8 +222,9 @@ def _device_ranks(cfg):
 def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
     """:func:`_fit` with sampling, masking, the loss, the optimiser and validation on the device
     (``cfg.device``), data-parallel over torch.distributed ranks when ``cfg.distributed``."""
-    from .device import (AncestorTable, DeviceSoftmaxLoss, device_sampler, device_step,
-                         evaluate_on_device, make_device_optimizer)
+    from .device import evaluate_on_device
+    from .device_train import (AncestorTable, DeviceSoftmaxLoss, device_sampler, device_step,
+                               make_device_optimizer)
 
     dev, rank, world, reduce, broadcast = _device_ranks(cfg)
     emit = (callback or (lambda e: None)) if rank == 0 else (lambda e: None)

@@ -3,7 +3,7 @@
 :func:`get_encoder` turns a name (see :data:`ENCODERS`) into a loaded :class:`TextEncoder`, once
 per process; :func:`available_encoders` says which can load here without loading them. Nothing
 downloads: a missing package or model file is an :class:`InputError` that says what is missing,
-where it was looked for and how to install it. :mod:`hrviz.encoders.text` re-exports all of this.
+where it was looked for and how to install it. Node text and zero-shot evaluation: :mod:`hrviz.models.text`.
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ from ..pairs import split_pairs
 from ..training import SoftmaxLoss, TrainConfig
 from ..training.loop import run_stages, validation_event
 from ..training.recipes import build_stages
-from .text import CACHE_DIR, get_encoder, node_features
+from .text import CACHE_DIR, node_features
+from .text_encoders import get_encoder
 from .text_tower import HEADS, TextTower
 
 
@@ -233,11 +234,3 @@ def _docs(model: TextTower, cand: torch.Tensor, rng: np.random.Generator, p: flo
             r = r * torch.from_numpy(rng.random(len(cand)) >= p)[:, None]
         v = v + r
     return model._out(v)
-
-
-def text_query(result: TextTrainResult, text: str, k: int = 20) -> tuple[np.ndarray, np.ndarray]:
-    """Free text through a trained tower: top-``k`` (doc ids, scores) among all nodes."""
-    from .text import search_text
-
-    return search_text(result.encoder, text, result.tower.doc_vectors(), k=k,
-                       query_head=result.tower.query_from_features)
