@@ -63,6 +63,9 @@ def device_name(dev: str | torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
+# ----- evaluation ----------------------------------------------------------------------------
+
+@torch.no_grad()
 def evaluate_on_device(q_vecs, d_vecs, closure, *, device="cpu", k: str | int = "auto",
                        queries: np.ndarray | None = None, pair_mask: np.ndarray | None = None,
                        ranks: bool = True, chunk: int | None = None, per_query: bool = False):

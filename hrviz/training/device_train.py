@@ -16,8 +16,7 @@ from ..errors import InputError
 from .loss import fused_ce_backward, fused_ce_forward
 
 
-
-# ----- samplers ----------------------------------------------------------------------------
+# ----- the ancestor table ------------------------------------------------------------------
 
 class AncestorTable:
     """S(q) for queries ``queries`` (default all) of ``closure`` as padded tensors (Q, L).
@@ -52,9 +51,8 @@ class AncestorTable:
             self.pair = torch.from_numpy(pair).to(device)
 
 
-# ----- evaluation ----------------------------------------------------------------------------
+# ----- samplers ----------------------------------------------------------------------------
 
-@torch.no_grad()
 class _Uniform:
     def __init__(self, index, device):
         self.index = torch.as_tensor(np.asarray(index, dtype=np.int64), device=device)
