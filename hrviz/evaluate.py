@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .hierarchy import Closure
+from .closure import Closure
 from .sparse import at_or_above, expand_rows
 
 

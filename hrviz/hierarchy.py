@@ -12,8 +12,7 @@ Definitions (docs/science-notes.md, Definitions):
 - the depth of a node is the *longest* path from it to a root (so in a DAG a node
   is always deeper than each of its parents).
 
-The closure (all relevant pairs) is computed in :mod:`hrviz.closure`; :class:`Closure` is
-re-exported here.
+The closure (all relevant pairs) is computed in :mod:`hrviz.closure` (:class:`~hrviz.closure.Closure`).
 """
 
 from __future__ import annotations

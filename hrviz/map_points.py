@@ -20,7 +20,8 @@ import pandas as pd
 from .errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .hierarchy import Closure, Hierarchy
+    from .closure import Closure
+    from .hierarchy import Hierarchy
 
 
 def sample_nodes(n: int, max_points: int | None, seed: int = 0) -> np.ndarray:

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .hierarchy import Closure, Hierarchy
+from .closure import Closure
+from .hierarchy import Hierarchy
 
 
 @dataclass

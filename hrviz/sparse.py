@@ -3,7 +3,7 @@ geometry and the training loss share.
 
 A CSR ("compressed sparse row") layout stores the rows of a sparse relation in two arrays:
 ``ptr`` of length n + 1 and a value array (or several parallel ones), where row i is the
-slice ``values[ptr[i]:ptr[i + 1]]``. The closure (:class:`hrviz.hierarchy.Closure`) keeps
+slice ``values[ptr[i]:ptr[i + 1]]``. The closure (:class:`hrviz.closure.Closure`) keeps
 the relevant documents of query q this way, the hierarchy its parents and children.
 
 - :func:`group_rows` builds a CSR from (src, dst) pairs: row i lists every dst with src == i.

@@ -9,7 +9,7 @@ import streamlit as st
 from hrviz.errors import InputError
 from hrviz.experiment import load_run_model
 from hrviz.hierarchy import Hierarchy
-from hrviz.kinds.poincare import POINCARE
+from hrviz.kinds.poincare import POINCARE as POINCARE_KIND
 from hrviz.models.poincare_fit import PoincareConfig
 from hrviz.store import RunParams
 
@@ -63,7 +63,7 @@ def poincare_settings(h: Hierarchy, *, max_distance: int | None = None):
 def is_disk_run(run: dict) -> bool:
     """Whether a run (``store.run`` dict) is a Poincaré model of dimension 2: its points are the
     Poincaré disk, drawn without projection."""
-    return RunParams.parse(run.get("params")).kind == POINCARE.name and int(run.get("dim") or 0) == 2
+    return RunParams.parse(run.get("params")).kind == POINCARE_KIND.name and int(run.get("dim") or 0) == 2
 
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=4)

@@ -105,7 +105,7 @@ def model_comparison_chart(recall: pd.DataFrame, runs: pd.DataFrame, *, title: s
 def poincare_disk_chart(points: pd.DataFrame, *, color: str = "depth", title: str = "",
                         size: int = 520) -> alt.LayerChart:
     """The Poincaré disk: the points of a d = 2 model as they are (``x``, ``y`` in the unit disk,
-    columns of :func:`hrviz.projection.map_frame`), the boundary circle |x| = 1 drawn, equal
+    columns of :func:`hrviz.map_points.map_frame`), the boundary circle |x| = 1 drawn, equal
     axes from -1 to 1. Colours, tooltip and the click selection are those of
     :func:`hrviz.charts.query.embedding_chart`."""
     from .query import embedding_chart

@@ -25,7 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InputError
-from ..hierarchy import Closure, Hierarchy
+from ..closure import Closure
+from ..hierarchy import Hierarchy
 
 
 @dataclass(frozen=True)

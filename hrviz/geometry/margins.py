@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from ..hierarchy import Closure, Hierarchy
+from ..closure import Closure
+from ..hierarchy import Hierarchy
 from ..sparse import at_or_above, expand_rows
 from .construction import construct
 
