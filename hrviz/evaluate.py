@@ -21,6 +21,7 @@ row for the few pairs that fall outside the head.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -123,8 +124,6 @@ def evaluate(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, *, k: str
     held-out pairs in generalisation mode); every relevant pair still counts as relevant
     when ranking.
     """
-    import time
-
     t0 = time.perf_counter()
     if k != "auto" and not ranks:  # ranks beyond the head are not counted: the head must cover k
         head = max(head or 0, 2 * int(k) + 1, 64)

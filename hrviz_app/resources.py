@@ -10,14 +10,14 @@ import streamlit as st
 from hrviz.experiment import DEMO_SOURCE as DEFAULT_SOURCE, load_run_model  # the session starts on the demo's hierarchy
 from hrviz.hierarchy import Hierarchy
 from hrviz.jobs import Jobs
+from hrviz.sources import load_source
+from hrviz.store import Store
 
 from .paths import db_key
 
 
 @st.cache_resource(show_spinner=False)
 def _store(path: str):
-    from hrviz.store import Store
-
     store = Store(path)
     store.fail_stale_runs()  # runs left "running" by a process that died
     return store
@@ -41,8 +41,6 @@ def jobs() -> Jobs:
 @st.cache_resource(show_spinner="Loading the hierarchy...", max_entries=8)
 def load_hierarchy(source: str) -> Hierarchy:
     """The Hierarchy for a SOURCE string, cached (closures are cached inside it)."""
-    from hrviz.sources import load_source
-
     return load_source(source)
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from hrviz import story
+
 from .paths import db_key
 from .resources import _store
 
@@ -24,8 +26,6 @@ class StoryStart:
 
 @st.cache_resource(show_spinner=False)
 def _story(path: str) -> StoryStart:
-    from hrviz import story
-
     store = _store(path)
     before = set(story.story_runs(store))
     t0 = time.perf_counter()
@@ -44,6 +44,4 @@ def ensure_story_runs() -> StoryStart:
 
 def rerun_story(store, seed: int) -> list[int]:
     """Train the three story runs again with ``seed`` (in this thread, ~20 s); their run ids."""
-    from hrviz import story
-
     return [int(r) for r in story.ensure_story(store, force=True, seed=int(seed)).values()]

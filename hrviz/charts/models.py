@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..store import DEFAULT_KIND, RunParams
+from .query import embedding_chart
 
 __all__ = ["MODEL_TITLES", "model_kind", "model_title", "with_model_kind", "latest_per_model",
            "model_comparison_frame", "model_comparison_chart", "poincare_disk_chart"]
@@ -108,8 +109,6 @@ def poincare_disk_chart(points: pd.DataFrame, *, color: str = "depth", title: st
     columns of :func:`hrviz.map_points.map_frame`), the boundary circle |x| = 1 drawn, equal
     axes from -1 to 1. Colours, tooltip and the click selection are those of
     :func:`hrviz.charts.query.embedding_chart`."""
-    from .query import embedding_chart
-
     axis = dict(scale=alt.Scale(domain=[-1.02, 1.02], nice=False), title=None,
                 axis=alt.Axis(labels=False, ticks=False, grid=False))
     dots = embedding_chart(points, color=color).encode(x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis))

@@ -10,7 +10,9 @@ import argparse
 import json
 import sys
 
+from . import geometry as cli_geometry, runs as cli_runs, sweep as cli_sweep, text as cli_text
 from ..errors import InputError
+from ..sources import load_source
 
 
 def _add_info(sub) -> None:
@@ -22,7 +24,6 @@ def _add_info(sub) -> None:
 
 
 def _cmd_info(args) -> int:
-    from ..sources import load_source
 
     h = load_source(args.source)
     info = h.info(args.max_distance)
@@ -39,7 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrviz", description="Hierarchical retrieval with dual encoders.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_info(sub)
-    from . import geometry as cli_geometry, runs as cli_runs, sweep as cli_sweep, text as cli_text
 
     cli_runs.register(sub)
     cli_sweep.register(sub)

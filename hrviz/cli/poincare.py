@@ -10,6 +10,10 @@ from __future__ import annotations
 import json
 import sys
 
+from ..experiment import run_training
+from ..models.poincare_fit import PoincareConfig
+from ..sources import load_source
+from ..store import Store
 from .output import peak_rss_mb, print_recall, result_json
 
 #: train's flags -> PoincareConfig fields (given ones only; the rest keep Nickel & Kiela's defaults)
@@ -18,10 +22,6 @@ FLAGS = (("epochs", "epochs"), ("burn_in", "burn_in"), ("finetune_epochs", "fine
 
 
 def cmd_train_poincare(args) -> int:
-    from ..experiment import run_training  # torch: loaded only by the commands that train
-    from ..models.poincare_fit import PoincareConfig
-    from ..sources import load_source
-    from ..store import Store
 
     kw = {"dim": args.dim, "seed": args.seed, "max_distance": args.max_distance, "threads": args.threads or 1}
     for flag, key in FLAGS:

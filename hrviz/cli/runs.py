@@ -9,20 +9,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import typing
 from dataclasses import MISSING, fields
+from pathlib import Path
 
 from ..errors import InputError
+from ..experiment import evaluate_run, export_projector, load_run_model, run_training
+from ..pairs import split_pairs
+from ..sources import load_source
+from ..store import Store
+from ..training import RECIPES, TrainConfig, apply_threads
+from ..training.device import resolve_device, sampled_evaluation
 from .options import add_db
 from .output import peak_rss_mb, print_recall, result_json
+from .poincare import cmd_train_poincare
+from .text import add_train_args, cmd_train_text
 
 _SKIP = {"dim", "recipe", "seed", "max_distance"}
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field, with the field's own help text and choices."""
-    from ..training import TrainConfig
-
     hints = typing.get_type_hints(TrainConfig)
     g = p.add_argument_group("hyper-parameters")
     for f in fields(TrainConfig):
@@ -42,7 +50,6 @@ def _config_args(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub) -> None:
-    from ..training import RECIPES, TrainConfig
 
     p = sub.add_parser("train", help="train a dual encoder and store the run")
     p.add_argument("source", help="tree:H=4,W=5 | dag:... | wordnet | wordnet:SYNSET | FILE")
@@ -61,7 +68,6 @@ def register(sub) -> None:
     pg.add_argument("--burn-in", type=int, default=None, help="burn-in epochs at lr x 1/10 [default: 10]")
     pg.add_argument("--finetune-epochs", type=int, default=None,
                     help="epochs of the long-distance finetune stage, 0 = off [default: 0]")
-    from .text import add_train_args
 
     add_train_args(p)  # --encoder NAME [--holdout-nodes F]: a text tower (hrviz/cli/text.py)
     _config_args(p)
@@ -94,19 +100,13 @@ def register(sub) -> None:
 
 def cmd_train(args) -> int:
     if getattr(args, "encoder", "lookup") not in (None, "", "lookup"):
-        from .text import cmd_train_text
 
         return cmd_train_text(args)
     if getattr(args, "holdout_nodes", None) is not None:
         raise InputError("--holdout-nodes holds out whole nodes of a text tower", hint="add --encoder NAME")
     if getattr(args, "model", "dual-encoder") == "poincare":
-        from .poincare import cmd_train_poincare
 
         return cmd_train_poincare(args)
-    from ..experiment import run_training
-    from ..sources import load_source
-    from ..store import Store
-    from ..training import TrainConfig, apply_threads
 
     cfg_kwargs = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     cfg = TrainConfig(**cfg_kwargs)
@@ -155,10 +155,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    import time
 
-    from ..experiment import evaluate_run
-    from ..store import Store
 
     k = args.k
     if k != "auto":
@@ -168,7 +165,6 @@ def cmd_eval(args) -> int:
             k = 0
         if k < 1:
             raise InputError(f"--k must be auto or an integer >= 1, got {args.k!r}", hint="e.g. --k auto or --k 10")
-    from ..training.device import resolve_device
 
     t0 = time.perf_counter()
     if args.sample_queries is not None:
@@ -182,13 +178,7 @@ def cmd_eval(args) -> int:
 
 def _eval_sampled(args, k, device: str, t0: float) -> int:
     """``eval --sample-queries N``: recall of a seeded query sample, labelled "sampled"."""
-    import time
 
-    from ..experiment import load_run_model
-    from ..pairs import split_pairs
-    from ..sources import load_source
-    from ..store import Store
-    from ..training.device import sampled_evaluation
 
     if args.sample_queries < 1:
         raise InputError(f"--sample-queries must be at least 1, got {args.sample_queries}")
@@ -212,9 +202,7 @@ def _eval_sampled(args, k, device: str, t0: float) -> int:
 
 
 def cmd_runs(args) -> int:
-    from pathlib import Path
 
-    from ..store import Store
 
     if not Path(args.db).exists():
         rows = []
@@ -237,8 +225,6 @@ def cmd_runs(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from ..experiment import export_projector
-    from ..store import Store
 
     with Store(args.db, read_only=True) as store:
         if args.format == "projector":

@@ -15,8 +15,19 @@ import argparse
 import json
 import sys
 from dataclasses import fields
+from pathlib import Path
+
+import pandas as pd
 
 from ..errors import InputError
+from ..experiment import run_training
+from ..free_text import open_text_run, query_text
+from ..kinds.text import TextRunConfig, encoder_spec
+from ..models.text import check_text
+from ..models.text_fit import TowerConfig
+from ..sources import load_source
+from ..store import Store
+from ..training import TrainConfig, apply_threads
 from .options import add_db
 from .output import peak_rss_mb, print_recall, result_json
 
@@ -52,8 +63,6 @@ def register(sub) -> None:
 
 def add_train_args(p) -> None:
     """``train``'s text flags: ``--encoder`` and the tower's knobs."""
-    from ..models.text_fit import TowerConfig
-
     base = TowerConfig()
     p.add_argument("--encoder", default="lookup", help=f"{ENCODER_HELP} [default: lookup]")
     g = p.add_argument_group("text tower (with --encoder other than lookup)")
@@ -95,11 +104,6 @@ def _print(res: dict) -> None:
 
 
 def cmd_encode(args) -> int:
-    from ..experiment import run_training
-    from ..kinds.text import TextRunConfig, encoder_spec
-    from ..models.text_fit import TowerConfig
-    from ..sources import load_source
-    from ..store import Store
 
     if encoder_spec(args.encoder) is None:
         raise InputError("encode needs a text encoder, not lookup tables",
@@ -115,13 +119,6 @@ def cmd_encode(args) -> int:
 
 def cmd_train_text(args) -> int:
     """``train SOURCE --encoder NAME ...``: a text tower, stored as a run."""
-    from ..experiment import run_training
-    from ..kinds.text import TextRunConfig
-    from ..models.text_fit import TowerConfig
-    from ..sources import load_source
-    from ..store import Store
-    from ..training import TrainConfig, apply_threads
-
     if getattr(args, "model", "dual-encoder") != "dual-encoder":
         raise InputError("--encoder trains a text tower; it does not combine with --model poincare")
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)})
@@ -147,14 +144,8 @@ def cmd_train_text(args) -> int:
 
 
 def cmd_query(args) -> int:
-    from pathlib import Path
 
-    import pandas as pd
 
-    from ..free_text import open_text_run, query_text
-    from ..models.text import check_text
-    from ..sources import load_source
-    from ..store import Store
 
     check_text(args.text, where="query text")  # bad text fails before anything loads
     if args.k < 1:

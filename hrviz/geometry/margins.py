@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from ..errors import InputError
 from ..closure import Closure
@@ -87,8 +88,6 @@ class MarginReport:
 def histogram_frame(report: MarginReport):
     """The report's score histogram as a tidy frame: lo, hi, kind (relevant/irrelevant), count,
     share (fraction of that kind's pairs in the bin, so both kinds are visible on one axis)."""
-    import pandas as pd
-
     hist = report.histogram
     if hist is None:
         raise ValueError("the report has no histogram: evaluate with bins=...")

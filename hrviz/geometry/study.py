@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from ..hierarchy import Hierarchy
+from ..sources import load_source, perfect_tree
 from .search import min_dim
 
 # The paper's empirical slopes of the smallest working d.
@@ -83,8 +84,6 @@ def study(
     (hierarchy, criterion, group), columns :data:`STUDY_COLUMNS`; ``on_row(row)`` is called as
     each row is done.
     """
-    from ..sources import load_source, perfect_tree
-
     plan: list[tuple[str, Hierarchy, int | None, int | None]] = []
     plan += [("H", perfect_tree(H, width_fixed), H, width_fixed) for H in heights]
     plan += [("W", perfect_tree(height_fixed, W), height_fixed, W) for W in widths]

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..evaluate import evaluate
 from ..hierarchy import Hierarchy
 from .poincare_ball import dist_grad, project
 from .poincare import PoincareModel
@@ -176,8 +177,6 @@ def _epoch(x, pairs_u, pairs_v, sampler, cfg, lr, g, stop) -> float:
 
 def evaluate_poincare(model: PoincareModel, closure, **kw):
     """:func:`hrviz.evaluate.evaluate` on the lifted features (exactly the distance ranking)."""
-    from ..evaluate import evaluate
-
     return evaluate(model.query_vectors(), model.doc_vectors(), closure, **kw)
 
 

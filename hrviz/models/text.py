@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..evaluate import evaluate
 from ..hierarchy import Hierarchy
 from .text_encoders import TextEncoder, get_encoder
 
@@ -223,8 +224,6 @@ def zero_shot(h: Hierarchy, encoder: TextEncoder | str, *, max_distance: int | N
         style: node text style (:func:`node_texts`). cache_dir: embedding cache (None: off).
         queries: node ids to evaluate (optional, default all). ranks: also mean rank and MAP.
     """
-    from ..evaluate import evaluate
-
     t0 = time.perf_counter()
     enc = get_encoder(encoder)
     x = node_features(h, enc, style=style, cache_dir=cache_dir)

@@ -31,6 +31,8 @@ optimisers, :func:`device_step`) in :mod:`hrviz.training.device_train`.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 
@@ -76,8 +78,6 @@ def evaluate_on_device(q_vecs, d_vecs, closure, *, device="cpu", k: str | int = 
     ``ranks=True`` every rank is an exact count and mean rank and MAP are computed.
     ``per_query=True`` also returns (hits (Q, T), pairs (Q, T)) numpy arrays per query.
     """
-    import time
-
     t0 = time.perf_counter()
     dev = torch.device(device)
     Q = torch.as_tensor(q_vecs, dtype=torch.float32).to(dev)
@@ -149,8 +149,6 @@ def sampled_evaluation(q_vecs, d_vecs, closure, *, queries: int = 10_000, seed: 
     ``recall_by_distance``, ``overall``, ``min``, ``ci95`` (``{"overall": [lo, hi], "by_distance":
     {t: [lo, hi]}}``) and ``seconds``.
     """
-    import time
-
     t0 = time.perf_counter()
     n_q = len(closure.ptr) - 1
     rng = np.random.default_rng(seed)

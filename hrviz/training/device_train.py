@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from .. import pairs as P
 from .loss import fused_ce_backward, fused_ce_forward
 
 
@@ -97,8 +98,6 @@ class _Mixture:
 
 def device_sampler(sampler, device):
     """The device twin of a :mod:`hrviz.pairs` sampler (``.sample(generator, size)``)."""
-    from .. import pairs as P
-
     if isinstance(sampler, P.UniformSampler):  # LongDistanceSampler included
         return _Uniform(sampler.index, device)
     if isinstance(sampler, P.GroupedSampler):
