@@ -209,6 +209,7 @@ def cmd_runs(args) -> int:
     else:
         with Store(args.db, read_only=True) as store:
             df = store.runs()
+        df["params"] = [json.dumps(p, sort_keys=True) for p in df["params"]]  # --json: params as stored (JSON text)
         rows = json.loads(df.to_json(orient="records", date_format="iso"))
     if args.json:
         print(json.dumps(rows))

@@ -77,8 +77,7 @@ class TextRunConfig:
         if self.zero_shot and self.holdout_nodes:
             raise InputError("zero-shot runs train nothing: there is nothing to hold out",
                              hint="drop --holdout-nodes, or train a tower (hrviz train --encoder ...)")
-        self.tower.check()
-        return replace(self)
+        return replace(self, tower=self.tower.resolved(h))
 
 
 def tower_path(model_path: str | Path) -> Path:
