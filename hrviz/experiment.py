@@ -81,12 +81,12 @@ def run_training(source: str, cfg, store: Store, *, hierarchy: Hierarchy | None 
     """
     h = hierarchy or load_source(source)
     if run_id is None:
-        run_id, kind, resolved = create_run(source, cfg, store, h, name=name, tags=tags)
+        run_id, kind, cfg = create_run(source, cfg, store, h, name=name, tags=tags)
     else:
         kind = kind_for_config(cfg)
-        resolved = kind.resolved(cfg, h)
     t0 = time.perf_counter()
     with failures_recorded(store, run_id, t0):
+        resolved = kind.resolved(cfg, h)  # a row made by create_run holds a resolved config: unchanged
         params = store.run(run_id)["params"]
         with store.buffered() as log:  # one connect per ~0.5 s of logging; flushed also on error
             fitted = kind.fit(h, resolved, callback=event_logger(log, run_id, progress), stop=stop)
