@@ -28,6 +28,7 @@ import threading
 import time
 import warnings
 from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 from typing import Callable
 
@@ -245,8 +246,6 @@ def umap_project(x: np.ndarray, *, n_neighbors: int = 15, min_dist: float = 0.1,
     coords = _fit_umap(x, params, progress)
     seconds = time.perf_counter() - t0
     if cache_dir is not None:
-        from importlib.metadata import version
-
         info = {"params": params, "embedding_hash": x_hash, "shape": list(x.shape),
                 "seconds": round(seconds, 3), "umap_version": version("umap-learn"),
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}

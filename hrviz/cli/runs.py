@@ -19,7 +19,7 @@ from ..experiment import evaluate_run, export_projector, load_run_model, run_tra
 from ..pairs import split_pairs
 from ..sources import load_source
 from ..store import Store
-from ..training import RECIPES, TrainConfig, apply_threads
+from ..training import RECIPES, TrainConfig, apply_threads, fit
 from ..training.device import resolve_device, sampled_evaluation
 from .options import add_db
 from .output import peak_rss_mb, print_recall, result_json
@@ -132,8 +132,6 @@ def cmd_train(args) -> int:
 
         rank, _ = distributed.init(resolved.device)
         if rank != 0:  # only rank 0 writes to the store; the others train in lockstep
-            from ..training import fit
-
             fit(h, resolved)
             distributed.finish()
             return 0

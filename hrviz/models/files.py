@@ -14,6 +14,8 @@ from typing import Iterator
 
 import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from ..errors import InputError
 
@@ -23,8 +25,6 @@ def write_model_file(path: str | Path, tensors: dict[str, torch.Tensor], meta: d
     """Save ``tensors`` with ``meta`` (strings) and ``params`` (as JSON) to a safetensors file,
     its folder made; returns the meta with ``params`` as a dict. Shared by every model kind's
     ``save``."""
-    from safetensors.torch import save_file
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {**meta, "params": json.dumps(params or {}, default=json_default)}
@@ -36,8 +36,6 @@ def write_model_file(path: str | Path, tensors: dict[str, torch.Tensor], meta: d
 def open_model_file(path: str | Path) -> Iterator:
     """safetensors' ``safe_open`` on a model file; a missing or unreadable file (or a read inside
     the block that fails) is an :class:`InputError`. Shared by every model kind's ``load``."""
-    from safetensors import safe_open
-
     try:
         with safe_open(str(path), framework="pt") as f:
             yield f

@@ -66,6 +66,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 
 from ..errors import InputError
 from .files import check_trained_on, open_model_file, write_model_file
@@ -164,8 +165,6 @@ class PoincareModel(torch.nn.Module):
 
 def is_poincare_file(path: str | Path) -> bool:
     """True when ``path`` is a safetensors file written by :meth:`PoincareModel.save`."""
-    from safetensors import safe_open
-
     try:
         with safe_open(str(path), framework="pt") as f:
             return (f.metadata() or {}).get("format") == FORMAT

@@ -9,6 +9,7 @@ where it was looked for and how to install it. Node text and zero-shot evaluatio
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import zlib
@@ -190,8 +191,6 @@ def get_encoder(spec: str) -> TextEncoder:
 
 def available_encoders() -> dict[str, bool]:
     """Which bundled encoders can load here (name -> bool), without loading the heavy ones."""
-    import importlib.util
-
     return {"hashing": True,
             "wordllama": importlib.util.find_spec("wordllama") is not None,
             "model2vec": importlib.util.find_spec("model2vec") is not None
