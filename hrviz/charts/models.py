@@ -18,15 +18,15 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from ..kinds import KINDS
 from ..store import DEFAULT_KIND, RunParams
 from .query import embedding_chart
 
 __all__ = ["MODEL_TITLES", "model_kind", "model_title", "with_model_kind", "latest_per_model",
            "model_comparison_frame", "model_comparison_chart", "poincare_disk_chart"]
 
-#: model kind recorded in a run's params -> display name
-MODEL_TITLES = {"dual-encoder": "dual encoder", "poincare": "Poincaré", "text": "text tower",
-                "text-zero-shot": "text zero-shot"}
+#: model kind -> display name: every registered kind's title, and zero-shot text encoders apart
+MODEL_TITLES = {**{name: kind.title for name, kind in KINDS.items()}, "text-zero-shot": "text zero-shot"}
 
 
 def model_kind(params) -> str:
