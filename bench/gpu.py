@@ -52,7 +52,7 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("bench/gpu.py: no CUDA GPU here; nothing measured", file=sys.stderr)
         return 2
-    from hrviz.experiment import _final_eval
+    from hrviz.kinds.tables import final_evaluation
     from hrviz.sources import load_source
     from hrviz.training import TrainConfig, fit
     from hrviz.training.device import evaluate_on_device, device_name
@@ -67,7 +67,8 @@ def main() -> int:
     t_fit = time.perf_counter() - t0
     q, d = r.model.query_vectors(), r.model.doc_vectors()
     t1 = time.perf_counter()
-    ev, _, closure = _final_eval(h, res, q, d)
+    final = final_evaluation(h, res, q, d, device=res.device)
+    ev, closure = final.evaluation, final.closure
     t_final = time.perf_counter() - t1
     t_end_to_end = time.perf_counter() - t0
     # exact evaluation alone, warm

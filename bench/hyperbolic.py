@@ -1,6 +1,6 @@
 """Poincaré embeddings beside the dual encoder on WordNet: bench/results/hyperbolic.md (+ PNG).
 
-For each d: hrviz's Poincaré model (Nickel & Kiela 2017; hrviz/encoders/poincare.py) with the
+For each d: hrviz's Poincaré model (Nickel & Kiela 2017; hrviz/models/poincare.py) with the
 gensim settings (epochs, 10 negatives, burn-in 10), evaluated by hrviz's dot-product evaluator
 on the lifted (d + 2) features, checked against a float64 ranking by distance; hrviz's
 lookup-table dual encoder (standard recipe) at its default length and at about the Poincaré
@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hrviz.encoders.poincare import PoincareConfig, PoincareModel, evaluate_poincare, fit_poincare
+from hrviz.models.poincare import PoincareModel
+from hrviz.models.poincare_fit import PoincareConfig, evaluate_poincare, fit_poincare
 from hrviz.evaluate import evaluate
 from hrviz.sources import load_source
 from hrviz.training import TrainConfig, fit
@@ -36,7 +37,7 @@ OUT = ROOT / "bench" / "results"
 
 def exact_metrics(x: np.ndarray, closure) -> tuple[float, float]:
     """Mean rank and MAP from float64 distances (no lifting), hrviz's definitions."""
-    from hrviz.evaluate import _rank_metrics
+    from hrviz.evaluate import rank_metrics
 
     X = torch.from_numpy(x.astype(np.float64))
     pidx_all, rank_all, score_all = [], [], []
@@ -54,7 +55,7 @@ def exact_metrics(x: np.ndarray, closure) -> tuple[float, float]:
             rank = (S[i][None, :] >= sc[:, None]).sum(1)
             pidx_all.append(np.arange(lo_p, hi_p)); rank_all.append(rank.numpy()); score_all.append(sc.numpy())
     pidx = np.concatenate(pidx_all)
-    return _rank_metrics(closure.query[pidx], closure.distance[pidx], np.concatenate(rank_all),
+    return rank_metrics(closure.query[pidx], closure.distance[pidx], np.concatenate(rank_all),
                          np.concatenate(score_all))
 
 

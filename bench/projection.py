@@ -6,7 +6,7 @@ Run: ``.venv/bin/python bench/projection.py [--sizes 5000,20000,82115] [--dim 64
 The vectors are the query vectors of the theorem's construction on the WordNet noun hierarchy
 (``hrviz.geometry.construct``, d=64, seed 0): unit vectors with real hierarchical structure, the
 same shape as a trained d=64 model's. Each size is a seeded sample of nodes
-(``hrviz.projection.sample_nodes``, the page's own sampler; 82,115 is all of them).
+(``hrviz.map_points.sample_nodes``, the page's own sampler; 82,115 is all of them).
 
 Measured per size: PCA (median of 3), one UMAP fit with the page's defaults (n_neighbors=15,
 min_dist=0.1, cosine, seed 0, umap's default epochs: 500 below 10,000 points, 200 above) and
@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hrviz import projection
+from hrviz import map_points, projection
 from hrviz.geometry import construct
 from hrviz.sources import wordnet
 
@@ -63,7 +63,7 @@ def main() -> None:
     if not args.no_umap:
         t_import, _ = timed(lambda: __import__("umap"))
         # 4,500 points: above umap's 4,096-point switch to NN-descent, so that is compiled too
-        small = x_all[projection.sample_nodes(h.n, 4_500, seed=1)]
+        small = x_all[map_points.sample_nodes(h.n, 4_500, seed=1)]
         t_first, _ = timed(lambda: projection.umap_project(small, n_epochs=10))
         warm = (t_import, t_first)
         print(f"import umap {t_import:.1f} s, first fit (4,500 points, compiles) {t_first:.1f} s", flush=True)
@@ -71,7 +71,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as cache:
         for n in sizes:
-            x = x_all[projection.sample_nodes(h.n, n, seed=0)]
+            x = x_all[map_points.sample_nodes(h.n, n, seed=0)]
             t_pca, _ = timed(lambda: projection.pca(x), reps=3)
             row = {"n": len(x), "pca": t_pca}
             if not args.no_umap and (args.umap_max is None or len(x) <= args.umap_max):

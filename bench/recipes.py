@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from hrviz.store import Store  # noqa: E402
-from hrviz.training.sweep import cell_table, load_spec, run_sweep, sweep_runs  # noqa: E402
+from hrviz.sweep import cell_table, load_spec, run_sweep, sweep_runs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "bench" / "specs"

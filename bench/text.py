@@ -7,7 +7,7 @@ Parts (each measurement is one row of ``bench/results/text.jsonl``, replaced whe
 
 - ``zero-shot``: every bundled encoder (wordllama, model2vec) on all of WordNet, node text
   "first lemma: gloss" and the lemma alone, query = document, cosine, distance <= 8, exact
-  evaluation, in this process (``hrviz.encoders.text.zero_shot``, no embedding cache, so the
+  evaluation, in this process (``hrviz.models.text.zero_shot``, no embedding cache, so the
   embedding time is a cold one).
 - ``mammal``, ``wordnet`` (``wordnet-d256``, ``mammal-d256``: the encoder's native width): a
   trained wordllama tower with 10% of the leaves held out entirely, through the CLI contract
@@ -59,7 +59,7 @@ ENC_TEXT = {"wordllama": "wordllama", "model2vec": "model2vec MiniLM"}
 
 # ----- measurements ---------------------------------------------------------------
 def measure_zero_shot() -> list[dict]:
-    from hrviz.encoders.text import zero_shot
+    from hrviz.models.text import zero_shot
     from hrviz.sources import load_source
 
     h = load_source("wordnet")
@@ -164,7 +164,7 @@ def write_md(rows: list[dict]) -> None:
     lines = ["# Text encoders on WordNet nouns (distance <= 8, recall@auto, exact, 2 shared cores)", "",
              "Written by `bench/text.py` from `bench/results/text.jsonl`.", "",
              "Zero-shot: node text \"first lemma: gloss\" (or the lemma alone), query = document, cosine.",
-             "Produced by `hrviz.encoders.text.zero_shot(wordnet(), ENC, style=STYLE, ranks=False)` "
+             "Produced by `hrviz.models.text.zero_shot(wordnet(), ENC, style=STYLE, ranks=False)` "
              "(`bench/text.py --parts zero-shot`; embedding without cache).", ""]
     lines += zero_shot_table(zs)
     lines += ["", "Wall times are on 2 cores shared with other work: a run measured while other jobs competed "

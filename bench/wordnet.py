@@ -46,7 +46,7 @@ def gemm_rate(m=2048, n=8192, k=64, reps=20) -> float:
 def step_throughput(dim=64, batch=2048, negatives=8192, steps=15) -> dict:
     import torch
 
-    from hrviz.model import DualEncoder
+    from hrviz.models.dual_encoder import DualEncoder
     from hrviz.pairs import UniformSampler, all_pairs
     from hrviz.sources import load_source
     from hrviz.training import RowOptimizer, SoftmaxLoss
@@ -79,7 +79,7 @@ def baseline_throughput(dim=64, batch=2048, negatives=8192, steps=8) -> dict:
     dense Adam over both tables. The baseline the fused step is quoted against."""
     import torch
 
-    from hrviz.model import DualEncoder
+    from hrviz.models.dual_encoder import DualEncoder
     from hrviz.pairs import UniformSampler, all_pairs
     from hrviz.sources import load_source
     from hrviz.training import SoftmaxLoss
@@ -198,7 +198,7 @@ def write(results: list[dict], gemm: float, peak: float, thr: dict, extra: list[
         "",
         "Produced by `.venv/bin/python bench/wordnet.py` on this machine (2 cores). Exact evaluation of all",
         "82,115 queries and all 750,566 relevant pairs (self pairs included). Paper rows from",
-        "You et al. 2025 (science.md section 6).",
+        "You et al. 2025.",
         "",
         f"- float32 GEMM, torch, same process: **{gemm:.1f} GFLOP/s** at the step's shape (2048x64 @ 64x8192),"
         f" {peak:.1f} GFLOP/s for 2048^3 (the machine's practical peak)",

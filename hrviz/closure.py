@@ -1,7 +1,7 @@
 """The closure of a hierarchy: every relevant (query, document, distance) pair, grouped by query.
 
 A query's relevant documents are itself (distance 0) and its ancestors, each at the *shortest*
-number of parent hops (science.md section 1). :class:`Closure` keeps them as CSR rows
+number of parent hops (docs/science-notes.md, Definitions). :class:`Closure` keeps them as CSR rows
 (:mod:`hrviz.sparse`); :func:`compute_closure` finds them breadth-first over pairs, a few
 vectorised numpy operations per level; :func:`cap_closure` cuts a full closure down to a
 distance cap. :meth:`hrviz.hierarchy.Hierarchy.closure` calls these and caches the result.

@@ -1,6 +1,6 @@
 """Exact retrieval evaluation: recall@k by distance, overall and min recall, mean rank, MAP.
 
-Definitions (science.md section 7; one convention for the whole project):
+Definitions (docs/science-notes.md, Definitions; one convention for the whole project):
 
 - rank of a relevant pair (q, a): 1 + the number of *other* documents y with
   s(q, y) >= s(q, a). Ties count against the pair (pessimistic), so a degenerate
@@ -21,13 +21,14 @@ product), then each relevant pair's rank counted over its whole row
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .hierarchy import Closure
+from .closure import Closure
 from .rank_count import count_at_or_above
 from .sparse import at_or_above, expand_rows
 
@@ -107,8 +108,6 @@ def evaluate(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, *, k: str
     held-out pairs in generalisation mode); every relevant pair still counts as relevant
     when ranking.
     """
-    import time
-
     t0 = time.perf_counter()
     pidx, rank, score = pair_ranks(q_vecs, d_vecs, closure, queries, chunk=chunk)
     qid = closure.query[pidx]
@@ -127,12 +126,12 @@ def evaluate(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, *, k: str
         n_queries=int(len(np.unique(qid))),
     )
     if ranks and len(pidx):
-        ev.mean_rank, ev.map = _rank_metrics(qid, dist, rank, score, count)
+        ev.mean_rank, ev.map = rank_metrics(qid, dist, rank, score, count)
     ev.seconds = time.perf_counter() - t0
     return ev
 
 
-def _rank_metrics(qid, dist, rank, score, count=None) -> tuple[float | None, float | None]:
+def rank_metrics(qid, dist, rank, score, count=None) -> tuple[float | None, float | None]:
     """Mean rank among irrelevant documents and MAP over ancestors (module docstring).
 
     Every relevant pair takes part in the ranking; only pairs with ``count`` are averaged.

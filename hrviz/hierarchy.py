@@ -6,14 +6,13 @@ every graph walk is a handful of vectorised numpy operations, never a Python
 loop per pair. The WordNet noun closure (82,115 nodes, 743,241 ancestor pairs)
 takes well under a second; see ``bench/hierarchy.py``.
 
-Definitions (science.md section 1):
+Definitions (docs/science-notes.md, Definitions):
 - the relevant set of a query q is q itself plus all its ancestors;
 - the distance of a pair (q, a) is the *shortest* number of parent hops from q to a;
 - the depth of a node is the *longest* path from it to a root (so in a DAG a node
   is always deeper than each of its parents).
 
-The closure (all relevant pairs) is computed in :mod:`hrviz.closure`; :class:`Closure` is
-re-exported here.
+The closure (all relevant pairs) is computed in :mod:`hrviz.closure` (:class:`~hrviz.closure.Closure`).
 """
 
 from __future__ import annotations

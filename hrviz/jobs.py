@@ -27,6 +27,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import InputError
+from . import projection
+from .experiment import launch
 
 KINDS = ("training", "umap", "story")
 
@@ -134,8 +136,6 @@ class Jobs:
     def start_umap(self, x: np.ndarray, *, cache_dir: str | Path | None = None, **params) -> Job:
         """The running or finished map of ``x`` with ``params``, else a new job (a failed or
         stopped one is started again). The result is cached on disk under ``cache_dir``."""
-        from . import projection
-
         params = projection.umap_params(**params)
         key = projection.cache_key(projection.embedding_hash(np.asarray(x)), params)
         data = {"x": np.asarray(x)}
@@ -156,8 +156,6 @@ class Jobs:
     def start_training(self, source: str, cfg, store, *, hierarchy=None, name: str | None = None) -> Job:
         """Create the run row and train it in the background (one run at a time per registry);
         the job's key is the run id. Raises :class:`InputError` while another run trains."""
-        from .experiment import launch
-
         with self._lock:
             if self.running("training"):
                 raise InputError("a run is already training in this app",

@@ -27,8 +27,9 @@ Validation happens before anything is written (:func:`read_vectors`): a file ove
 limit (:func:`max_bytes`: 2 GiB, or ``$HRVIZ_LOAD_MAX_BYTES`` bytes), an unreadable format,
 node names the hierarchy lacks and nodes without vectors (a few named, and the count),
 a node given twice, mixed dimensions, NaN or infinite values each raise one
-:class:`~hrviz.errors.InputError`. :func:`run_loaded` then creates the run and writes its
-final stage as a trained run does (recall on all pairs, summary, model file, the top-10 lists
+:class:`~hrviz.errors.InputError`. :data:`hrviz.kinds.loaded.LOADED` (the model kind ``loaded``) then makes the run through
+the one run pipeline (:func:`hrviz.experiment.run_training`) and writes its final stage as a
+trained run does (recall on all pairs, summary, model file, the top-10 lists
 of a seeded query sample); a failure after that (e.g. a full disk) marks the run failed.
 """
 
@@ -37,7 +38,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +121,7 @@ class LoadedVectors:
     symmetric: bool
     format: str
     files: list[str] = field(default_factory=list)
+    max_distance: int | None = None  # the run's distance cap (None: every ancestor)
 
     @property
     def dim(self) -> int:
@@ -460,47 +461,3 @@ def read_vectors(h: Hierarchy, files) -> LoadedVectors:
     q32 = q.astype(np.float32)
     return LoadedVectors(query=q32, doc=q32.copy() if raw.doc is None else d.astype(np.float32),
                          symmetric=raw.doc is None, format=raw.format, files=[f.name for f in files])
-
-
-# ----- the run --------------------------------------------------------------------------------
-
-def loaded_params(vectors: LoadedVectors, max_distance: int | None = None) -> dict:
-    """The params of a loaded run: model kind, dimension, format, files, symmetric."""
-    return {"model": KIND, "recipe": KIND, "dim": vectors.dim, "seed": 0, "max_distance": max_distance,
-            "format": vectors.format, "files": vectors.files, "symmetric": vectors.symmetric,
-            "normalize": False}
-
-
-def run_loaded(source: str, h: Hierarchy, vectors: LoadedVectors, store, *, name: str | None = None,
-               max_distance: int | None = None) -> int:
-    """Store validated ``vectors`` (from :func:`read_vectors`) as a finished run of model kind
-    ``loaded`` on ``h``; returns its id. Written as a trained run's final stage: recall by
-    distance on all pairs (stage ``final``, split ``all``), the summary (overall, min, mean rank,
-    MAP), the model file ``models/run-ID.safetensors`` (a dual encoder without normalisation)
-    and the top-10 lists of a seeded sample of queries. An error after the run row exists
-    (e.g. a full disk) marks it failed and is raised."""
-    import torch
-
-    from .evaluate import evaluate
-    from .experiment import _log_retrievals, failures_recorded, models_dir
-    from .model import DualEncoder
-
-    if vectors.query.shape != (h.n, vectors.dim) or vectors.doc.shape != vectors.query.shape:
-        raise InputError(f"vectors of shape {vectors.query.shape} for a hierarchy of {h.n:,} nodes")
-    params = loaded_params(vectors, max_distance)
-    run_id = store.create_run(source=source, hierarchy_hash=h.hash, recipe=KIND, dim=vectors.dim, seed=0,
-                              params=params, name=name)
-    t0 = time.perf_counter()
-    with failures_recorded(store, run_id, t0):
-        closure = h.closure(max_distance)
-        ev = evaluate(vectors.query, vectors.doc, closure)
-        store.log_recall(run_id, "final", 0, "all", "auto", ev.hits, ev.pairs)
-        model = DualEncoder(h.n, vectors.dim, normalize=False)
-        model.load_state({"q": torch.from_numpy(vectors.query), "d": torch.from_numpy(vectors.doc)})
-        path = models_dir(store) / f"run-{run_id}.safetensors"
-        model.save(path, hierarchy_hash=h.hash, source=source, params={**params, "run_id": run_id})
-        store.set_model_path(run_id, str(path))
-        _log_retrievals(store, run_id, h, closure, vectors.query, vectors.doc, 0)
-        store.finish_run(run_id, status="finished", summary={**ev.summary(), "model": KIND},
-                         seconds=time.perf_counter() - t0)
-    return run_id

@@ -18,9 +18,11 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .evaluate import pair_ranks
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .hierarchy import Closure, Hierarchy
+    from .closure import Closure
+    from .hierarchy import Hierarchy
 
 
 def sample_nodes(n: int, max_points: int | None, seed: int = 0) -> np.ndarray:
@@ -53,8 +55,6 @@ def query_recall(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: "Closure",
                  queries: np.ndarray) -> np.ndarray:
     """recall@auto of each query in ``queries``: the share of its relevant documents (itself and
     its ancestors within the closure's cap) ranked within the top |S(q)|, against all documents."""
-    from .evaluate import pair_ranks
-
     queries = np.asarray(queries, dtype=np.int64)
     if not len(queries):
         return np.zeros(0)

@@ -4,7 +4,7 @@ A *pair* is (query, doc, distance) with doc in S(query) (itself or an ancestor),
 distance the shortest hop count, capped by ``max_distance``. Pairs come straight from
 :meth:`Hierarchy.closure`, grouped by query.
 
-Evaluation modes (science.md section 7):
+Evaluation modes (docs/science-notes.md, Definitions):
 - ``reconstruction`` (default): train on every pair, evaluate on every pair;
 - ``generalisation``: a seeded fraction of the pairs with distance >= 1 is held out of
   training and evaluated; self pairs always stay in training.
@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .hierarchy import Closure, Hierarchy
+from .closure import Closure
+from .hierarchy import Hierarchy
 
 
 @dataclass

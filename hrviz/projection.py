@@ -12,11 +12,8 @@ background).
 - :class:`UmapJob` / :class:`UmapJobs`: one UMAP in a daemon thread with a status (``running``,
   ``done``, ``failed`` with the error), a progress fraction and a message, so a page can start it
   with a button and poll it.
-- What the map shows for each point: :func:`sample_nodes` (a seeded sample of at most N nodes),
-  :func:`top_level` (the ancestor at a given depth, for colouring by subtree),
-  :func:`query_recall` (recall@auto of each query) and :func:`map_frame` (one data frame with
-  coordinates and node attributes, ready for :func:`hrviz.charts.query.embedding_chart`); they
-  live in :mod:`hrviz.map_points` and are re-exported here.
+- What the map shows for each point (a seeded node sample, the subtree of each point, recall
+  of each query, one data frame with coordinates and node attributes) is :mod:`hrviz.map_points`.
 
 Nothing here imports Streamlit.
 """
@@ -31,21 +28,20 @@ import threading
 import time
 import warnings
 from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from .errors import InputError
-from .map_points import map_frame, query_recall, sample_nodes, top_level
 
 __all__ = [
-    "UMAP_DEFAULTS", "METRICS", "embedding_hash", "pca", "umap_params", "cache_key", "load_cached",
-    "umap_project", "UmapJob", "UmapJobs", "sample_nodes", "top_level", "query_recall", "map_frame",
+    "METRICS", "embedding_hash", "pca", "umap_params", "cache_key", "load_cached", "umap_project", "UmapJob",
+    "UmapJobs",
 ]
 
 #: UMAP parameters as :func:`umap_project` takes them, with their defaults
-UMAP_DEFAULTS = {"n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", "seed": 0, "n_epochs": None}
 #: distance metrics offered for UMAP (any name umap accepts works in the library)
 METRICS = ("cosine", "euclidean", "correlation", "manhattan")
 #: fewest points UMAP is run on (its spectral initialisation needs a few)
@@ -66,16 +62,15 @@ def embedding_hash(x: np.ndarray) -> str:
     return h.hexdigest()[:24]
 
 
-def pca(x: np.ndarray, n_components: int = 2, seed: int = 0, *,
-        return_variance: bool = False):
+def pca(x: np.ndarray, n_components: int = 2, *, return_variance: bool = False):
     """Project the rows of ``x`` (n, d) on their first ``n_components`` principal components.
 
     Exact, in float64: the eigenvectors of the d x d scatter matrix of the centred rows (a thin
     SVD when there are fewer rows than columns), ordered by explained variance; 82k x 64 takes
     a fraction of a second (``bench/projection.py``). The sign of each component is fixed so that its
     largest-magnitude loading is positive: the same input always draws the same picture.
-    ``seed`` is accepted for a signature like :func:`umap_project`'s; exact SVD needs no
-    randomness. Components beyond the rank of ``x`` are zeros.
+    Exact SVD needs no randomness, so there is no seed. Components beyond the rank of ``x`` are
+    zeros.
 
     Returns the (n, n_components) float32 coordinates, and with ``return_variance`` also the
     fraction of the total variance each component explains.
@@ -251,8 +246,6 @@ def umap_project(x: np.ndarray, *, n_neighbors: int = 15, min_dist: float = 0.1,
     coords = _fit_umap(x, params, progress)
     seconds = time.perf_counter() - t0
     if cache_dir is not None:
-        from importlib.metadata import version
-
         info = {"params": params, "embedding_hash": x_hash, "shape": list(x.shape),
                 "seconds": round(seconds, 3), "umap_version": version("umap-learn"),
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}

@@ -3,7 +3,7 @@ geometry and the training loss share.
 
 A CSR ("compressed sparse row") layout stores the rows of a sparse relation in two arrays:
 ``ptr`` of length n + 1 and a value array (or several parallel ones), where row i is the
-slice ``values[ptr[i]:ptr[i + 1]]``. The closure (:class:`hrviz.hierarchy.Closure`) keeps
+slice ``values[ptr[i]:ptr[i + 1]]``. The closure (:class:`hrviz.closure.Closure`) keeps
 the relevant documents of query q this way, the hierarchy its parents and children.
 
 - :func:`group_rows` builds a CSR from (src, dst) pairs: row i lists every dst with src == i.
@@ -14,8 +14,8 @@ the relevant documents of query q this way, the hierarchy its parents and childr
   ``arange``, no Python loop.
 - :func:`at_or_above` counts ties against a member of a group: sorted by group, then score
   descending, member i has every member of its group up to the end of its run of equal
-  scores at or above it. That is the project's pessimistic tie convention (science.md
-  section 7: ties count against the pair).
+  scores at or above it. That is the project's pessimistic tie convention (docs/science-notes.md,
+  Definitions: ties count against the pair).
 - :func:`sorted_unique`: the sorted distinct values of an array, by sorting (faster than
   ``np.unique`` on the integer keys these walks build).
 """

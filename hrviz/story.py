@@ -22,8 +22,14 @@ job per job registry, i.e. per process and store) and Home follows them through 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
+from .experiment import run_training
+from .kinds.poincare import POINCARE
+from .kinds.tables import TABLES
+from .models.poincare_fit import PoincareConfig
+from .sources import load_source
 from .training import TrainConfig
 
 SOURCE = "wordnet:mammal.n.01"
@@ -59,13 +65,6 @@ CHAPTERS = (
 CHAPTERS_BY_KEY = {ch.key: ch for ch in CHAPTERS}
 
 
-def _params(row: dict) -> dict:
-    """A ``store.runs()`` row's params (JSON text there) as a dict."""
-    import json
-
-    return row["params"] if isinstance(row["params"], dict) else json.loads(row["params"] or "{}")
-
-
 def config(chapter: Chapter, seed: int = 0) -> TrainConfig:
     """The run of one chapter (the study's headline cell)."""
     return TrainConfig(dim=DIM, recipe=chapter.recipe, regime=chapter.regime, seed=seed,
@@ -91,12 +90,12 @@ def story_runs(store, prefer: list[int] | None = None) -> dict[str, dict]:
     runs = runs.assign(_rank=rank.values).sort_values(["_rank", "run_id"], ascending=[True, False])
     out: dict[str, dict] = {}
     for row in runs.drop(columns="_rank").to_dict("records"):
-        params = _params(row)
-        if params.get("max_distance") != MAX_DISTANCE or params.get("model", "dual-encoder") != "dual-encoder":
+        params = row["params"]
+        if params.get("max_distance") != MAX_DISTANCE or params.kind != TABLES.name:
             continue
         ch = chapter_of(params)
         if ch is not None and ch.key not in out:
-            out[ch.key] = {**row, "params": params}
+            out[ch.key] = row
     return out
 
 
@@ -109,11 +108,6 @@ def ensure_story(store, *, seed: int = 0, force: bool = False, hierarchy=None) -
     do not oversubscribe the cores. An error in any run is re-raised after both threads end;
     the run itself is already marked failed in the store.
     """
-    import threading
-
-    from .experiment import run_training
-    from .sources import load_source
-
     have = {} if force else {k: int(r["run_id"]) for k, r in story_runs(store).items()}
     todo = [ch for ch in CHAPTERS if ch.key not in have]
     if not todo:
@@ -200,7 +194,7 @@ def progress(store, chapters: list[str], after: int = 0) -> list[ChapterProgress
     runs = store.runs(source=SOURCE)
     runs = runs[(runs["run_id"] > int(after)) & (runs["name"] == NAME) & (runs["dim"] == DIM)]
     for row in runs.sort_values("run_id").to_dict("records"):  # newest last: it wins
-        ch = chapter_of(_params(row))
+        ch = chapter_of(row["params"])
         if ch is not None and ch.key in out:
             err = row.get("error")
             out[ch.key] = ChapterProgress(ch, row["status"], 1.0 if row["status"] == "finished" else 0.0,
@@ -238,11 +232,9 @@ def progress_line(states: list[ChapterProgress]) -> str:
 # ----- beside the story: a Poincaré ball on the same hierarchy (why not hyperbolic?)
 
 
-def poincare_config(seed: int = 0):
+def poincare_config(seed: int = 0) -> PoincareConfig:
     """The Poincaré model Home compares with the story: same hierarchy, d and distance cap;
     Nickel & Kiela's training (50 epochs after a burn-in of 10), about 6 s on one core."""
-    from .encoders.poincare import PoincareConfig
-
     return PoincareConfig(dim=DIM, max_distance=MAX_DISTANCE, seed=seed, threads=1)
 
 
@@ -251,14 +243,11 @@ def poincare_run(store) -> dict | None:
     distance cap (any name), as a dict with parsed params; None when there is none."""
     runs = store.runs(source=SOURCE, status="finished")
     for row in runs[runs["dim"] == DIM].sort_values("run_id", ascending=False).to_dict("records"):
-        params = _params(row)
-        if params.get("model") == "poincare" and params.get("max_distance") == MAX_DISTANCE:
-            return {**row, "params": params}
+        if row["params"].kind == POINCARE.name and row["params"].get("max_distance") == MAX_DISTANCE:
+            return row
     return None
 
 
 def train_poincare(store, seed: int = 0, *, hierarchy=None) -> int:
     """Train and store :func:`poincare_config`'s model (named :data:`NAME`); its run id."""
-    from .encoders.poincare_run import run_poincare_training
-
-    return run_poincare_training(SOURCE, poincare_config(seed), store, hierarchy=hierarchy, name=NAME)
+    return run_training(SOURCE, poincare_config(seed), store, hierarchy=hierarchy, name=NAME)

@@ -8,6 +8,8 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Iterable
 
+from hrviz.experiment import export_projector
+
 from .resources import get_store, load_hierarchy
 
 
@@ -29,8 +31,6 @@ def export_run(run_id: int, fmt: str) -> bytes:
 
 def projector_export(run_id: int) -> bytes:
     """The run's embeddings as TensorBoard projector files (vectors.tsv, metadata.tsv), zipped."""
-    from hrviz.experiment import export_projector
-
     store = get_store()
     h = load_hierarchy(store.run(int(run_id))["source"])
     return _zipped(lambda folder: export_projector(store, int(run_id), folder, hierarchy=h))

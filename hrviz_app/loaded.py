@@ -6,7 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from hrviz.errors import InputError
+from hrviz.experiment import run_training
 from hrviz.hierarchy import Hierarchy
+from hrviz.loaded import read_vectors
 
 from .resources import get_store
 
@@ -21,10 +23,8 @@ HELP = ("One file: an .npz (names, query, doc; or names, vectors), a .csv/.parqu
 def import_vectors(files: list[tuple[str, bytes]], h: Hierarchy, source: str) -> int:
     """Validate uploaded ``(name, bytes)`` files for ``h`` and store them as a finished run;
     returns its id. Bad files raise :class:`InputError` and nothing is written."""
-    from hrviz.loaded import read_vectors, run_loaded
-
     vectors = read_vectors(h, files)
-    return run_loaded(source, h, vectors, get_store(), name="loaded " + " + ".join(n for n, _ in files))
+    return run_training(source, vectors, get_store(), hierarchy=h, name="loaded " + " + ".join(n for n, _ in files))
 
 
 def vectors_upload(h: Hierarchy, source: str, title: str) -> None:

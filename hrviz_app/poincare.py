@@ -1,13 +1,17 @@
 """The Poincaré-ball model in the app: its few settings on the Train page, and its points for
-the Embeddings page's disk (d = 2). The library side is :mod:`hrviz.encoders.poincare`."""
+the Embeddings page's disk (d = 2). The library side is :mod:`hrviz.models.poincare`."""
 
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from hrviz.charts.models import model_kind
+from hrviz.errors import InputError
+from hrviz.experiment import load_run_model
 from hrviz.hierarchy import Hierarchy
+from hrviz.kinds.poincare import POINCARE as POINCARE_KIND
+from hrviz.models.poincare_fit import PoincareConfig
+from hrviz.store import RunParams
 
 from .paths import db_key
 from .resources import _store, get_store
@@ -26,11 +30,8 @@ DISK_CAPTION = (
 
 def poincare_settings(h: Hierarchy, *, max_distance: int | None = None):
     """The Poincaré settings (dimension, epochs, burn-in, finetune epochs, seed), in three columns;
-    returns the :class:`~hrviz.encoders.poincare.PoincareConfig`, or None (with the error
+    returns the :class:`~hrviz.models.poincare_fit.PoincareConfig`, or None (with the error
     shown) when they are not valid. The other fields keep Nickel & Kiela's defaults."""
-    from hrviz.encoders.poincare import PoincareConfig
-    from hrviz.errors import InputError
-
     base = PoincareConfig()
     c1, c2, c3 = st.columns(3)
     dim = c1.number_input("Dimension d", 1, 512, 2 if h.n <= 1000 else 10, key=f"t_poi_dim_{h.hash}",
@@ -48,7 +49,7 @@ def poincare_settings(h: Hierarchy, *, max_distance: int | None = None):
     c1.caption(f"Pairs up to distance {max_distance or h.max_depth} (the cap set on the Hierarchy page).")
     try:
         cfg = PoincareConfig(dim=int(dim), epochs=int(epochs), burn_in=int(burn_in),
-                             finetune_epochs=int(finetune), max_distance=max_distance, seed=int(seed))
+                             finetune_epochs=int(finetune), max_distance=max_distance, seed=int(seed)).resolved(h)
     except InputError as err:
         st.error(str(err))
         return None
@@ -62,13 +63,11 @@ def poincare_settings(h: Hierarchy, *, max_distance: int | None = None):
 def is_disk_run(run: dict) -> bool:
     """Whether a run (``store.run`` dict) is a Poincaré model of dimension 2: its points are the
     Poincaré disk, drawn without projection."""
-    return model_kind(run.get("params")) == "poincare" and int(run.get("dim") or 0) == 2
+    return RunParams.parse(run.get("params")).kind == POINCARE_KIND.name and int(run.get("dim") or 0) == 2
 
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=4)
 def _points(db: str, run_id: int, model_path: str) -> np.ndarray:
-    from hrviz.experiment import load_run_model
-
     model, _ = load_run_model(_store(db), run_id)
     return model.points()
 

@@ -7,17 +7,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from hrviz.experiment import DEMO_SOURCE as DEFAULT_SOURCE  # the session starts on the demo's hierarchy
+from hrviz.experiment import DEMO_SOURCE as DEFAULT_SOURCE, load_run_model  # the session starts on the demo's hierarchy
 from hrviz.hierarchy import Hierarchy
 from hrviz.jobs import Jobs
+from hrviz.sources import load_source
+from hrviz.store import Store
 
 from .paths import db_key
 
 
 @st.cache_resource(show_spinner=False)
 def _store(path: str):
-    from hrviz.store import Store
-
     store = Store(path)
     store.fail_stale_runs()  # runs left "running" by a process that died
     return store
@@ -41,8 +41,6 @@ def jobs() -> Jobs:
 @st.cache_resource(show_spinner="Loading the hierarchy...", max_entries=8)
 def load_hierarchy(source: str) -> Hierarchy:
     """The Hierarchy for a SOURCE string, cached (closures are cached inside it)."""
-    from hrviz.sources import load_source
-
     return load_source(source)
 
 
@@ -76,8 +74,6 @@ def default_inspect_run(runs: pd.DataFrame, wanted=None) -> int | None:
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=4)
 def _run_vectors(db: str, run_id: int, model_path: str):
-    from hrviz.experiment import load_run_model
-
     model, run = load_run_model(_store(db), run_id)
     h = load_hierarchy(run["source"])
     model.check_hierarchy(h.hash, where=f"run {run_id}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from hrviz import story
 from hrviz.jobs import Job
 
 from .paths import db_key
@@ -19,8 +20,6 @@ from .resources import _jobs, _store
 
 @st.cache_resource(show_spinner=False)
 def _first_start(path: str) -> Job | None:
-    from hrviz import story
-
     return story.start_story(_jobs(path), _store(path))
 
 
@@ -38,24 +37,18 @@ def start_first_story() -> Job | None:
 def story_job() -> Job | None:
     """The story's latest job in this process and store (the first start's, or a re-run's),
     live or ended; None when none was started."""
-    from hrviz import story
-
     return _jobs(db_key()).get("story", story.JOB_KEY)
 
 
 def rerun_story(seed: int) -> Job:
     """Train the three story runs again with ``seed``, in the background (~20 s); the job (the
     live one, unchanged, while a story job is still training)."""
-    from hrviz import story
-
     return story.start_story(_jobs(db_key()), _store(db_key()), force=True, seed=int(seed))
 
 
 def story_training() -> list[int]:
     """Run ids of Home's story runs that this process trains now (its live story job's); [] when
     no story job is live (nothing is read then)."""
-    from hrviz import story
-
     job = story_job()
     if job is None or not job.alive:
         return []

@@ -1,5 +1,6 @@
 """Text encoders in the app: the Train page's encoder choice and tower settings, and the Query
-inspector's free-text box. The library side is :mod:`hrviz.encoders.text_run`."""
+inspector's free-text box. The library side is :mod:`hrviz.kinds.text` (runs) and
+:mod:`hrviz.free_text` (free text)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from hrviz.errors import InputError
+from hrviz.free_text import open_text_run, query_text
 from hrviz.hierarchy import Hierarchy
+from hrviz.kinds.text import TextRunConfig
+from hrviz.models.text_encoders import available_encoders
+from hrviz.models.text_fit import TowerConfig, holdout_leaves
 
 from .paths import db_key
 from .resources import _store, get_store
@@ -31,11 +36,7 @@ def encoder_choice() -> str | None:
 def text_settings(h: Hierarchy, encoder: str, train):
     """The text tower's own settings (zero-shot only, held-out share, head), in one row, around
     the page's ``train`` config (a TrainConfig, or None when it is not valid); returns the
-    :class:`~hrviz.encoders.text_run.TextRunConfig`, or None with the error shown."""
-    from hrviz.encoders.text import available_encoders
-    from hrviz.encoders.text_run import TextRunConfig
-    from hrviz.encoders.text_train import TowerConfig
-
+    :class:`~hrviz.kinds.text.TextRunConfig`, or None with the error shown."""
     if not available_encoders().get(encoder, False):
         st.error(f"The {encoder} encoder is not installed here: see README (Text encoders) to add it, "
                  "or choose another encoder.")
@@ -56,10 +57,8 @@ def text_settings(h: Hierarchy, encoder: str, train):
                             holdout_nodes=None if zero or not holdout else float(holdout),
                             max_distance=st.session_state.get("max_distance"))
         if not zero and holdout:
-            from hrviz.encoders.text_train import holdout_leaves
-
             holdout_leaves(h, float(holdout))  # refuses a share that holds out no leaf, or all
-        cfg.check()
+        cfg = cfg.resolved(h)
     except InputError as err:
         st.error(str(err))
         return None
@@ -73,8 +72,6 @@ def text_settings(h: Hierarchy, encoder: str, train):
 # ----- free text on the Query page ----------------------------------------------
 @st.cache_resource(show_spinner="Loading the text encoder...", max_entries=4)
 def _text_model(db: str, run_id: int, model_path: str):
-    from hrviz.encoders.text_run import open_text_run
-
     return open_text_run(_store(db), run_id)
 
 
@@ -99,8 +96,6 @@ def free_text_table(top: pd.DataFrame, info: dict) -> pd.DataFrame:
 def free_text_section(run_id: int, h: Hierarchy, k: int = 20) -> None:
     """The Query inspector's free-text box (key ``q_text``) for a text run: type a text, see the
     documents it retrieves with their scores; where it names a node, the hits among its ancestors."""
-    from hrviz.encoders.text_run import query_text
-
     st.subheader("Free text")
     text = st.text_input("Type any text: a new item, a term, a query", key="q_text",
                          placeholder=f"e.g. {FREE_TEXT_PLACEHOLDER}",

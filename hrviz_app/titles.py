@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from hrviz.charts.models import model_kind, model_title
+
 import streamlit as st
 
 from hrviz.errors import InputError
@@ -27,8 +29,6 @@ def source_title(source: str) -> str:
 def run_label(row) -> str:
     """``#12 pretrain-finetune d=3 · tree:H=4,W=5 · finished``: one line per run in selects; a
     model other than the dual encoder is named (``#13 Poincaré standard d=2 · ...``)."""
-    from hrviz.charts.models import model_kind, model_title
-
     kind = model_kind(row.get("params") if hasattr(row, "get") else None)
     model = "" if kind == "dual-encoder" else f"{model_title(kind)} "
     return (f"#{row['run_id']} {model}{row['recipe']} d={row['dim']} · {source_title(row['source'])}"

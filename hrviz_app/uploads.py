@@ -9,7 +9,10 @@ import re
 from pathlib import Path
 
 from hrviz.errors import InputError
+from hrviz.experiment import models_dir, record_model
 from hrviz.hierarchy import Hierarchy
+from hrviz.models.dual_encoder import DualEncoder
+from hrviz.sources import parse_upload
 
 from .paths import uploads_dir
 from .resources import get_store
@@ -34,8 +37,6 @@ def save_upload(data: bytes, filename: str, folder: Path | None = None) -> tuple
     :class:`InputError` (with what was wrong and where) for a file that is not a hierarchy;
     nothing is written then.
     """
-    from hrviz.sources import parse_upload
-
     h = parse_upload(data, filename)
     folder = Path(folder) if folder is not None else uploads_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -51,8 +52,6 @@ def save_upload(data: bytes, filename: str, folder: Path | None = None) -> tuple
 
 def _check_model(data: bytes, filename: str, h: Hierarchy, folder: Path):
     """Keep an uploaded model file under ``folder`` when it is an hrviz model of ``h``."""
-    from hrviz.model import DualEncoder
-
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"uploaded-{hashlib.sha256(data).hexdigest()[:16]}.safetensors"
     tmp = path.with_name(path.name + ".part")
@@ -72,29 +71,14 @@ def _check_model(data: bytes, filename: str, h: Hierarchy, folder: Path):
 
 
 def import_model(data: bytes, filename: str, h: Hierarchy, source: str) -> int:
-    """Register an uploaded model file as a finished run on hierarchy ``h`` and evaluate it.
+    """Register an uploaded model file as a finished run on hierarchy ``h`` and evaluate it, as
+    the end of a trained run does (:func:`hrviz.experiment.record_model`).
 
     The file is kept under ``models/`` next to the store. A file that is not an hrviz model, or
     one trained on another hierarchy (its hierarchy hash differs from ``h.hash``), raises
     :class:`InputError` saying so, and nothing is kept.
     """
-    from hrviz.experiment import evaluate_run, models_dir
-
     store = get_store()
-    model, path = _check_model(data, filename, h, models_dir(store))
-    params = dict(model.meta.get("params") or {})
-    run_id = store.create_run(
-        source=source, hierarchy_hash=h.hash, recipe=str(params.get("recipe", "uploaded")),
-        dim=int(model.dim), seed=int(params.get("seed", 0) or 0),
-        params={**params, "uploaded_from": filename}, name=f"uploaded {filename}")
-    try:
-        store.set_model_path(run_id, str(path))
-        ev, _ = evaluate_run(store, run_id, hierarchy=h)
-        store.log_recall(run_id, "final", 0, "all", "auto", ev.hits, ev.pairs)
-        store.finish_run(run_id, status="finished", summary={
-            "metric": "recall@auto", "overall": ev.overall, "min": ev.min, "mean_rank": ev.mean_rank,
-            "map": ev.map, "recall_by_distance": ev.recall_by_distance})
-    except Exception as err:
-        store.finish_run(run_id, status="failed", error=f"evaluation failed: {err}")
-        raise
-    return run_id
+    model, _ = _check_model(data, filename, h, models_dir(store))
+    params = {**(model.meta.get("params") or {}), "uploaded_from": filename}
+    return record_model(source, model, store, h, params=params, name=f"uploaded {filename}")

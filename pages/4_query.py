@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from hrviz.charts.query import score_by_rank_chart
-from hrviz.encoders.text_run import is_text_run
+from hrviz.kinds.text import TEXT
 from hrviz.errors import InputError
 from hrviz.evaluate import query_report
 from hrviz_app.navigation import page, through_app
@@ -50,7 +50,7 @@ cap = (run.get("params") or {}).get("max_distance")
 closure = h.closure(cap)
 c2.caption(f"`{source_title(run['source'])}` · {h.n:,} nodes · d={q_vecs.shape[1]}"
            + (f" · pairs up to distance {cap}" if cap is not None else ""))
-if is_text_run(run):  # free text: embedded by the run's encoder (and query head), scored against every node
+if run["params"].kind == TEXT.name:  # free text: embedded by the run's encoder (and query head), scored against every node
     free_text_section(run_id, h, k=min(20, h.n))
     st.subheader("A node as the query")
 

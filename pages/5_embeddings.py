@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from hrviz import projection
+from hrviz import map_points, projection
 from hrviz.charts.models import poincare_disk_chart
 from hrviz.charts.query import COLOR_BY, SELECTION, embedding_chart
 from hrviz.errors import InputError
@@ -24,7 +24,7 @@ SIDES = {"queries": ["query"], "documents": ["doc"], "both": ["query", "doc"]}
 @st.cache_data(show_spinner="Ranking the sampled queries against all documents...", max_entries=16)
 def recall_of(run_id: int, nodes: np.ndarray) -> np.ndarray:
     h, q, d, run = run_vectors(run_id)
-    return projection.query_recall(q, d, h.closure((run.get("params") or {}).get("max_distance")), nodes)
+    return map_points.query_recall(q, d, h.closure((run.get("params") or {}).get("max_distance")), nodes)
 
 
 
@@ -58,7 +58,7 @@ if color == "subtree" and h.max_depth > 1:
     level = st.slider("Subtree: ancestor at depth", 1, h.max_depth, 1, key="e_level")
 
 sides = ["query"] if disk else SIDES[side]  # a Poincaré node is one point of the disk
-nodes = projection.sample_nodes(h.n, max(1, max_points // len(sides)), seed=SAMPLE_SEED)
+nodes = map_points.sample_nodes(h.n, max(1, max_points // len(sides)), seed=SAMPLE_SEED)
 if len(nodes) < h.n:
     st.info(f"{h.n:,} nodes: the map shows a seeded sample of {len(nodes):,} of them "
             f"(seed {SAMPLE_SEED}, {len(nodes) * len(sides):,} points). Raise *Points at most* "
@@ -126,7 +126,7 @@ if coords is None:
             "the variance." + (" (UMAP is not ready.)" if method == "UMAP" else ""))
 
 # ----- the map
-points = projection.map_frame(h, coords, nodes, sides, recall=recall, level=level)
+points = map_points.map_frame(h, coords, nodes, sides, recall=recall, level=level)
 title = (f"run #{run_id} · {source_title(run['source'])} · "
          + ("Poincaré disk" if disk else 'UMAP' if note.startswith('UMAP') else 'PCA'))
 chart = poincare_disk_chart(points, color=color, title=title) if disk else embedding_chart(points, color=color, title=title)

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from hrviz.charts.study import METRICS, SELECTION, phase_chart, phase_frame
-from hrviz.training.sweep import cell_table, sweep_names, sweep_runs, varying_keys
+from hrviz.sweep import cell_table, sweep_names, sweep_runs, varying_keys
 from hrviz_app.navigation import through_app
 from hrviz_app.resources import get_store
 

@@ -48,7 +48,7 @@ def tiny_poincare_config(seed: int = 0):
     """Home's Poincaré comparison (hrviz.story.poincare_config) with 3 epochs."""
     from dataclasses import replace
 
-    from hrviz.encoders.poincare import PoincareConfig
+    from hrviz.models.poincare_fit import PoincareConfig
     from hrviz.story import DIM, MAX_DISTANCE
 
     return replace(PoincareConfig(dim=DIM, max_distance=MAX_DISTANCE, seed=seed, threads=1), epochs=3, burn_in=1)

@@ -101,7 +101,7 @@ def test_first_start_trains_the_story_and_home_says_so(tmp_path, monkeypatch, ti
     assert not again.exception
     hyp = get_store().runs()[lambda r: ~r["run_id"].isin(runs["run_id"])]
     assert len(hyp) == 1 and hyp["status"].iloc[0] == "finished" and hyp["dim"].iloc[0] == 64
-    assert '"model": "poincare"' in hyp["params"].iloc[0]
+    assert hyp["params"].iloc[0]["model"] == "poincare"  # store.runs() parses params, as store.run() does
     assert metrics(again)["Overall (Poincaré)"] == f"{hyp['overall'].iloc[0]:.1%}"
     assert len(charts(again)) == 6  # the task, three chapters, together, with the Poincaré ball
 

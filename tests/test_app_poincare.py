@@ -15,8 +15,7 @@ from conftest import standalone
 
 from hrviz.charts.models import (latest_per_model, model_comparison_chart, model_comparison_frame,
                                  model_kind, with_model_kind)
-from hrviz.encoders.poincare import PoincareConfig
-from hrviz.encoders.poincare_run import run_poincare_training
+from hrviz.models.poincare_fit import PoincareConfig
 from hrviz.experiment import launch, run_training
 from hrviz.sources import load_source
 from hrviz.store import Store
@@ -36,7 +35,7 @@ def poincare_db(tmp_path_factory):
     db = tmp_path_factory.mktemp("poincare") / "hrviz.duckdb"
     h = load_source(SOURCE)
     with Store(db) as store:
-        pid = run_poincare_training(SOURCE, tiny_poincare(), store, hierarchy=h)
+        pid = run_training(SOURCE, tiny_poincare(), store, hierarchy=h)
         did = run_training(SOURCE, TrainConfig(dim=2, recipe="standard", steps=60, eval_every=30), store,
                            hierarchy=h)
     return db, pid, did

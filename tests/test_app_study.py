@@ -10,7 +10,7 @@ from conftest import seed_demo
 from streamlit.testing.v1 import AppTest
 
 from hrviz.charts.study import phase_frame
-from hrviz.training.sweep import cell_table, parse_spec, run_sweep, sweep_runs
+from hrviz.sweep import cell_table, parse_spec, run_sweep, sweep_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")

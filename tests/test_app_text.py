@@ -11,8 +11,8 @@ import pytest
 
 from conftest import standalone
 
-from hrviz.encoders.text_run import TextRunConfig, run_text
-from hrviz.encoders.text_train import TowerConfig
+from hrviz.kinds.text import TextRunConfig
+from hrviz.models.text_fit import TowerConfig
 from hrviz.experiment import run_training
 from hrviz.sources import load_source
 from hrviz.store import Store
@@ -33,9 +33,9 @@ def text_db(tmp_path_factory):
     db = folder / "hrviz.duckdb"
     h = load_source(SOURCE)
     with Store(db) as store:
-        zid = run_text(SOURCE, TextRunConfig(encoder="hashing"), store, hierarchy=h, cache_dir=None)
-        tid = run_text(SOURCE, TextRunConfig(encoder="hashing", train=tiny_train(), tower=TowerConfig(head="linear"),
-                                             holdout_nodes=0.3), store, hierarchy=h, cache_dir=None)
+        zid = run_training(SOURCE, TextRunConfig(encoder="hashing", cache_dir=None), store, hierarchy=h)
+        tid = run_training(SOURCE, TextRunConfig(encoder="hashing", train=tiny_train(), tower=TowerConfig(head="linear"),
+                                                 holdout_nodes=0.3, cache_dir=None), store, hierarchy=h)
         did = run_training(SOURCE, tiny_train(), store, hierarchy=h)
     return db, zid, tid, did
 

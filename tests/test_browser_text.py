@@ -17,15 +17,16 @@ SOURCE = "tree:H=2,W=3"
 @pytest.fixture(scope="module")
 def text_run(streamlit_server) -> int:
     """A small text tower in the running server's store (the store takes writes from any process)."""
-    from hrviz.encoders.text_run import TextRunConfig, run_text
-    from hrviz.encoders.text_train import TowerConfig
+    from hrviz.experiment import run_training
+    from hrviz.kinds.text import TextRunConfig
+    from hrviz.models.text_fit import TowerConfig
     from hrviz.store import Store
     from hrviz.training import TrainConfig
 
     cfg = TextRunConfig(encoder="hashing", train=TrainConfig(dim=8, recipe="standard", steps=40, eval_every=20),
-                        tower=TowerConfig(head="linear"))
+                        tower=TowerConfig(head="linear"), cache_dir=None)
     with Store(streamlit_server["db"]) as store:
-        return run_text(SOURCE, cfg, store, cache_dir=None)
+        return run_training(SOURCE, cfg, store)
 
 
 def type_text(page, text: str) -> None:

@@ -13,8 +13,8 @@ from hrviz.errors import InputError
 from hrviz.evaluate import evaluate
 from hrviz.sources import load_source
 from hrviz.training import SoftmaxLoss, TrainConfig, fit
-from hrviz.training.device import (AncestorTable, DeviceSoftmaxLoss, evaluate_on_device, resolve_device,
-                                   sampled_evaluation)
+from hrviz.training.device import evaluate_on_device, resolve_device, sampled_evaluation
+from hrviz.training.device_train import AncestorTable, DeviceSoftmaxLoss
 
 GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
 DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, GPU])]
@@ -125,7 +125,7 @@ def test_device_loop_learns_like_numpy_loop(device, regime):
 @pytest.mark.parametrize("pairs", ["per-query", "per-document"])
 def test_device_samplers_follow_numpy_distributions(device, pairs):
     from hrviz.pairs import all_pairs, regular_sampler
-    from hrviz.training.device import device_sampler
+    from hrviz.training.device_train import device_sampler
 
     p = all_pairs(load_source("tree:H=3,W=3"))
     s = regular_sampler(p, pairs)

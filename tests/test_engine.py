@@ -12,7 +12,7 @@ import torch
 from hrviz.errors import InputError
 from hrviz.evaluate import evaluate, query_report
 from hrviz.hierarchy import Hierarchy
-from hrviz.model import DualEncoder
+from hrviz.models.dual_encoder import DualEncoder
 from hrviz.pairs import (DistanceWeightedSampler, LongDistanceSampler, all_pairs, rebalanced_weights,
                          split_pairs)
 from hrviz.sources import perfect_tree, random_dag

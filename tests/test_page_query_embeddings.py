@@ -16,7 +16,7 @@ from conftest import standalone
 from hrviz import projection
 from hrviz.evaluate import query_report
 from hrviz.experiment import load_run_model
-from hrviz.model import DualEncoder
+from hrviz.models.dual_encoder import DualEncoder
 from hrviz.sources import load_source
 from hrviz.store import Store
 

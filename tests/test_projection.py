@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from hrviz import projection
+from hrviz import map_points, projection
 from hrviz.charts.query import embedding_chart, score_by_rank_chart
 from hrviz.errors import InputError
 from hrviz.evaluate import evaluate, query_report
@@ -194,16 +194,16 @@ def test_real_umap_separates_two_clusters_and_reports_epochs(tmp_path):
 
 
 def test_sample_nodes_is_seeded_and_bounded():
-    assert np.array_equal(projection.sample_nodes(10, 50), np.arange(10))
-    a = projection.sample_nodes(82_115, 5_000, seed=3)
+    assert np.array_equal(map_points.sample_nodes(10, 50), np.arange(10))
+    a = map_points.sample_nodes(82_115, 5_000, seed=3)
     assert len(a) == 5_000 == len(np.unique(a)) and np.all(np.diff(a) > 0) and a.max() < 82_115
-    assert np.array_equal(a, projection.sample_nodes(82_115, 5_000, seed=3))
-    assert not np.array_equal(a, projection.sample_nodes(82_115, 5_000, seed=4))
+    assert np.array_equal(a, map_points.sample_nodes(82_115, 5_000, seed=3))
+    assert not np.array_equal(a, map_points.sample_nodes(82_115, 5_000, seed=4))
 
 
 def test_top_level_is_the_ancestor_at_that_depth():
     h = load_source("tree:H=3,W=2")
-    top = projection.top_level(h, 1)
+    top = map_points.top_level(h, 1)
     for i in range(h.n):
         if h.depth[i] == 0:
             assert top[i] == -1
@@ -211,9 +211,9 @@ def test_top_level_is_the_ancestor_at_that_depth():
             anc = h.ancestors(i)
             assert h.depth[top[i]] == 1 and top[i] in anc
     assert len(set(top[h.depth >= 1].tolist())) == 2  # W subtrees
-    assert np.array_equal(projection.top_level(h, 3)[h.leaves], h.leaves)  # leaves are their own
+    assert np.array_equal(map_points.top_level(h, 3)[h.leaves], h.leaves)  # leaves are their own
     dag = random_dag(nodes=300, depth=5, parents=2, seed=0)
-    t2 = projection.top_level(dag, 2)
+    t2 = map_points.top_level(dag, 2)
     deep = np.flatnonzero(dag.depth >= 2)
     assert np.all(dag.depth[t2[deep]] == 2)
     assert all(int(t2[i]) in dag.ancestors(int(i)) for i in deep[:50])
@@ -227,34 +227,34 @@ def test_query_recall_agrees_with_query_report_and_evaluate():
     d = rng.standard_normal((h.n, 4)).astype(np.float32)
     closure = h.closure()
     nodes = np.array([0, 5, 17, 39])
-    rec = projection.query_recall(q, d, closure, nodes)
+    rec = map_points.query_recall(q, d, closure, nodes)
     for i, r in zip(nodes, rec):
         _, anc = query_report(q, d, closure, int(i))
         assert r == pytest.approx(anc["hit"].mean())
     # pooled over every query it is the evaluation's overall recall@auto
-    allq = projection.query_recall(q, d, closure, np.arange(h.n))
+    allq = map_points.query_recall(q, d, closure, np.arange(h.n))
     sizes = closure.sizes()
     assert (allq * sizes).sum() / sizes.sum() == pytest.approx(evaluate(q, d, closure).overall)
     # the construction of the theorem in a large d gets every pair right
     from hrviz.geometry import construct
 
     c = construct(h, 256, seed=0)
-    assert np.all(projection.query_recall(c.query_vectors, c.doc_vectors, closure, nodes) == 1.0)
+    assert np.all(map_points.query_recall(c.query_vectors, c.doc_vectors, closure, nodes) == 1.0)
 
 
 def test_map_frame_and_charts():
     h = load_source("tree:H=3,W=4")
-    nodes = projection.sample_nodes(h.n, 30, seed=0)
+    nodes = map_points.sample_nodes(h.n, 30, seed=0)
     coords = np.arange(len(nodes) * 4, dtype=np.float32).reshape(-1, 2)
-    f = projection.map_frame(h, coords, nodes, ["query", "doc"], recall=np.linspace(0, 1, len(nodes)))
+    f = map_points.map_frame(h, coords, nodes, ["query", "doc"], recall=np.linspace(0, 1, len(nodes)))
     assert len(f) == 2 * len(nodes)
     assert list(f["side"].unique()) == ["query", "doc"]
     assert np.array_equal(f["x"].to_numpy(), coords[:, 0])
     assert set(f["subtree"]) <= {h.label(int(c)) for c in h.children(0)} | {"(above depth 1)"}
-    few = projection.map_frame(h, coords, nodes, ["query", "doc"], level=2, max_groups=3)
+    few = map_points.map_frame(h, coords, nodes, ["query", "doc"], level=2, max_groups=3)
     assert few["subtree"].nunique() <= 3 and "other" in set(few["subtree"])
     with pytest.raises(InputError):
-        projection.map_frame(h, coords[:-2], nodes, ["query", "doc"])
+        map_points.map_frame(h, coords[:-2], nodes, ["query", "doc"])
     for color in ("depth", "subtree", "recall@auto"):
         spec = embedding_chart(f, color=color).to_dict()
         assert spec["params"][0]["name"] == "pick"

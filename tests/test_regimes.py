@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hrviz.errors import InputError
-from hrviz.model import DualEncoder
+from hrviz.models.dual_encoder import DualEncoder
 from hrviz.pairs import GroupedSampler, all_pairs, regular_sampler
 from hrviz.sources import perfect_tree, random_dag
 from hrviz.training import REGIMES, SoftmaxLoss, TrainConfig, fit, make_optimizer, table_step

@@ -461,7 +461,7 @@ OLD_RUNS_DDL = """CREATE TABLE runs (
 
 def test_migration_from_schema_1(db):
     """A file written with schema 1 (CHECK without ``interrupted``) is migrated on open."""
-    from hrviz.store import _SCHEMA
+    from hrviz.store.schema import _SCHEMA
 
     db.parent.mkdir(parents=True)
     con = duckdb.connect(str(db))

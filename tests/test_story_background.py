@@ -24,9 +24,9 @@ APP = "../app.py"
 def gate(monkeypatch, tiny_demo):
     """The story's runs (tiny configs) wait in ``fit`` until the returned Event is set; the
     calls that reached the gate are in ``gate.reached`` (one Event per call, in order)."""
-    import hrviz.experiment as experiment
+    import hrviz.kinds.tables as table_kind  # the table kind fits through its module's fit
 
-    real_fit = experiment.fit
+    real_fit = table_kind.fit
     opened = threading.Event()
     opened.reached = []
 
@@ -37,7 +37,7 @@ def gate(monkeypatch, tiny_demo):
         assert opened.wait(120), "the test never opened the gate"
         return real_fit(h, cfg, *args, **kwargs)
 
-    monkeypatch.setattr(experiment, "fit", held_fit)
+    monkeypatch.setattr(table_kind, "fit", held_fit)
     try:
         yield opened
     finally:
@@ -263,17 +263,17 @@ def test_the_story_starts_once_per_store_however_many_sessions(empty_store, gate
 
 
 def test_a_failed_story_run_shows_on_home_and_the_other_pages_work(empty_store, monkeypatch, tiny_demo):
-    import hrviz.experiment as experiment
+    import hrviz.kinds.tables as table_kind  # the table kind fits through its module's fit
     from hrviz_app.story import story_job
 
-    real_fit = experiment.fit
+    real_fit = table_kind.fit
 
     def broken_fit(h, cfg, *args, **kwargs):
         if cfg.regime == "paper" and cfg.recipe == "standard":  # the lost chapter only
             raise RuntimeError("no memory left for the lost run")
         return real_fit(h, cfg, *args, **kwargs)
 
-    monkeypatch.setattr(experiment, "fit", broken_fit)
+    monkeypatch.setattr(table_kind, "fit", broken_fit)
     app()
     job = story_job()
     assert job.wait(120) and job.status == "failed"
@@ -294,19 +294,19 @@ HELD_SERVER = """
 import os, sys, time
 sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
 import conftest
-import hrviz.experiment as experiment
+import hrviz.kinds.tables as table_kind  # the table kind fits through its module's fit
 from hrviz import story
 
 conftest._FULL_STORY_CONFIG.setdefault("config", story.config)  # as the tiny_demo fixture does
 story.config = conftest.tiny_story_config  # the story's setting, few steps
-real_fit, gate = experiment.fit, sys.argv[1]
+real_fit, gate = table_kind.fit, sys.argv[1]
 
 def held_fit(*args, **kwargs):  # each story run waits for the test's gate file
     while not os.path.exists(gate):
         time.sleep(0.05)
     return real_fit(*args, **kwargs)
 
-experiment.fit = held_fit
+table_kind.fit = held_fit
 from streamlit.web import cli
 sys.argv = ["streamlit", "run", "app.py", *sys.argv[2:]]
 cli.main()

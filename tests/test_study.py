@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from hrviz.charts.study import SELECTION, phase_chart, phase_frame
-from hrviz.training.sweep import cell_table, varying_keys
+from hrviz.sweep import cell_table, varying_keys
 
 
 def runs() -> pd.DataFrame:

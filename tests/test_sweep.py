@@ -10,7 +10,7 @@ import pytest
 
 from hrviz.errors import InputError
 from hrviz.store import Store
-from hrviz.training.sweep import finished_cells, parse_spec, run_sweep, sweep_runs
+from hrviz.sweep import finished_cells, parse_spec, run_sweep, sweep_runs
 
 SPEC = """
 name = "small"

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from hrviz.cli import main
-from hrviz.encoders.text_run import TextRunConfig, open_text_run, text_match, tower_path
-from hrviz.encoders.text_tower import load_tower
+from hrviz.free_text import open_text_run, text_match
+from hrviz.kinds.text import TextRunConfig, tower_path
+from hrviz.models.text_tower import load_tower
 from hrviz.experiment import launch
 from hrviz.sources import load_source
 from hrviz.store import Store
@@ -76,7 +77,7 @@ def test_train_with_holdout_nodes_puts_held_out_figures_on_top_and_seen_in_an_ob
         # the tower reloads from the models dir, and gives the stored vectors back
         tower, meta = load_tower(tower_path(run["model_path"]))
         assert meta["encoder"] == "hashing" and len(meta["heldout_nodes"]) == 3
-        from hrviz.encoders.text import node_features
+        from hrviz.models.text import node_features
 
         h = load_source(SOURCE)
         full, _ = load_tower(tower_path(run["model_path"]), features=node_features(h, "hashing", cache_dir=None))
@@ -164,7 +165,7 @@ def test_encoder_names_and_their_errors(tmp_path, capsys):
 
 
 def test_launch_dispatches_a_text_config_to_a_background_run(tmp_path):
-    from hrviz.encoders.text_train import TowerConfig
+    from hrviz.models.text_fit import TowerConfig
 
     cfg = TextRunConfig(encoder="hashing", train=TrainConfig(dim=4, recipe="standard", steps=20, eval_every=10),
                         tower=TowerConfig(head="linear"))

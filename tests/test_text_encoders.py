@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from hrviz.encoders.text import HashingEncoder, check_text, clean_name, encode_free_text, node_texts, zero_shot
-from hrviz.encoders.text_train import TowerConfig, fit_text, holdout_leaves
+from hrviz.models.text import check_text, clean_name, encode_free_text, node_texts, zero_shot
+from hrviz.models.text_encoders import HashingEncoder
+from hrviz.models.text_fit import TowerConfig, fit_text, holdout_leaves
 from hrviz.errors import InputError
 from hrviz.sources.synthetic import perfect_tree
 from hrviz.training import TrainConfig

@@ -2,9 +2,8 @@
 
 Pure functions (no Streamlit), data frames in, ``alt.Chart`` out:
 
-- :func:`model_kind` / :func:`model_title`: the kind a run recorded (``params["model"]``,
-  ``"dual-encoder"`` when absent, as every run before the Poincaré model; a text run is
-  ``"text"``, a trained tower, or ``"text-zero-shot"``, a frozen encoder) and its display name;
+- :func:`model_kind` / :func:`model_title`: the kind a run recorded (:attr:`hrviz.store.RunParams.kind`,
+  with ``"text-zero-shot"`` for a frozen text encoder beside ``"text"``, a trained tower) and its display name;
 - :func:`with_model_kind`: ``store.runs()`` plus a ``model`` column (display names);
 - :func:`latest_per_model`: the newest finished run of each kind (optionally on one source):
   the pair a page compares by default;
@@ -15,34 +14,28 @@ Pure functions (no Streamlit), data frames in, ``alt.Chart`` out:
 
 from __future__ import annotations
 
-import json
-
 import altair as alt
 import numpy as np
 import pandas as pd
 
+from ..kinds import KINDS
+from ..store import DEFAULT_KIND, RunParams
+from .query import embedding_chart
+
 __all__ = ["MODEL_TITLES", "model_kind", "model_title", "with_model_kind", "latest_per_model",
            "model_comparison_frame", "model_comparison_chart", "poincare_disk_chart"]
 
-#: model kind recorded in a run's params -> display name
-MODEL_TITLES = {"dual-encoder": "dual encoder", "poincare": "Poincaré", "text": "text tower",
-                "text-zero-shot": "text zero-shot", "loaded": "user vectors"}
-DEFAULT_KIND = "dual-encoder"
+#: model kind -> display name: every registered kind's title, and zero-shot text encoders apart
+MODEL_TITLES = {**{name: kind.title for name, kind in KINDS.items()}, "text-zero-shot": "text zero-shot"}
 
 
 def model_kind(params) -> str:
-    """The model kind of a run from its params (a dict, the JSON text ``store.runs()`` holds, or
-    None): ``"poincare"``, ``"text"`` (a text tower), ``"text-zero-shot"`` (a frozen text encoder,
-    recipe ``zero-shot``) or ``"dual-encoder"`` (the default of runs that record none)."""
-    if isinstance(params, str):
-        try:
-            params = json.loads(params)
-        except ValueError:
-            params = None
-    if not isinstance(params, dict):
-        return DEFAULT_KIND
-    kind = str(params.get("model") or DEFAULT_KIND)
-    return "text-zero-shot" if kind == "text" and params.get("recipe") == "zero-shot" else kind
+    """The model kind a chart shows for a run's params (:class:`~hrviz.store.RunParams`, a dict,
+    or None): the stored kind (:attr:`RunParams.kind`: ``"dual-encoder"``, ``"poincare"``,
+    ``"text"`` for a text tower), with ``"text-zero-shot"`` for a frozen text encoder (recipe
+    ``zero-shot``)."""
+    params = RunParams.parse(params)
+    return "text-zero-shot" if params.kind == "text" and params.get("recipe") == "zero-shot" else params.kind
 
 
 def model_title(kind: str) -> str:
@@ -113,11 +106,9 @@ def model_comparison_chart(recall: pd.DataFrame, runs: pd.DataFrame, *, title: s
 def poincare_disk_chart(points: pd.DataFrame, *, color: str = "depth", title: str = "",
                         size: int = 520) -> alt.LayerChart:
     """The Poincaré disk: the points of a d = 2 model as they are (``x``, ``y`` in the unit disk,
-    columns of :func:`hrviz.projection.map_frame`), the boundary circle |x| = 1 drawn, equal
+    columns of :func:`hrviz.map_points.map_frame`), the boundary circle |x| = 1 drawn, equal
     axes from -1 to 1. Colours, tooltip and the click selection are those of
     :func:`hrviz.charts.query.embedding_chart`."""
-    from .query import embedding_chart
-
     axis = dict(scale=alt.Scale(domain=[-1.02, 1.02], nice=False), title=None,
                 axis=alt.Axis(labels=False, ticks=False, grid=False))
     dots = embedding_chart(points, color=color).encode(x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis))

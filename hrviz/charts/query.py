@@ -6,7 +6,7 @@
   Input: the ``top`` frame of :func:`hrviz.evaluate.query_report` plus a ``label`` column.
 - :func:`embedding_chart`: a 2-d map (PCA or UMAP) coloured by depth, subtree or recall, the
   node in the tooltip, and a point selection named :data:`SELECTION` (a page passes
-  ``on_select="rerun"`` to learn which node was clicked). Input: :func:`hrviz.projection.map_frame`.
+  ``on_select="rerun"`` to learn which node was clicked). Input: :func:`hrviz.map_points.map_frame`.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def score_by_rank_chart(top: pd.DataFrame, *, k_auto: int | None = None, k: int 
 
 def embedding_chart(points: pd.DataFrame, *, color: str = "depth", title: str = "",
                     height: int = 520) -> alt.Chart:
-    """Scatter of x, y (columns of :func:`hrviz.projection.map_frame`).
+    """Scatter of x, y (columns of :func:`hrviz.map_points.map_frame`).
 
     ``color`` is a key of :data:`COLOR_BY`: depth (sequential), subtree (categories) or
     recall@auto (red to green, 0..1). With both sides on the map, queries are circles and

@@ -11,6 +11,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from .models import model_kind, model_title
+
 STAGE_ORDER = ("train", "pretrain", "finetune", "final")
 STAGE_COLORS = {"train": "#1f77b4", "pretrain": "#9ecae1", "finetune": "#2ca02c", "final": "#d62728"}
 
@@ -38,8 +40,6 @@ def final_recall_frame(recall: pd.DataFrame, runs: pd.DataFrame | None = None) -
         out = out.merge(info, on="run_id", how="left")
         out["run"] = [f"#{r} {rec} d={d}" for r, rec, d in zip(out["run_id"], out["recipe"], out["dim"])]
         if "params" in runs:  # the model kind where it is not the dual encoder: "#7 Poincaré standard d=2"
-            from .models import model_kind, model_title
-
             kinds = {int(r): model_kind(p) for r, p in zip(runs["run_id"], runs["params"])}
             out["run"] = [lab if kinds.get(int(r), "dual-encoder") == "dual-encoder"
                           else lab.replace(" ", f" {model_title(kinds[int(r)])} ", 1)

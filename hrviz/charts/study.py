@@ -1,6 +1,6 @@
 """Phase diagrams of a sweep: one recall metric over two settings, averaged over seeds.
 
-- :func:`phase_frame`: from a cell table (:func:`hrviz.training.sweep.cell_table`: one row per
+- :func:`phase_frame`: from a cell table (:func:`hrviz.sweep.cell_table`: one row per
   finished run, a column per setting, ``min``, ``overall`` and ``d0``..``dN``), the mean,
   standard deviation and seed count of ``metric`` for every (row setting, column setting),
   after keeping only the rows that match ``where`` (the other settings' chosen values);

@@ -1,4 +1,4 @@
-"""The command line: ``python -m hrviz COMMAND ...`` (the contract is in docs/design.md).
+"""The command line: ``python -m hrviz COMMAND ...`` (the contract: README.md, section "Command line").
 
 Every command prints human-readable text, or with ``--json`` one JSON object as the
 last line of stdout. Bad input exits with code 2 and a one-line message on stderr.
@@ -10,7 +10,9 @@ import argparse
 import json
 import sys
 
+from . import geometry as cli_geometry, load as cli_load, runs as cli_runs, sweep as cli_sweep, text as cli_text
 from ..errors import InputError
+from ..sources import load_source
 
 
 def _add_info(sub) -> None:
@@ -22,7 +24,6 @@ def _add_info(sub) -> None:
 
 
 def _cmd_info(args) -> int:
-    from ..sources import load_source
 
     h = load_source(args.source)
     info = h.info(args.max_distance)
@@ -39,7 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrviz", description="Hierarchical retrieval with dual encoders.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_info(sub)
-    from . import geometry as cli_geometry, load as cli_load, runs as cli_runs, sweep as cli_sweep, text as cli_text
 
     cli_runs.register(sub)
     cli_sweep.register(sub)

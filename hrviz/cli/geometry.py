@@ -17,7 +17,9 @@ import json
 import math
 import time
 
+from .. import geometry
 from ..errors import InputError
+from ..sources import load_source
 
 
 def register(sub) -> None:
@@ -44,8 +46,6 @@ def register(sub) -> None:
 
 
 def _cmd_geometry(args) -> int:
-    from .. import geometry
-    from ..sources import load_source
 
     if args.dim is not None and args.dim < 1:
         raise InputError(f"--dim must be >= 1, got {args.dim}", hint="e.g. --dim 64")

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import json
 
+from ..experiment import run_training
+from ..loaded import KIND, read_vectors
+from ..sources import load_source
+from ..store import Store
 from .options import add_db
+from .output import print_recall, result_json
 
 
 def register(sub) -> None:
@@ -36,22 +41,17 @@ def register(sub) -> None:
 
 
 def cmd_load(args) -> int:
-    from ..loaded import KIND, read_vectors, run_loaded
-    from ..sources import load_source
-    from ..store import Store
-    from .runs import _print_recall, _result_json
-
     h = load_source(args.source)
     vectors = read_vectors(h, [f for f in (args.file, args.file2) if f is not None])  # every check before the store is touched
     with Store(args.db) as store:
-        run_id = run_loaded(args.source, h, vectors, store, name=args.name)
+        run_id = run_training(args.source, vectors, store, hierarchy=h, name=args.name)
         run = store.run(run_id)
-    res = _result_json(run, run["summary"], run["seconds"])
+    res = result_json(run, run["summary"], run["seconds"])
     res.update(model=KIND, format=vectors.format, symmetric=vectors.symmetric, files=vectors.files)
     if args.json:
         print(json.dumps(res))
     else:
         print(f"loaded {vectors.format} vectors ({'one per node' if vectors.symmetric else 'query + doc'}, "
               f"d={vectors.dim}) for {h.n:,} nodes")
-        _print_recall(res)
+        print_recall(res)
     return 0

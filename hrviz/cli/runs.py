@@ -9,19 +9,31 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import typing
 from dataclasses import MISSING, fields
+from pathlib import Path
 
 from ..errors import InputError
+from ..experiment import evaluate_run, export_projector, load_run_model, run_training
+from ..pairs import split_pairs
+from ..sources import load_source
+from ..store import Store
+from ..training import RECIPES, TrainConfig, apply_threads, fit
+from ..models.poincare_fit import PoincareConfig
+from ..training.config import DEFAULT_DIM
+from ..training.device import resolve_device, sampled_evaluation
+from ..write_errors import writing
 from .options import add_db
+from .output import peak_rss_mb, print_recall, result_json
+from .poincare import cmd_train_poincare
+from .text import add_train_args, cmd_train_text
 
 _SKIP = {"dim", "recipe", "seed", "max_distance"}
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field, with the field's own help text and choices."""
-    from ..training import TrainConfig
-
     hints = typing.get_type_hints(TrainConfig)
     g = p.add_argument_group("hyper-parameters")
     for f in fields(TrainConfig):
@@ -41,7 +53,6 @@ def _config_args(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub) -> None:
-    from ..training import RECIPES, TrainConfig
 
     p = sub.add_parser("train", help="train a dual encoder and store the run")
     p.add_argument("source", help="tree:H=4,W=5 | dag:... | wordnet | wordnet:SYNSET | FILE")
@@ -56,13 +67,12 @@ def register(sub) -> None:
     add_db(p)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.add_argument("--model", choices=["dual-encoder", "poincare"], default="dual-encoder",
-                   help="model kind: lookup-table dual encoder, or Poincaré ball (hrviz/encoders/poincare.py)")
+                   help="model kind: lookup-table dual encoder, or Poincaré ball (hrviz/models/poincare.py)")
     pg = p.add_argument_group("poincare (with --model poincare)")
     pg.add_argument("--epochs", type=int, default=None, help="regular epochs after burn-in [default: 50]")
     pg.add_argument("--burn-in", type=int, default=None, help="burn-in epochs at lr x 1/10 [default: 10]")
     pg.add_argument("--finetune-epochs", type=int, default=None,
                     help="epochs of the long-distance finetune stage, 0 = off [default: 0]")
-    from .text import add_train_args
 
     add_train_args(p)  # --encoder NAME [--holdout-nodes F]: a text tower (hrviz/cli/text.py)
     _config_args(p)
@@ -93,63 +103,22 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_export)
 
 
-def _result_json(run: dict, ev_summary: dict, seconds: float | None) -> dict:
-    return {
-        "run_id": int(run["run_id"]),
-        "recipe": run["recipe"],
-        "dim": int(run["dim"]),
-        "metric": ev_summary["metric"],
-        "recall_by_distance": {str(k): v for k, v in ev_summary["recall_by_distance"].items()},
-        "overall": ev_summary["overall"],
-        "min": ev_summary["min"],
-        "mean_rank": ev_summary.get("mean_rank"),
-        "map": ev_summary.get("map"),
-        "seconds": seconds,
-        "status": run.get("status"),
-    }
-
-
-def _print_recall(res: dict) -> None:
-    rbd = res["recall_by_distance"]
-    print(f"run {res['run_id']}  {res['recipe']}  d={res['dim']}  {res['metric']}  ({res.get('status')})")
-    print("  distance " + " ".join(f"{k:>6}" for k in rbd))
-    print("  recall   " + " ".join(f"{v:6.3f}" for v in rbd.values()))
-    extra = ""
-    if res.get("map") is not None:
-        extra = f"  MAP {res['map']:.3f}  mean rank {res['mean_rank']:.2f}"
-    secs = f"  {res['seconds']:.1f} s" if res.get("seconds") is not None else ""
-    print(f"  overall {res['overall']:.3f}  min {res['min']:.3f}{extra}{secs}")
-
-
 def default_dim(model: str) -> int:
     """``--dim`` when none is given: 10 for a Poincaré ball (Nickel & Kiela's), else
     :data:`hrviz.training.config.DEFAULT_DIM` (64: lookup tables and text towers)."""
-    if model == "poincare":
-        from ..encoders.poincare import PoincareConfig
-
-        return PoincareConfig.dim
-    from ..training.config import DEFAULT_DIM
-
-    return DEFAULT_DIM
+    return PoincareConfig.dim if model == "poincare" else DEFAULT_DIM
 
 
 def cmd_train(args) -> int:
     if args.dim is None:
         args.dim = default_dim(getattr(args, "model", "dual-encoder"))
     if getattr(args, "encoder", "lookup") not in (None, "", "lookup"):
-        from .text import cmd_train_text
-
         return cmd_train_text(args)
     if getattr(args, "holdout_nodes", None) is not None:
         raise InputError("--holdout-nodes holds out whole nodes of a text tower", hint="add --encoder NAME")
     if getattr(args, "model", "dual-encoder") == "poincare":
-        from ..encoders.poincare_run import cmd_train_poincare
 
         return cmd_train_poincare(args)
-    from ..experiment import run_training
-    from ..sources import load_source
-    from ..store import Store
-    from ..training import TrainConfig, apply_threads
 
     cfg_kwargs = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     cfg = TrainConfig(**cfg_kwargs)
@@ -175,8 +144,6 @@ def cmd_train(args) -> int:
 
         rank, _ = distributed.init(resolved.device)
         if rank != 0:  # only rank 0 writes to the store; the others train in lockstep
-            from ..training import fit
-
             fit(h, resolved)
             distributed.finish()
             return 0
@@ -185,29 +152,20 @@ def cmd_train(args) -> int:
         if bar is not None:
             bar.close()
         run = store.run(run_id)
-    res = _result_json(run, run["summary"], run["seconds"])
-    res["peak_rss_mb"] = _peak_rss_mb()
+    res = result_json(run, run["summary"], run["seconds"])
+    res["peak_rss_mb"] = peak_rss_mb()
     res["device"] = resolved.device
     if resolved.distributed:
         from ..training import distributed
 
         res["world_size"] = distributed.dist.get_world_size()
         distributed.finish()
-    print(json.dumps(res)) if args.json else _print_recall(res)
+    print(json.dumps(res)) if args.json else print_recall(res)
     return 0
 
 
-def _peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
-
-
 def cmd_eval(args) -> int:
-    import time
 
-    from ..experiment import evaluate_run
-    from ..store import Store
 
     k = args.k
     if k != "auto":
@@ -217,27 +175,20 @@ def cmd_eval(args) -> int:
             k = 0
         if k < 1:
             raise InputError(f"--k must be auto or an integer >= 1, got {args.k!r}", hint="e.g. --k auto or --k 10")
-    from ..training.device import resolve_device
 
     t0 = time.perf_counter()
     if args.sample_queries is not None:
         return _eval_sampled(args, k, resolve_device(args.device), t0)
     with Store(args.db, read_only=True) as store:
         ev, run = evaluate_run(store, args.run_id, k=k, device=resolve_device(args.device))
-    res = _result_json(run, ev.summary(), time.perf_counter() - t0)
-    print(json.dumps(res)) if args.json else _print_recall(res)
+    res = result_json(run, ev.summary(), time.perf_counter() - t0)
+    print(json.dumps(res)) if args.json else print_recall(res)
     return 0
 
 
 def _eval_sampled(args, k, device: str, t0: float) -> int:
     """``eval --sample-queries N``: recall of a seeded query sample, labelled "sampled"."""
-    import time
 
-    from ..experiment import load_run_model
-    from ..pairs import split_pairs
-    from ..sources import load_source
-    from ..store import Store
-    from ..training.device import sampled_evaluation
 
     if args.sample_queries < 1:
         raise InputError(f"--sample-queries must be at least 1, got {args.sample_queries}")
@@ -261,15 +212,14 @@ def _eval_sampled(args, k, device: str, t0: float) -> int:
 
 
 def cmd_runs(args) -> int:
-    from pathlib import Path
 
-    from ..store import Store
 
     if not Path(args.db).exists():
         rows = []
     else:
         with Store(args.db, read_only=True) as store:
             df = store.runs()
+        df["params"] = [json.dumps(p, sort_keys=True) for p in df["params"]]  # --json: params as stored (JSON text)
         rows = json.loads(df.to_json(orient="records", date_format="iso"))
     if args.json:
         print(json.dumps(rows))
@@ -286,11 +236,6 @@ def cmd_runs(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from ..experiment import export_projector
-    from ..store import Store
-
-    from ..write_errors import writing
-
     with Store(args.db, read_only=True) as store, writing(args.out, "the export"):
         if args.format == "projector":
             paths = export_projector(store, args.run_id, args.out)

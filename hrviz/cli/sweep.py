@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import sys
 
+from ..errors import InputError
+from ..store import Store
+from ..sweep import finished_cells, load_spec, run_sweep
+from ..training.device import resolve_device
 from .options import add_db
 
 
 def register(sub) -> None:
     p = sub.add_parser("sweep", help="train a grid of runs from a TOML spec (finished cells are skipped)")
-    p.add_argument("spec", help="SPEC.toml (see hrviz.training.sweep for the format)")
+    p.add_argument("spec", help="SPEC.toml (see hrviz.sweep for the format)")
     add_db(p)
     p.add_argument("--jobs", type=int, default=None, help="cells trained in parallel [default: the spec's, else 1]")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
@@ -21,13 +25,9 @@ def register(sub) -> None:
 
 
 def cmd_sweep(args) -> int:
-    from ..errors import InputError
-    from ..store import Store
-    from ..training.sweep import finished_cells, load_spec, run_sweep
 
     spec = load_spec(args.spec)
     if args.device is not None:
-        from ..training.device import resolve_device
 
         resolve_device(args.device)  # --device cuda without a GPU: exit 2 before any cell
         for c in spec.cells:

@@ -15,9 +15,21 @@ import argparse
 import json
 import sys
 from dataclasses import fields
+from pathlib import Path
+
+import pandas as pd
 
 from ..errors import InputError
+from ..experiment import run_training
+from ..free_text import open_text_run, query_text
+from ..kinds.text import TextRunConfig, encoder_spec
+from ..models.text import check_text
+from ..models.text_fit import TowerConfig
+from ..sources import load_source
+from ..store import Store
+from ..training import TrainConfig, apply_threads
 from .options import add_db
+from .output import peak_rss_mb, print_recall, result_json
 
 ENCODER_HELP = ("text encoder: lookup (no text: lookup tables), wordllama, model2vec, hashing (tests), "
                 "st:MODEL (a sentence-transformers model on disk)")
@@ -51,8 +63,6 @@ def register(sub) -> None:
 
 def add_train_args(p) -> None:
     """``train``'s text flags: ``--encoder`` and the tower's knobs."""
-    from ..encoders.text_train import TowerConfig
-
     base = TowerConfig()
     p.add_argument("--encoder", default="lookup", help=f"{ENCODER_HELP} [default: lookup]")
     g = p.add_argument_group("text tower (with --encoder other than lookup)")
@@ -71,10 +81,8 @@ def add_train_args(p) -> None:
 
 
 def _summary_json(run: dict) -> dict:
-    from .runs import _result_json
-
     summary = run["summary"] or {}
-    res = _result_json(run, summary, run["seconds"])
+    res = result_json(run, summary, run["seconds"])
     params = run["params"]
     res.update(model="text", encoder=params.get("encoder"))
     for key in ("seen", "holdout_nodes", "embed_seconds", "train_seconds", "tower"):
@@ -87,10 +95,8 @@ def _summary_json(run: dict) -> dict:
 
 
 def _print(res: dict) -> None:
-    from .runs import _print_recall
-
     print(f"{res['encoder']} · " + ("zero-shot" if res["recipe"] == "zero-shot" else "text tower"))
-    _print_recall(res)
+    print_recall(res)
     if res.get("seen"):
         s = res["seen"]
         print(f"  held-out leaves: {res['holdout_nodes']:,} (figures above); seen nodes: overall "
@@ -98,10 +104,6 @@ def _print(res: dict) -> None:
 
 
 def cmd_encode(args) -> int:
-    from ..encoders.text_run import TextRunConfig, encoder_spec, run_text
-    from ..encoders.text_train import TowerConfig
-    from ..sources import load_source
-    from ..store import Store
 
     if encoder_spec(args.encoder) is None:
         raise InputError("encode needs a text encoder, not lookup tables",
@@ -109,7 +111,7 @@ def cmd_encode(args) -> int:
     cfg = TextRunConfig(encoder=args.encoder, max_distance=args.max_distance, tower=TowerConfig(style=args.style))
     h = load_source(args.source)
     with Store(args.db) as store:
-        run_id = run_text(args.source, cfg, store, hierarchy=h, name=args.name)
+        run_id = run_training(args.source, cfg, store, hierarchy=h, name=args.name)
         res = _summary_json(store.run(run_id))
     print(json.dumps(res)) if args.json else _print(res)
     return 0
@@ -117,13 +119,6 @@ def cmd_encode(args) -> int:
 
 def cmd_train_text(args) -> int:
     """``train SOURCE --encoder NAME ...``: a text tower, stored as a run."""
-    from ..encoders.text_run import TextRunConfig, run_text
-    from ..encoders.text_train import TowerConfig
-    from ..sources import load_source
-    from ..store import Store
-    from ..training import TrainConfig, apply_threads
-    from .runs import _peak_rss_mb
-
     if getattr(args, "model", "dual-encoder") != "dual-encoder":
         raise InputError("--encoder trains a text tower; it does not combine with --model poincare")
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)})
@@ -141,22 +136,16 @@ def cmd_train_text(args) -> int:
 
     text = TextRunConfig(encoder=args.encoder, train=cfg, tower=tower, holdout_nodes=args.holdout_nodes)
     with Store(args.db) as store:
-        run_id = run_text(args.source, text, store, hierarchy=h, name=args.name, progress=progress)
+        run_id = run_training(args.source, text, store, hierarchy=h, name=args.name, progress=progress)
         res = _summary_json(store.run(run_id))
-    res["peak_rss_mb"] = _peak_rss_mb()
+    res["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(res)) if args.json else _print(res)
     return 0
 
 
 def cmd_query(args) -> int:
-    from pathlib import Path
 
-    import pandas as pd
 
-    from ..encoders.text import check_text
-    from ..encoders.text_run import open_text_run, query_text
-    from ..sources import load_source
-    from ..store import Store
 
     check_text(args.text, where="query text")  # bad text fails before anything loads
     if args.k < 1:

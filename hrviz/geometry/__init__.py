@@ -1,6 +1,6 @@
 """The geometry of hierarchical retrieval: the construction of Theorem 3.1 and its margin.
 
-Theorem 3.1 of You et al. (NeurIPS 2025, science.md section 3) says that embeddings in
+Theorem 3.1 of You et al. (NeurIPS 2025) says that embeddings in
 d = O(max(s log m, log m / eps^2)) dimensions separate every relevant pair from every
 irrelevant one with ONE global threshold; for a perfect tree of height H and width W,
 d = O(H^2 log W). The package measures that claim, one module per role:

@@ -1,6 +1,6 @@
 """Algorithm 1 of You et al. (NeurIPS 2025): the construction behind Theorem 3.1.
 
-Theorem 3.1 (science.md section 3): if every query has at most s relevant documents among m,
+Theorem 3.1: if every query has at most s relevant documents among m,
 there are embeddings in d = O(max(s log m, log m / eps^2)) dimensions and ONE global threshold
 r such that every relevant pair scores >= r + eps and every irrelevant pair <= r - eps. The
 proof is a construction:
@@ -25,7 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InputError
-from ..hierarchy import Closure, Hierarchy
+from ..closure import Closure
+from ..hierarchy import Hierarchy
 
 
 @dataclass(frozen=True)

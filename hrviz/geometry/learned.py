@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import time
 
+import torch
+
 from ..errors import InputError
+from ..evaluate import evaluate
 from ..hierarchy import Hierarchy
+from ..training import TrainConfig, fit
 from .search import MinDimResult, search_min_dim
 
 
@@ -37,9 +41,6 @@ def learned_min_dim(
     observed boundary (passes at min_dim, fails at min_dim - 1). ``config`` adds TrainConfig
     fields; ``on_fit(dim, seed, overall)`` is called after every fit (progress).
     """
-    from ..evaluate import evaluate
-    from ..training import TrainConfig, fit
-
     if trials < 1:
         raise InputError(f"trials must be >= 1, got {trials}", hint="e.g. --trials 1")
     t0 = time.perf_counter()
@@ -60,8 +61,6 @@ def learned_min_dim(
             if ev.overall < target - 1e-9:
                 return False
         return True
-
-    import torch
 
     threads = torch.get_num_threads()  # fit() may set it from config: leave the process as it was
     try:

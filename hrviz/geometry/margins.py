@@ -8,7 +8,7 @@ For query vectors q_i, document vectors x_j and scores s(i, j) = q_i . x_j:
 - ``query_margin`` (per query): its smallest relevant score minus its largest irrelevant one;
   ``query_separated`` is the fraction of queries whose margin is > 0 (a per-query threshold).
 - ``recall``: recall@auto (k = |S(q)| for each query), pooled over all relevant pairs
-  (science.md section 7). A relevant pair is a hit when fewer than k OTHER documents score
+  (docs/science-notes.md, Definitions). A relevant pair is a hit when fewer than k OTHER documents score
   >= it: ties count against the pair, as in :mod:`hrviz.evaluate`.
 
 Scores are computed in chunks of queries (one matrix product per chunk, relevant pairs masked
@@ -24,9 +24,11 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from ..errors import InputError
-from ..hierarchy import Closure, Hierarchy
+from ..closure import Closure
+from ..hierarchy import Hierarchy
 from ..sparse import at_or_above, expand_rows
 from .construction import construct
 
@@ -86,8 +88,6 @@ class MarginReport:
 def histogram_frame(report: MarginReport):
     """The report's score histogram as a tidy frame: lo, hi, kind (relevant/irrelevant), count,
     share (fraction of that kind's pairs in the bin, so both kinds are visible on one axis)."""
-    import pandas as pd
-
     hist = report.histogram
     if hist is None:
         raise ValueError("the report has no histogram: evaluate with bins=...")

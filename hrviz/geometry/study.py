@@ -1,6 +1,6 @@
 """The dimension study: the smallest working d over grids of hierarchies, and its slopes.
 
-The paper (science.md section 3) fits two slopes of the smallest working d of the
+The paper fits two slopes of the smallest working d of the
 construction on perfect trees of height H and width W:
 
 - study "H" (W fixed): the slope of log d against log H; theory 2 (d ~ H^2), measured 2.29;
@@ -18,9 +18,10 @@ import math
 import numpy as np
 
 from ..hierarchy import Hierarchy
+from ..sources import load_source, perfect_tree
 from .search import min_dim
 
-# The paper's empirical slopes of the smallest working d (science.md section 3).
+# The paper's empirical slopes of the smallest working d.
 PAPER_SLOPE_H = 2.29  # log d against log H (W fixed); theory: 2
 PAPER_SLOPE_LOGW = 16.5  # d against log W (H = 4); theory: H^2 = 16
 
@@ -83,8 +84,6 @@ def study(
     (hierarchy, criterion, group), columns :data:`STUDY_COLUMNS`; ``on_row(row)`` is called as
     each row is done.
     """
-    from ..sources import load_source, perfect_tree
-
     plan: list[tuple[str, Hierarchy, int | None, int | None]] = []
     plan += [("H", perfect_tree(H, width_fixed), H, width_fixed) for H in heights]
     plan += [("W", perfect_tree(height_fixed, W), height_fixed, W) for W in widths]

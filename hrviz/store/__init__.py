@@ -65,12 +65,12 @@ from __future__ import annotations
 from .connection import StoreBase
 from .export import ExportMixin
 from .reads import ReadsMixin
-from .schema import (  # noqa: F401
-    BUSY_TIMEOUT, DEFAULT_DB, RUN_COLUMNS, SCHEMA_VERSION, STALE_ERROR, STATUSES, _SCHEMA, default_db,
-)
+from .schema import BUSY_TIMEOUT, DEFAULT_DB, RUN_COLUMNS, SCHEMA_VERSION, STALE_ERROR, STATUSES, default_db
+from .values import DEFAULT_KIND, RunParams
 from .writes import WritesMixin
 
-__all__ = ["DEFAULT_DB", "STATUSES", "SCHEMA_VERSION", "Store", "default_db"]
+__all__ = ["BUSY_TIMEOUT", "DEFAULT_DB", "DEFAULT_KIND", "RUN_COLUMNS", "RunParams", "SCHEMA_VERSION", "STALE_ERROR",
+           "STATUSES", "Store", "default_db"]
 
 
 class Store(WritesMixin, ReadsMixin, ExportMixin, StoreBase):

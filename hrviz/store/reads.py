@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..errors import InputError
 from .schema import STATUSES, STALE_ERROR, _RUNS_HINT, RUN_COLUMNS
-from .values import _int, _ids
+from .values import RunParams, _ids, _int
 from .liveness import _is_dead
 
 
@@ -21,7 +21,8 @@ class ReadsMixin:
 
     def runs(self, *, status: str | None = None, source: str | None = None,
              recipe: str | None = None) -> pd.DataFrame:
-        """All runs, newest first, optionally filtered; columns :data:`RUN_COLUMNS`."""
+        """All runs, newest first, optionally filtered; columns :data:`RUN_COLUMNS`, ``params`` as
+        :class:`~hrviz.store.values.RunParams` (as :meth:`run` gives them)."""
         where, params = [], []
         if status is not None and status not in STATUSES:
             raise InputError(f"unknown status {status!r}", hint="use one of " + ", ".join(STATUSES))
@@ -45,7 +46,9 @@ class ReadsMixin:
             self._persist_interrupted(dead)
         if status is not None:
             df = df[df["status"] == status].reset_index(drop=True)
-        return df.loc[:, list(RUN_COLUMNS)]
+        df = df.loc[:, list(RUN_COLUMNS)]
+        df["params"] = [RunParams.parse(v) for v in df["params"]]  # as :meth:`run` gives them
+        return df
 
     def run(self, run_id: int) -> dict:
         """One run as a dict of every column; ``params``, ``summary`` and ``recall_by_distance``
@@ -61,7 +64,7 @@ class ReadsMixin:
         if _is_dead(out["status"], out["pid"], out["pid_start"], out["host"]):
             out["status"], out["error"] = "interrupted", out["error"] or STALE_ERROR
             self._persist_interrupted([run_id])
-        out["params"] = json.loads(out["params"]) if out.get("params") else {}
+        out["params"] = RunParams.parse(out.get("params"))
         for key in ("summary", "recall_by_distance"):
             out[key] = json.loads(out[key]) if out.get(key) else None
         return out

@@ -78,3 +78,30 @@ def _ids(run_ids: int | list[int]) -> list[int]:
         values = run_ids.tolist() if hasattr(run_ids, "tolist") else list(run_ids)
         return [_int(v, "run id") for v in values]
     return [_int(run_ids, "run id")]
+
+
+#: the model kind of a run that records none (every run before the Poincaré model)
+DEFAULT_KIND = "dual-encoder"
+
+
+class RunParams(dict):
+    """A run's params as :meth:`Store.runs` and :meth:`Store.run` both give them: a dict (parsed
+    from the stored JSON) that also names the run's model kind (:attr:`kind`)."""
+
+    @classmethod
+    def parse(cls, value: Any) -> "RunParams":
+        """``value`` as RunParams: a dict, the stored JSON text, or None / junk (empty params)."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                value = None
+        return cls(value) if isinstance(value, dict) else cls()
+
+    @property
+    def kind(self) -> str:
+        """The model kind the run recorded (``params["model"]``), :data:`DEFAULT_KIND` when none:
+        the key of :data:`hrviz.kinds.KINDS`."""
+        return str(self.get("model") or DEFAULT_KIND)

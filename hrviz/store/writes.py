@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 
 from ..errors import InputError
+from .buffered import BufferedLog
 from .schema import STATUSES, STALE_ERROR, _RETRIEVAL_COLUMNS
 from .values import _to_json, _int, _float, _text, _now
 from .liveness import _process_start, _is_dead
@@ -23,8 +24,6 @@ class WritesMixin:
     def buffered(self, every: float = 0.5):
         """A :class:`~hrviz.store.buffered.BufferedLog` of this store: ``log_metrics`` and
         ``log_recall`` queued and flushed together at most every ``every`` seconds."""
-        from .buffered import BufferedLog
-
         return BufferedLog(self, every)
 
     # ------------------------------------------------------------------ runs

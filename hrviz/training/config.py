@@ -25,11 +25,14 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 
+import torch
+
 from ..errors import InputError
 from ..hierarchy import Hierarchy
+from .device import resolve_device
 
 #: the embedding dimension of lookup tables and text towers when none is given (the paper's
-#: WordNet scale); Poincaré balls default to 10 (:class:`hrviz.encoders.poincare.PoincareConfig`,
+#: WordNet scale); Poincaré balls default to 10 (:class:`hrviz.models.poincare_fit.PoincareConfig`,
 #: as in Nickel & Kiela). ``python -m hrviz train`` without ``--dim`` uses the same defaults.
 DEFAULT_DIM = 64
 
@@ -178,8 +181,6 @@ class TrainConfig:
                 setattr(c, name, REGIMES[c.regime][name])
         _check_choices(c)
         _check_ranges(c)
-        from .device import resolve_device
-
         c.device = resolve_device(c.device)
         if c.negatives == "auto":
             c.negatives = "full" if h.n <= 20_000 else "sampled"
@@ -199,8 +200,6 @@ class TrainConfig:
         if c.threads is None:
             # small problems: one thread (thread sync costs more than the maths, badly so
             # when another process competes for the cores)
-            import torch
-
             c.threads = 1 if h.n <= 20_000 else torch.get_num_threads()
         if c.eval_every is None:
             c.eval_every = max(10, c.total_steps() // 60)

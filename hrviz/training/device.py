@@ -25,19 +25,20 @@ every per-step piece, written with fixed shapes so that a step never waits for t
 - :func:`sampled_evaluation`: a seeded sample of queries ranked against all documents,
   recall with a 95% bootstrap interval over queries (labelled ``sampled``).
 
-The device, the table and the evaluation live here; the training pieces (samplers, loss,
-optimisers, :func:`device_step`) in :mod:`hrviz.training.device_train`, re-exported here.
+The device and the evaluation live here; the table and the training pieces (samplers, loss,
+optimisers, :func:`device_step`) in :mod:`hrviz.training.device_train`.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import torch
 
 from ..errors import InputError
-from ..evaluate import Evaluation, _rank_metrics
-from .device_train import (DeviceDenseOptimizer, DeviceRowOptimizer, DeviceSoftmaxCE,  # noqa: F401 - re-exported
-                           DeviceSoftmaxLoss, device_sampler, device_step, make_device_optimizer)
+from ..evaluate import Evaluation, rank_metrics
+from .device_train import AncestorTable
 
 DEVICES = {"auto": "CUDA when a GPU is present, else the CPU", "cpu": "the CPU",
            "cuda": "the first CUDA GPU (exits 2 without one)"}
@@ -64,39 +65,6 @@ def device_name(dev: str | torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
-class AncestorTable:
-    """S(q) for queries ``queries`` (default all) of ``closure`` as padded tensors (Q, L).
-
-    ``doc``: document ids sorted per row, padded with ``n_docs``; ``dist``: their distances
-    (-1 pad); ``pair``: their pair index into the closure (-1 pad); ``size``: |S(q)|.
-    """
-
-    def __init__(self, closure, n_docs: int, device, queries: np.ndarray | None = None, *,
-                 with_pairs: bool = False):
-        n_q = len(closure.ptr) - 1
-        qs = np.arange(n_q) if queries is None else np.asarray(queries, dtype=np.int64)
-        starts = closure.ptr[qs]
-        counts = closure.ptr[qs + 1] - starts
-        L = max(int(counts.max()) if len(qs) else 1, 1)
-        owner = np.repeat(np.arange(len(qs)), counts)
-        offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        pidx = np.repeat(starts, counts) + offs
-        docs = closure.doc[pidx].astype(np.int64)
-        order = np.lexsort((docs, owner))  # rows stay contiguous: owner[order] == owner
-        doc = np.full((len(qs), L), n_docs, dtype=np.int64)
-        doc[owner, offs] = docs[order]
-        self.n, self.L = n_docs, L
-        self.doc = torch.from_numpy(doc).to(device)
-        self.size = torch.from_numpy(counts.astype(np.int64)).to(device)
-        if with_pairs:
-            dist = np.full((len(qs), L), -1, dtype=np.int64)
-            pair = np.full((len(qs), L), -1, dtype=np.int64)
-            dist[owner, offs] = closure.distance[pidx[order]]
-            pair[owner, offs] = pidx[order]
-            self.dist = torch.from_numpy(dist).to(device)
-            self.pair = torch.from_numpy(pair).to(device)
-
-
 # ----- evaluation ----------------------------------------------------------------------------
 
 @torch.no_grad()
@@ -110,8 +78,6 @@ def evaluate_on_device(q_vecs, d_vecs, closure, *, device="cpu", k: str | int = 
     ``ranks=True`` every rank is an exact count and mean rank and MAP are computed.
     ``per_query=True`` also returns (hits (Q, T), pairs (Q, T)) numpy arrays per query.
     """
-    import time
-
     t0 = time.perf_counter()
     dev = torch.device(device)
     Q = torch.as_tensor(q_vecs, dtype=torch.float32).to(dev)
@@ -165,7 +131,7 @@ def evaluate_on_device(q_vecs, d_vecs, closure, *, device="cpu", k: str | int = 
         rk = np.concatenate([b for _, b, _ in kept])
         sc = np.concatenate([c for _, _, c in kept])
         cnt = None if pair_mask is None else pair_mask[pidx]
-        ev.mean_rank, ev.map = _rank_metrics(closure.query[pidx], closure.distance[pidx], rk, sc, cnt)
+        ev.mean_rank, ev.map = rank_metrics(closure.query[pidx], closure.distance[pidx], rk, sc, cnt)
     ev.seconds = time.perf_counter() - t0
     if per_query:
         return ev, (np.concatenate(q_hits) if q_hits else np.zeros((0, T)),
@@ -183,8 +149,6 @@ def sampled_evaluation(q_vecs, d_vecs, closure, *, queries: int = 10_000, seed: 
     ``recall_by_distance``, ``overall``, ``min``, ``ci95`` (``{"overall": [lo, hi], "by_distance":
     {t: [lo, hi]}}``) and ``seconds``.
     """
-    import time
-
     t0 = time.perf_counter()
     n_q = len(closure.ptr) - 1
     rng = np.random.default_rng(seed)

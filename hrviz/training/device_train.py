@@ -1,22 +1,55 @@
-"""The per-step pieces of device training: samplers, the loss, the optimisers and one step.
+"""The per-step pieces of device training: the ancestor table, samplers, the loss, the optimisers
+and one step.
 
 Every piece works on tensors of fixed shape on the training device, so a step never waits for
-the host (the design is described in the docstring of :mod:`hrviz.training.device`, which
-re-exports everything here). The loop that drives them is ``_fit_device`` in
+the host (the design is described in the docstring of :mod:`hrviz.training.device`). The loop that drives them is ``_fit_device`` in
 :mod:`hrviz.training.loop`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from ..errors import InputError
+from .. import pairs as P
 from .loss import fused_ce_backward, fused_ce_forward
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .device import AncestorTable
+
+# ----- the ancestor table ------------------------------------------------------------------
+
+class AncestorTable:
+    """S(q) for queries ``queries`` (default all) of ``closure`` as padded tensors (Q, L).
+
+    ``doc``: document ids sorted per row, padded with ``n_docs``; ``dist``: their distances
+    (-1 pad); ``pair``: their pair index into the closure (-1 pad); ``size``: |S(q)|.
+    """
+
+    def __init__(self, closure, n_docs: int, device, queries: np.ndarray | None = None, *,
+                 with_pairs: bool = False):
+        n_q = len(closure.ptr) - 1
+        qs = np.arange(n_q) if queries is None else np.asarray(queries, dtype=np.int64)
+        starts = closure.ptr[qs]
+        counts = closure.ptr[qs + 1] - starts
+        L = max(int(counts.max()) if len(qs) else 1, 1)
+        owner = np.repeat(np.arange(len(qs)), counts)
+        offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        pidx = np.repeat(starts, counts) + offs
+        docs = closure.doc[pidx].astype(np.int64)
+        order = np.lexsort((docs, owner))  # rows stay contiguous: owner[order] == owner
+        doc = np.full((len(qs), L), n_docs, dtype=np.int64)
+        doc[owner, offs] = docs[order]
+        self.n, self.L = n_docs, L
+        self.doc = torch.from_numpy(doc).to(device)
+        self.size = torch.from_numpy(counts.astype(np.int64)).to(device)
+        if with_pairs:
+            dist = np.full((len(qs), L), -1, dtype=np.int64)
+            pair = np.full((len(qs), L), -1, dtype=np.int64)
+            dist[owner, offs] = closure.distance[pidx[order]]
+            pair[owner, offs] = pidx[order]
+            self.dist = torch.from_numpy(dist).to(device)
+            self.pair = torch.from_numpy(pair).to(device)
 
 
 # ----- samplers ----------------------------------------------------------------------------
@@ -65,8 +98,6 @@ class _Mixture:
 
 def device_sampler(sampler, device):
     """The device twin of a :mod:`hrviz.pairs` sampler (``.sample(generator, size)``)."""
-    from .. import pairs as P
-
     if isinstance(sampler, P.UniformSampler):  # LongDistanceSampler included
         return _Uniform(sampler.index, device)
     if isinstance(sampler, P.GroupedSampler):
@@ -243,7 +274,7 @@ def make_device_optimizer(model, lr: float, kind: str):
         return DeviceRowOptimizer(model, lr, kind)
     if kind in ("adam", "adagrad"):
         return DeviceDenseOptimizer(model, lr, kind)
-    raise ValueError(f"unknown optimizer {kind!r}")
+    raise InputError(f"unknown optimizer {kind!r}")
 
 
 def device_step(opt, loss_fn: DeviceSoftmaxLoss, queries: torch.Tensor, positives: torch.Tensor,

@@ -22,13 +22,13 @@ import os
 import torch
 import torch.distributed as dist
 
+from ..errors import InputError
+
 
 def init(device: str) -> tuple[int, int]:
     """Join the process group torchrun set up (env:// rendezvous); returns (rank, world size)."""
     if not dist.is_initialized():
         if "RANK" not in os.environ:
-            from ..errors import InputError
-
             raise InputError("--distributed needs the environment of python -m torch.distributed.run",
                              hint="python -m torch.distributed.run --nproc_per_node 2 -m hrviz train ... --distributed")
         dist.init_process_group("nccl" if device == "cuda" else "gloo")
@@ -44,7 +44,7 @@ def rank_device(device: str) -> torch.device:
 
 
 def gather_rows(world: int):
-    """``reduce(name, rows, grad) -> (rows, grad)`` for :func:`~hrviz.training.device.device_step`."""
+    """``reduce(name, rows, grad) -> (rows, grad)`` for :func:`~hrviz.training.device_train.device_step`."""
 
     def reduce(name, rows, grad):
         if rows is None:  # every row touched (full negatives): dense all-reduce

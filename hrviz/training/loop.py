@@ -32,9 +32,12 @@ import torch
 
 from ..evaluate import evaluate
 from ..hierarchy import Hierarchy
-from ..model import DualEncoder
+from ..models.dual_encoder import DualEncoder
 from ..pairs import split_pairs
+from . import distributed as D
 from .config import TrainConfig
+from .device import evaluate_on_device
+from .device_train import AncestorTable, DeviceSoftmaxLoss, device_sampler, device_step, make_device_optimizer
 from .loss import SoftmaxLoss
 from .optim import make_optimizer
 from .recipes import build_stages
@@ -210,8 +213,6 @@ def _device_ranks(cfg):
     broadcast are None unless the run is data-parallel over several torch.distributed ranks."""
     if not cfg.distributed:
         return torch.device(cfg.device), 0, 1, None, None
-    from . import distributed as D
-
     rank, world = D.init(cfg.device)
     dev = D.rank_device(cfg.device)
     if world == 1:
@@ -222,9 +223,6 @@ def _device_ranks(cfg):
 def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
     """:func:`_fit` with sampling, masking, the loss, the optimiser and validation on the device
     (``cfg.device``), data-parallel over torch.distributed ranks when ``cfg.distributed``."""
-    from .device import (AncestorTable, DeviceSoftmaxLoss, device_sampler, device_step,
-                         evaluate_on_device, make_device_optimizer)
-
     dev, rank, world, reduce, broadcast = _device_ranks(cfg)
     emit = (callback or (lambda e: None)) if rank == 0 else (lambda e: None)
     t_start = time.perf_counter()

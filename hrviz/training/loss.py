@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..model import DualEncoder
+from ..errors import InputError
+from ..models.dual_encoder import DualEncoder
 from ..sparse import expand_rows
 
 
@@ -51,9 +52,9 @@ class SoftmaxLoss:
                  temperature_mode: str = "scale", masking: str = "hierarchy",
                  normalize_queries: bool = False):
         if negatives not in ("full", "sampled", "in-batch"):
-            raise ValueError(f"negatives must be full, sampled or in-batch, got {negatives!r}")
+            raise InputError(f"negatives must be full, sampled or in-batch, got {negatives!r}")
         if masking not in ("none", "duplicates", "hierarchy"):
-            raise ValueError(f"masking must be none, duplicates or hierarchy, got {masking!r}")
+            raise InputError(f"masking must be none, duplicates or hierarchy, got {masking!r}")
         self.closure = closure
         self.masking = masking
         self.n = n_docs

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..model import DualEncoder
+from ..errors import InputError
+from ..models.dual_encoder import DualEncoder
 from .loss import SoftmaxLoss
 
 
@@ -103,7 +104,7 @@ def make_optimizer(model: DualEncoder, lr: float, kind: str):
         return RowOptimizer(model, lr, kind)
     if kind in ("adam", "adagrad"):
         return TorchTableOptimizer(model, lr, kind)
-    raise ValueError(f"unknown optimizer {kind!r}")
+    raise InputError(f"unknown optimizer {kind!r}")
 
 
 def table_step(opt, loss_fn: SoftmaxLoss, queries: np.ndarray, positives: np.ndarray, cand: np.ndarray,

@@ -12,9 +12,15 @@ node (free text, a held-out node) has no residual: its vectors come from the hea
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
+
+from ..errors import InputError
+from .files import json_default, open_model_file, write_model_file
 
 HEADS = ("linear", "mlp")
 
@@ -24,7 +30,7 @@ def _head(kind: str, d_in: int, d_out: int, hidden: int) -> nn.Module:
         return nn.Linear(d_in, d_out)
     if kind == "mlp":
         return nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, d_out))
-    raise ValueError(f"head must be one of {HEADS}, got {kind!r}")
+    raise InputError(f"head must be one of {HEADS}, got {kind!r}")
 
 
 class TextTower(nn.Module):
@@ -127,50 +133,27 @@ class TextTower(nn.Module):
 TOWER_FORMAT = "hrviz-text-tower/1"
 
 
-def save_tower(tower: TextTower, path, *, meta: dict | None = None):
-    """Save the trained parts of ``tower`` (heads, residual tables; not the frozen features) as
-    safetensors with a JSON-able header: the architecture plus ``meta`` (encoder, hierarchy hash,
-    node text style...). Returns the path."""
-    import json
-    from pathlib import Path
-
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def save_tower(tower: TextTower, path, *, meta: dict | None = None) -> Path:
+    """Save the trained parts of ``tower`` (heads, residual tables; not the frozen features) as a
+    model file (:func:`~.files.write_model_file`) whose header holds the architecture plus ``meta``
+    (encoder, hierarchy hash, node text style...). Returns the path."""
     header = {"format": TOWER_FORMAT, "n": str(tower.n), "d_in": str(tower.features.shape[1]),
               "dim": str(tower.dim), "head": tower.head_kind, "hidden": str(tower.hidden),
               "residual": str(tower.res_q is not None), "normalize": str(bool(tower.normalize)),
-              "meta": json.dumps(meta or {}, default=str)}
-    from ..write_errors import writing
-
-    with writing(path, "the model file"):
-        save_file({k: v.contiguous() for k, v in tower.state_copy().items()}, str(path), metadata=header)
-    return path
+              "meta": json.dumps(meta or {}, default=json_default)}
+    write_model_file(path, tower.state_copy(), header)
+    return Path(path)
 
 
 def load_tower(path, features: np.ndarray | None = None) -> tuple[TextTower, dict]:
     """A tower saved by :func:`save_tower` and its ``meta``. ``features`` (n, D): the frozen
-    features to put back (recompute them with :func:`hrviz.encoders.text.node_features`); without
+    features to put back (recompute them with :func:`hrviz.models.text.node_features`); without
     them the buffer is zeros, enough for free text (:meth:`TextTower.query_from_features`) and
     anything that passes features in. Raises InputError for a missing or foreign file."""
-    import json
-    from pathlib import Path
-
-    from safetensors import safe_open
-
-    from ..errors import InputError
-
     path = Path(path)
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            header = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}
-    except FileNotFoundError:
-        raise InputError("text tower file not found", where=str(path),
-                         hint="the run may have failed before saving; train it again") from None
-    except Exception as e:  # safetensors' own error types for junk
-        raise InputError(f"not a readable text tower file ({e})", where=str(path)) from None
+    with open_model_file(path) as f:
+        header = f.metadata() or {}
+        state = {k: f.get_tensor(k) for k in f.keys()}
     if header.get("format") != TOWER_FORMAT:
         raise InputError("not an hrviz text tower file", where=str(path))
     n, d_in = int(header["n"]), int(header["d_in"])

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from types import SimpleNamespace
 from typing import Callable
 
@@ -41,7 +41,8 @@ from ..pairs import split_pairs
 from ..training import SoftmaxLoss, TrainConfig
 from ..training.loop import run_stages, validation_event
 from ..training.recipes import build_stages
-from .text import CACHE_DIR, get_encoder, node_features
+from .text import CACHE_DIR, node_features
+from .text_encoders import get_encoder
 from .text_tower import HEADS, TextTower
 
 
@@ -56,13 +57,15 @@ class TowerConfig:
     head_lr: float = 2e-3        # Adam lr of the heads in the main stage
     style: str = "label-description"
 
-    def check(self) -> None:
+    def resolved(self, h: Hierarchy | None = None) -> "TowerConfig":
+        """A checked copy (an InputError names the bad field), as every config of a run gives."""
         if self.head not in HEADS:
             raise InputError(f"unknown tower head {self.head!r}", hint=f"choose one of {', '.join(HEADS)}")
         if not 0 <= self.residual_dropout <= 1:
             raise InputError(f"residual_dropout must be in [0, 1], got {self.residual_dropout}")
         if not self.head_lr > 0:
             raise InputError(f"head_lr must be positive, got {self.head_lr}")
+        return replace(self)
 
 
 @dataclass
@@ -126,8 +129,7 @@ def fit_text(h: Hierarchy, encoder="wordllama", cfg: TrainConfig | None = None,
         ranks: bool (optional, default False): the final evaluations also compute mean rank and MAP.
     """
     t_start = time.perf_counter()
-    tcfg = tower or TowerConfig()
-    tcfg.check()
+    tcfg = (tower or TowerConfig()).resolved(h)
     cfg = cfg or TrainConfig()
     enc_name = encoder if isinstance(encoder, str) else encoder.name
     if features is None:
@@ -233,11 +235,3 @@ def _docs(model: TextTower, cand: torch.Tensor, rng: np.random.Generator, p: flo
             r = r * torch.from_numpy(rng.random(len(cand)) >= p)[:, None]
         v = v + r
     return model._out(v)
-
-
-def text_query(result: TextTrainResult, text: str, k: int = 20) -> tuple[np.ndarray, np.ndarray]:
-    """Free text through a trained tower: top-``k`` (doc ids, scores) among all nodes."""
-    from .text import search_text
-
-    return search_text(result.encoder, text, result.tower.doc_vectors(), k=k,
-                       query_head=result.tower.query_from_features)

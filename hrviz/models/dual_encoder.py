@@ -13,14 +13,13 @@ another hierarchy (:meth:`DualEncoder.check_hierarchy`).
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
 
-from .errors import InputError
+from ..errors import InputError
+from .files import check_trained_on, open_model_file, write_model_file
 
 
 class DualEncoder(torch.nn.Module):
@@ -93,61 +92,18 @@ class DualEncoder(torch.nn.Module):
         m.meta = {**meta, "params": json.loads(meta.get("params", "{}"))}
         return m
 
+    @classmethod
+    def from_vectors(cls, q: np.ndarray, d: np.ndarray, *, normalize: bool = True) -> "DualEncoder":
+        """A dual encoder whose tables are copies of given vectors ``q`` and ``d`` (n, dim): what
+        a text run or a set of loaded vectors saves, so every page reads it as a table run."""
+        q, d = np.asarray(q, np.float32), np.asarray(d, np.float32)
+        if q.ndim != 2 or q.shape != d.shape:
+            raise InputError(f"query and document vectors must be two (n, dim) arrays of one shape, "
+                             f"got {q.shape} and {d.shape}")
+        m = cls(q.shape[0], q.shape[1], normalize=normalize)
+        m.load_state({"q": torch.from_numpy(q.copy()), "d": torch.from_numpy(d.copy())})
+        return m
+
     def check_hierarchy(self, hierarchy_hash: str, where: str = "model") -> None:
         """Refuse to apply a model to a hierarchy other than the one it was trained on."""
         check_trained_on(self.meta, hierarchy_hash, where)
-
-
-def write_model_file(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, str],
-                     params: dict | None = None) -> dict:
-    """Save ``tensors`` with ``meta`` (strings) and ``params`` (as JSON) to a safetensors file,
-    its folder made; returns the meta with ``params`` as a dict. Shared by every model kind's
-    ``save``."""
-    from safetensors.torch import save_file
-
-    from .write_errors import writing
-
-    path = Path(path)
-    meta = {**meta, "params": json.dumps(params or {}, default=_json_default)}
-    with writing(path, "the model file"):  # a full disk or a read-only folder: one line, exit 2
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(path), metadata=meta)
-    return {**meta, "params": params or {}}
-
-
-@contextmanager
-def open_model_file(path: str | Path) -> Iterator:
-    """safetensors' ``safe_open`` on a model file; a missing or unreadable file (or a read inside
-    the block that fails) is an :class:`InputError`. Shared by every model kind's ``load``."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            yield f
-    except FileNotFoundError:
-        raise InputError("model file not found", where=str(path)) from None
-    except Exception as e:  # safetensors raises its own error types for junk
-        raise InputError(f"not a readable hrviz model file ({e})", where=str(path),
-                         hint="choose a .safetensors file saved by hrviz") from None
-
-
-def check_trained_on(meta: dict, hierarchy_hash: str, where: str = "model") -> None:
-    """Refuse a model (its file's ``meta``) on a hierarchy other than the one it was trained on."""
-    mine = meta.get("hierarchy_hash")
-    if mine and mine != hierarchy_hash:
-        raise InputError(
-            f"this model was trained on another hierarchy ({meta.get('source')}, hash {mine}) "
-            f"than the one loaded (hash {hierarchy_hash})",
-            where=where,
-            hint="load the hierarchy the model was trained on, or train a new model",
-        )
-
-
-def _json_default(x):
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating,)):
-        return float(x)
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    return str(x)

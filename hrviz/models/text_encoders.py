@@ -3,12 +3,13 @@
 :func:`get_encoder` turns a name (see :data:`ENCODERS`) into a loaded :class:`TextEncoder`, once
 per process; :func:`available_encoders` says which can load here without loading them. Nothing
 downloads: a missing package or model file is an :class:`InputError` that says what is missing,
-where it was looked for and how to install it. :mod:`hrviz.encoders.text` re-exports all of this.
+where it was looked for and how to install it. Node text and zero-shot evaluation: :mod:`hrviz.models.text`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import zlib
@@ -190,8 +191,6 @@ def get_encoder(spec: str) -> TextEncoder:
 
 def available_encoders() -> dict[str, bool]:
     """Which bundled encoders can load here (name -> bool), without loading the heavy ones."""
-    import importlib.util
-
     return {"hashing": True,
             "wordllama": importlib.util.find_spec("wordllama") is not None,
             "model2vec": importlib.util.find_spec("model2vec") is not None

@@ -1,8 +1,8 @@
 """The Poincaré ball's geometry: distance with its analytic gradient, projection, lifted features.
 
 The maths (why the lifted features rank documents exactly as the distance does, the
-gradient of Nickel & Kiela's eq. 4) is in the docstring of :mod:`hrviz.encoders.poincare`.
-The model (:mod:`.poincare_model`) and the training loop (:mod:`.poincare_fit`) use these.
+gradient of Nickel & Kiela's eq. 4) is in the docstring of :mod:`hrviz.models.poincare`.
+The model (:mod:`.poincare`) and the training loop (:mod:`.poincare_fit`) use these.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 
-def _dist_grad(u: torch.Tensor, v: torch.Tensor, need_grad: bool = True):
+def dist_grad(u: torch.Tensor, v: torch.Tensor, need_grad: bool = True):
     """Poincaré distance of u and v (broadcast over leading dims) and its gradients.
 
     Returns ``(dist, du, dv)``: ``du = d dist / d u`` (Nickel & Kiela eq. 4), same for v,
@@ -40,7 +40,7 @@ def _dist_grad(u: torch.Tensor, v: torch.Tensor, need_grad: bool = True):
 class _PoincareDistance(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, v):
-        dist, du, dv = _dist_grad(u, v)
+        dist, du, dv = dist_grad(u, v)
         ctx.save_for_backward(du, dv)
         ctx.shapes = (u.shape, v.shape)
         return dist
@@ -66,7 +66,7 @@ def _sum_to(g: torch.Tensor, shape) -> torch.Tensor:
 def poincare_distance(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Hyperbolic distance of points of the Poincaré ball, broadcast over leading dims.
 
-    Differentiable (analytic gradient, :func:`_dist_grad`). Example::
+    Differentiable (analytic gradient, :func:`dist_grad`). Example::
 
         >>> u = torch.tensor([[0.0, 0.0]]); v = torch.tensor([[0.5, 0.0]])
         >>> round(float(poincare_distance(u, v)), 4)   # 2 artanh(0.5)

@@ -31,14 +31,20 @@ from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing as mp
 import os
 import tomllib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from ..errors import InputError
-from .config import TrainConfig
+import pandas as pd
+
+from .errors import InputError
+from .experiment import run_training
+from .sources import load_source
+from .store import Store
+from .training import TrainConfig, apply_threads
 
 _FIELDS = {f.name for f in fields(TrainConfig)}
 
@@ -132,8 +138,6 @@ def finished_cells(store, name: str) -> dict[str, int]:
 
 def sweep_runs(store, name: str):
     """Every run of sweep ``name`` with its cell settings as columns (a pandas DataFrame)."""
-    import pandas as pd
-
     df = store.query(
         "SELECT run_id, status, overall, \"min\", seconds, recall_by_distance, "
         "json_extract_string(params, '$.sweep.cell') AS cell FROM runs "
@@ -173,11 +177,6 @@ def varying_keys(cells, ignore: tuple[str, ...] = ("seed",)) -> list[str]:
 
 def _train_cell(db: str, name: str, cell: Cell) -> int:
     """Train one cell in this process (a worker of the pool, or the caller)."""
-    from ..experiment import run_training
-    from ..sources import load_source
-    from ..store import Store
-    from .loop import apply_threads
-
     h = load_source(cell.source)
     resolved = cell.config.resolved(h)
     apply_threads(resolved)
@@ -196,7 +195,6 @@ def run_sweep(spec: SweepSpec, db: str, *, jobs: int | None = None, progress=Non
     cell is recorded (its run is marked failed in the store) and the others go on.
     ``progress(done, total)`` is called after each cell.
     """
-    from ..store import Store
 
     with Store(db) as store:
         done = finished_cells(store, spec.name)
@@ -219,8 +217,6 @@ def run_sweep(spec: SweepSpec, db: str, *, jobs: int | None = None, progress=Non
         for cell in todo:
             record(cell, lambda cell=cell: _train_cell(db, spec.name, cell))
         return out
-    import multiprocessing as mp
-
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
         futures = {pool.submit(_train_cell, db, spec.name, c): c for c in todo}
         for fut in as_completed(futures):

@@ -39,10 +39,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..evaluate import evaluate
 from ..hierarchy import Hierarchy
-from .text_models import (  # noqa: F401 - the encoders, re-exported: one import for callers
-    ENCODERS, MODEL2VEC_DIR, HashingEncoder, Model2VecEncoder, SentenceTransformerEncoder, TextEncoder,
-    WordLlamaEncoder, available_encoders, get_encoder)
+from .text_encoders import TextEncoder, get_encoder
 
 
 class _DefaultCache:
@@ -225,8 +224,6 @@ def zero_shot(h: Hierarchy, encoder: TextEncoder | str, *, max_distance: int | N
         style: node text style (:func:`node_texts`). cache_dir: embedding cache (None: off).
         queries: node ids to evaluate (optional, default all). ranks: also mean rank and MAP.
     """
-    from ..evaluate import evaluate
-
     t0 = time.perf_counter()
     enc = get_encoder(encoder)
     x = node_features(h, enc, style=style, cache_dir=cache_dir)
@@ -241,7 +238,7 @@ def search_text(encoder: TextEncoder | str, text: str, doc_vecs: np.ndarray, k: 
 
     Zero-shot: the text's unit embedding against ``doc_vecs`` (cosine when those are unit). With
     a trained tower pass ``query_head`` (a callable from features (1, D) to query vectors), e.g.
-    :meth:`hrviz.encoders.text_tower.TextTower.query_from_features`.
+    :meth:`hrviz.models.text_tower.TextTower.query_from_features`.
     """
     q = encode_free_text(encoder, [text])
     if query_head is not None:

@@ -2,23 +2,24 @@
 
 :func:`fit_poincare` follows Nickel & Kiela (2017) and their released code; the recipe (loss,
 burn-in, the Riemannian gradient, the optional long-distance finetune with checkpoint
-selection) is described in the docstring of :mod:`hrviz.encoders.poincare`. Running a fit as a
-stored run (CLI and app) is :mod:`hrviz.encoders.poincare_run`.
+selection) is described in the docstring of :mod:`hrviz.models.poincare`. Running a fit as a
+stored run (CLI and app) is :mod:`hrviz.kinds.poincare`.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Callable
 
 import numpy as np
 import torch
 
 from ..errors import InputError
+from ..evaluate import evaluate
 from ..hierarchy import Hierarchy
-from .poincare_ball import _dist_grad, project
-from .poincare_model import PoincareModel
+from .poincare_ball import dist_grad, project
+from .poincare import PoincareModel
 
 
 @dataclass
@@ -53,7 +54,10 @@ class PoincareConfig:
     select_by: str = "overall"
     eval_queries: int = 3000
 
-    def __post_init__(self):
+    def resolved(self, h: Hierarchy | None = None) -> "PoincareConfig":
+        """A checked copy (an InputError names the first bad field); the same for every hierarchy,
+        ``h`` is taken as by :meth:`hrviz.training.TrainConfig.resolved`. :func:`fit_poincare`
+        and the run pipeline call it."""
         for name in ("dim", "epochs", "batch", "negatives"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -67,6 +71,7 @@ class PoincareConfig:
             raise InputError(f"finetune_min_distance must be >= 1, got {self.finetune_min_distance}")
         if self.select_by not in ("overall", "min", "mean"):
             raise InputError(f"select_by must be overall, min or mean, got {self.select_by!r}")
+        return replace(self)
 
     def params(self) -> dict:
         """What a stored run records: the model kind, the fields every run has, and this config."""
@@ -128,7 +133,7 @@ class NegativeSampler:
         return neg, ~bad
 
 
-def _step(x: torch.Tensor, u: torch.Tensor, v: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor,
+def sgd_step(x: torch.Tensor, u: torch.Tensor, v: torch.Tensor, neg: torch.Tensor, ok: torch.Tensor,
           lr: float, eps: float) -> float:
     """One Riemannian SGD step on the batch of pairs (u, v) with negatives ``neg``; the loss.
 
@@ -137,7 +142,7 @@ def _step(x: torch.Tensor, u: torch.Tensor, v: torch.Tensor, neg: torch.Tensor, 
     cand = torch.cat([v[:, None], neg], 1)  # (B, 1 + K): the positive first
     xu = x[u]  # (B, d)
     xc = x[cand]  # (B, 1 + K, d)
-    dist, du, dc = _dist_grad(xu[:, None, :], xc)  # (B, 1+K), (B, 1+K, d), (B, 1+K, d)
+    dist, du, dc = dist_grad(xu[:, None, :], xc)  # (B, 1+K), (B, 1+K, d), (B, 1+K, d)
     logits = (-dist).masked_fill(torch.cat([torch.zeros_like(ok[:, :1]), ~ok], 1), float("-inf"))
     logp = torch.log_softmax(logits, 1)  # (B, 1 + K)
     loss = -float(logp[:, 0].sum())
@@ -166,14 +171,12 @@ def _epoch(x, pairs_u, pairs_v, sampler, cfg, lr, g, stop) -> float:
         b = perm[lo: lo + cfg.batch]
         u, v = pairs_u[b], pairs_v[b]
         neg, ok = sampler.sample(u, cfg.negatives, g)
-        total += _step(x, u, v, neg, ok, lr, cfg.eps)
+        total += sgd_step(x, u, v, neg, ok, lr, cfg.eps)
     return total / max(1, len(perm))
 
 
 def evaluate_poincare(model: PoincareModel, closure, **kw):
     """:func:`hrviz.evaluate.evaluate` on the lifted features (exactly the distance ranking)."""
-    from ..evaluate import evaluate
-
     return evaluate(model.query_vectors(), model.doc_vectors(), closure, **kw)
 
 
@@ -186,7 +189,7 @@ def fit_poincare(h: Hierarchy, cfg: PoincareConfig | None = None, *,
     ``epoch``, ``stage``, ``loss``, ``seconds``) or "recall" (finetune validation));
     ``stop`` (a ``threading.Event``) ends training early with a consistent model.
     """
-    cfg = cfg or PoincareConfig()
+    cfg = (cfg or PoincareConfig()).resolved(h)
     emit = callback or (lambda e: None)
     before = torch.get_num_threads()
     if cfg.threads:
