@@ -38,6 +38,8 @@ from .base import Final, Fitted, RunRow
 
 #: the ``--encoder`` value that means "no text encoder": the lookup-table dual encoder
 LOOKUP = "lookup"
+#: a text tower's main-stage steps when the run leaves them unset (and the tables' rule asks for more)
+TOWER_STEPS = 2000
 
 
 def encoder_spec(name: str | None) -> str | None:
@@ -77,7 +79,13 @@ class TextRunConfig:
         if self.zero_shot and self.holdout_nodes:
             raise InputError("zero-shot runs train nothing: there is nothing to hold out",
                              hint="drop --holdout-nodes, or train a tower (hrviz train --encoder ...)")
-        return replace(self, tower=self.tower.resolved(h))
+        train = self.train
+        if train is not None and train.steps is None and h is not None:
+            # a tower's step costs the heads' passes over every node's features as well: at most
+            # TOWER_STEPS (the grid's choice on WordNet, bench/results/text.md), fewer where the
+            # tables' rule (about 200 epochs) asks for fewer
+            train = replace(train, steps=min(TOWER_STEPS, train.resolved(h).steps))
+        return replace(self, train=train, tower=self.tower.resolved(h))
 
 
 def tower_path(model_path: str | Path) -> Path:

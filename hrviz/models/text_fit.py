@@ -48,12 +48,15 @@ from .text_tower import HEADS, TextTower
 
 @dataclass
 class TowerConfig:
-    """The tower's own knobs (the rest is :class:`TrainConfig`)."""
+    """The tower's own knobs (the rest is :class:`TrainConfig`). The defaults are the measured
+    grid's choice on WordNet (bench/results/text.md): linear heads generalise to held-out leaves
+    as well as the MLP at a fraction of its cost, and residual dropout 0.25 keeps the seen nodes'
+    distance 0 (60.7%) above dropout 0.5's (36.4%) at the same held-out recall."""
 
-    head: str = "mlp"            # linear | mlp
+    head: str = "linear"         # linear | mlp
     hidden: int = 512            # MLP hidden width
     residual: bool = True        # per-node residual tables
-    residual_dropout: float = 0.5
+    residual_dropout: float = 0.25
     head_lr: float = 2e-3        # Adam lr of the heads in the main stage
     style: str = "label-description"
 
