@@ -24,7 +24,6 @@ def _add_info(sub) -> None:
 
 
 def _cmd_info(args) -> int:
-
     h = load_source(args.source)
     info = h.info(args.max_distance)
     if args.json:

@@ -46,7 +46,6 @@ def register(sub) -> None:
 
 
 def _cmd_geometry(args) -> int:
-
     if args.dim is not None and args.dim < 1:
         raise InputError(f"--dim must be >= 1, got {args.dim}", hint="e.g. --dim 64")
     if args.trials is not None and args.trials < 1:

@@ -22,7 +22,6 @@ FLAGS = (("epochs", "epochs"), ("burn_in", "burn_in"), ("finetune_epochs", "fine
 
 
 def cmd_train_poincare(args) -> int:
-
     kw = {"dim": args.dim, "seed": args.seed, "max_distance": args.max_distance, "threads": args.threads or 1}
     for flag, key in FLAGS:
         if getattr(args, flag, None) is not None:

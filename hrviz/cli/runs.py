@@ -53,7 +53,6 @@ def _config_args(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub) -> None:
-
     p = sub.add_parser("train", help="train a dual encoder and store the run")
     p.add_argument("source", help="tree:H=4,W=5 | dag:... | wordnet | wordnet:SYNSET | FILE")
     p.add_argument("--dim", type=int, default=None,
@@ -165,8 +164,6 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-
-
     k = args.k
     if k != "auto":
         try:
@@ -212,8 +209,6 @@ def _eval_sampled(args, k, device: str, t0: float) -> int:
 
 
 def cmd_runs(args) -> int:
-
-
     if not Path(args.db).exists():
         rows = []
     else:

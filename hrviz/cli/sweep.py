@@ -25,7 +25,6 @@ def register(sub) -> None:
 
 
 def cmd_sweep(args) -> int:
-
     spec = load_spec(args.spec)
     if args.device is not None:
 

@@ -104,7 +104,6 @@ def _print(res: dict) -> None:
 
 
 def cmd_encode(args) -> int:
-
     if encoder_spec(args.encoder) is None:
         raise InputError("encode needs a text encoder, not lookup tables",
                          hint="--encoder wordllama | model2vec | hashing | st:MODEL")
@@ -144,9 +143,6 @@ def cmd_train_text(args) -> int:
 
 
 def cmd_query(args) -> int:
-
-
-
     check_text(args.text, where="query text")  # bad text fails before anything loads
     if args.k < 1:
         raise InputError(f"--k must be at least 1, got {args.k}")
