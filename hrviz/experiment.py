@@ -53,14 +53,16 @@ def _final_eval(h: Hierarchy, cfg: TrainConfig, q: np.ndarray, d: np.ndarray, *,
     from .evaluate import evaluate
     from .pairs import split_pairs
 
-    split = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed)
+    split = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed,
+                        queries=getattr(cfg, "queries", None) or "all")
     mask = split.eval_mask()
     from .training.device import evaluate_on_device, resolve_device
 
+    qs = split.query_nodes  # None: every node is a query
     if resolve_device(getattr(cfg, "device", "cpu")) == "cuda":  # chunked Q @ D.T + topk on the GPU
-        ev = evaluate_on_device(q, d, split.train.closure, device="cuda", k=k, pair_mask=mask)
+        ev = evaluate_on_device(q, d, split.train.closure, device="cuda", k=k, queries=qs, pair_mask=mask)
     else:
-        ev = evaluate(q, d, split.train.closure, k=k, pair_mask=mask)
+        ev = evaluate(q, d, split.train.closure, k=k, queries=qs, pair_mask=mask)
     return ev, ("heldout" if mask is not None else "all"), split.train.closure
 
 
