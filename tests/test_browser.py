@@ -83,7 +83,7 @@ def test_every_page_renders_without_an_exception(page, streamlit_server):
     # the sidebar lists every page and shows the active hierarchy
     nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
     assert all(t in nav for t in seen)
-    assert "781 nodes" in page.locator('[data-testid="stSidebar"]').inner_text()
+    assert "156 nodes" in page.locator('[data-testid="stSidebar"]').inner_text()
 
 
 def _progress_text(page) -> str:

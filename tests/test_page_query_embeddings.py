@@ -50,7 +50,7 @@ def demo(app_env):
     store = get_store()
     runs = store.runs(status="finished")
     rid = int(runs[(runs["name"] == "demo") & (runs["recipe"] == "standard")]["run_id"].iloc[-1])
-    return store, rid, load_source("tree:H=4,W=5")
+    return store, rid, load_source("tree:H=5,W=5")
 
 
 # ----------------------------------------------------------------------------- Query inspector
@@ -126,11 +126,11 @@ def test_query_deep_link_opens_that_query(demo):
 
 def test_pages_refuse_a_model_of_another_hierarchy(tmp_path, monkeypatch):
     db = tmp_path / "mismatch.duckdb"
-    trained_on, claimed = load_source("tree:H=2,W=3"), load_source("tree:H=2,W=2")
+    trained_on, claimed = load_source("tree:H=3,W=3"), load_source("tree:H=3,W=2")
     path = DualEncoder(trained_on.n, 3, seed=0).save(tmp_path / "m.safetensors", hierarchy_hash=trained_on.hash,
-                                                     source="tree:H=2,W=3")
+                                                     source="tree:H=3,W=3")
     with Store(db) as store:
-        rid = store.create_run(source="tree:H=2,W=2", hierarchy_hash=claimed.hash, recipe="standard",
+        rid = store.create_run(source="tree:H=3,W=2", hierarchy_hash=claimed.hash, recipe="standard",
                                dim=3, seed=0, params={})
         store.set_model_path(rid, str(path))
         store.finish_run(rid, status="finished", summary={"overall": 0.5})

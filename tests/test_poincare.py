@@ -69,7 +69,7 @@ def test_ball_constraint_after_every_step():
     for _ in range(30):  # a huge lr throws points at the boundary
         P._step(x, u, v, neg, ok, 50.0, 1e-5)
         assert float(x.norm(dim=1).max()) <= 1 - 1e-5 + 1e-12
-    h = load_source("tree:H=2,W=3")
+    h = load_source("tree:H=3,W=3")
     r = P.fit_poincare(h, P.PoincareConfig(dim=2, epochs=3, burn_in=1, lr=5.0, batch=4))
     assert float(r.model.x.norm(dim=1).max()) <= 1 - 1e-5 + 1e-12
 
@@ -87,7 +87,7 @@ def test_lifted_dot_product_ranks_like_distance():
 
 
 def test_small_tree_reconstructed_at_d2(tmp_path):
-    h = load_source("tree:H=2,W=3")
+    h = load_source("tree:H=3,W=3")
     r = P.fit_poincare(h, P.PoincareConfig(dim=2, epochs=200, burn_in=10, seed=0))
     ev = P.evaluate_poincare(r.model, h.closure())
     assert ev.map >= 0.95
@@ -104,14 +104,14 @@ def test_small_tree_reconstructed_at_d2(tmp_path):
 
 
 def test_finetune_stage_keeps_best_checkpoint():
-    h = load_source("tree:H=3,W=3")
+    h = load_source("tree:H=4,W=3")
     r = P.fit_poincare(h, P.PoincareConfig(dim=2, epochs=5, burn_in=2, finetune_epochs=3))
     recalls = [e for e in r.history if e["kind"] == "recall"]
     assert len(recalls) == 4 and r.best_epoch in range(4)
 
 
 def test_negatives_are_never_relevant():
-    h = load_source("tree:H=3,W=3")
+    h = load_source("tree:H=4,W=3")
     c = h.closure()
     s = P.NegativeSampler(h, c, retries=10)
     q = torch.arange(h.n)
@@ -135,7 +135,7 @@ def test_cli_train_and_eval_a_poincare_run(tmp_path, capsys):
     from hrviz.cli import main
 
     db = str(tmp_path / "r.duckdb")
-    assert main(["train", "tree:H=2,W=3", "--model", "poincare", "--dim", "2", "--epochs", "100",
+    assert main(["train", "tree:H=3,W=3", "--model", "poincare", "--dim", "2", "--epochs", "100",
                  "--db", db, "--json"]) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["model"] == "poincare" and res["dim"] == 2 and res["map"] >= 0.9
