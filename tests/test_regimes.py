@@ -12,6 +12,7 @@ from hrviz.model import DualEncoder
 from hrviz.pairs import GroupedSampler, all_pairs, regular_sampler
 from hrviz.sources import perfect_tree, random_dag
 from hrviz.training import REGIMES, SoftmaxLoss, TrainConfig, fit, make_optimizer, table_step
+from hrviz.training.config import regime_values
 
 
 def brute_in_batch(model, closure, queries, positives, T, masking):
@@ -148,10 +149,14 @@ def test_unknown_pair_draw_is_a_clear_error():
 
 # ----- presets -------------------------------------------------------------------------------
 def test_regime_presets_fill_fields_and_explicit_values_override():
-    h = perfect_tree(3, 2)
+    h = random_dag(nodes=40, depth=3, seed=0)  # not a synthetic tree: the general presets
     paper = TrainConfig(regime="paper").resolved(h)
     for name, value in REGIMES["paper"].items():
-        assert getattr(paper, name) == value
+        if value is not None:  # None: filled from the hierarchy's size (steps, long threshold)
+            assert getattr(paper, name) == value, name
+    tree = TrainConfig(regime="paper").resolved(perfect_tree(3, 2))  # tree:...: PAPER_TREE on top
+    for name, value in regime_values("paper", perfect_tree(3, 2)).items():
+        assert getattr(tree, name) == value, name
     exact = TrainConfig().resolved(h)
     assert (exact.regime, exact.masking, exact.negatives) == ("exact", "hierarchy", "full")
     mixed = TrainConfig(regime="paper", masking="hierarchy", lr=0.2).resolved(h)
