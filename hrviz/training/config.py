@@ -15,6 +15,10 @@ explicitly (a CLI flag, a Train page control) overrides it:
 - ``paper``: the regime in which standard training loses the far ancestors and
   pretrain-finetune brings them back; the preset is the recipe study's choice
   (``bench/recipes.py``, ``bench/results/recipes.md``).
+  On the paper's synthetic trees (SOURCE ``tree:H=..,W=..``) the values of :data:`PAPER_TREE`
+  apply on top (:func:`regime_values`): the leaves as queries, distances 0-2, per-document
+  pairs, free norms scored dot / T, and an anchored, masked finetune: the setting that
+  reproduces the paper's synthetic table at d=3 (``bench/synthetic_paper.py``).
 
 ``None`` fields outside the regime are filled from the hierarchy's size by
 :meth:`TrainConfig.resolved`.
