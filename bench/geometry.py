@@ -7,7 +7,8 @@ dual encoders) as the hierarchy grows, against the paper's slopes.
 Writes bench/results/geometry.md (tables, fits, settings, seconds), geometry.csv (one row per
 hierarchy x method x seed group; the Geometry page reads it) and geometry_H.png/geometry_W.png.
 
-- Study "H": perfect trees with W = 2 and H varying; study "W": H = 4 and W varying; a few
+- H counts levels (the paper's convention: tree:H=4,W=5 is 156 nodes, s = H relevant documents
+  per leaf). Study "H": perfect trees with W = 2 and H varying; study "W": H = 4 and W varying; a few
   random DAGs and a WordNet subtree.
 - construction-global: smallest d at which ONE threshold separates every relevant pair from
   every irrelevant pair (global margin > 0) in >= 90% of T trials: the theorem's claim.
@@ -44,15 +45,15 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"
 PAPER_H, PAPER_W = geometry.PAPER_SLOPE_H, geometry.PAPER_SLOPE_LOGW
 
-FULL = dict(heights=(2, 3, 4, 5, 6, 7, 8), width_fixed=2, widths=(2, 3, 4, 5, 6, 7), height_fixed=4,
+FULL = dict(heights=(3, 4, 5, 6, 7, 8, 9), width_fixed=2, widths=(2, 3, 4, 5, 6, 7), height_fixed=4,
             dags=("dag:n=500,depth=4,parents=2,p=0.3,seed=0", "dag:n=1000,depth=4,parents=2,p=0.2,seed=2",
                   "wordnet:mammal.n.01"),
             trials=10, groups=3, seed=0,
-            learned_heights=(2, 3, 4, 5, 6), learned_widths=(2, 3, 4, 5),
+            learned_heights=(3, 4, 5, 6, 7), learned_widths=(2, 3, 4, 5),
             learned_dags=("dag:n=500,depth=4,parents=2,p=0.3,seed=0",), learned_max_dim=64)
-QUICK = dict(heights=(2, 3, 4, 5), width_fixed=2, widths=(2, 3, 4), height_fixed=4,
+QUICK = dict(heights=(3, 4, 5, 6), width_fixed=2, widths=(2, 3, 4), height_fixed=4,
              dags=("dag:n=500,depth=4,parents=2,p=0.3,seed=0",), trials=5, groups=2, seed=0,
-             learned_heights=(2, 3), learned_widths=(2,), learned_dags=(), learned_max_dim=32)
+             learned_heights=(3, 4), learned_widths=(2,), learned_dags=(), learned_max_dim=32)
 
 
 def log(msg: str) -> None:
@@ -122,7 +123,7 @@ def plot(frame: pd.DataFrame, fits: list[dict], study: str, path: Path) -> None:
     if study == "H":
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel(f"height H (log), W = {int(part['W'].iloc[0])}")
+        ax.set_xlabel(f"levels H (log), W = {int(part['W'].iloc[0])}")
         ax.set_xticks(sorted(part["H"].unique()))
         ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
     else:
@@ -150,7 +151,7 @@ def _heuristic_slopes(cfg: dict) -> list[str]:
 def _slope_s(frame: pd.DataFrame, method: str) -> float:
     part = frame[(frame["study"] == "H") & (frame["method"] == method) & (frame["min_dim"] > 0)]
     mean = part.groupby("H")["min_dim"].mean()
-    return geometry.fit_line(np.log(mean.index.to_numpy() + 1.0), np.log(mean.to_numpy()))[0]
+    return geometry.fit_line(np.log(mean.index.to_numpy() - 1.0), np.log(mean.to_numpy()))[0]
 
 
 def notes(frame: pd.DataFrame, fits: list[dict], cfg: dict) -> list[str]:
@@ -165,17 +166,18 @@ def notes(frame: pd.DataFrame, fits: list[dict], cfg: dict) -> list[str]:
     L = ["## Reading", "",
          f"- **H (log-log).** Ours {gh['slope']:.2f} (seed groups {gh['group_min']:.2f}-{gh['group_max']:.2f}) "
          f"against the paper's {PAPER_H} and the theory's 2, over H = {min(cfg['heights'])}..{max(cfg['heights'])}. "
-         f"A query has s = H + 1 relevant documents and the slope against log(H+1) is "
+         f"H counts levels as in the paper, so a leaf has s = H relevant documents; against the leaves' "
+         f"depth H - 1 (the edge convention hrviz used before) the slope is "
          f"{_slope_s(frame, 'construction-global'):.2f} (the heuristic estimate on the same grid: {hs}). "
-         "On such a short range the fitted exponent depends on the convention (H or s = H + 1) and on "
-         "lower-order terms as much as on the leading H²; which convention the paper fitted is not published.",
+         "On such a short range the fitted exponent depends on the convention (H or H - 1) and on "
+         "lower-order terms as much as on the leading H².",
          f"- **W (d against ln W, H = {H}).** Ours {gw['slope']:.0f} with one global threshold "
          f"(groups {gw['group_min']:.0f}-{gw['group_max']:.0f})"
          + (f", {qw['slope']:.0f} with a threshold per query" if qw else "")
          + f", against the paper's {PAPER_W} and H² = {H * H}. The least-squares c·H²·ln W curve (dashed) "
          f"has c = {gw['scale']:.1f}, not 1: one threshold must clear the largest of ~n² irrelevant Gaussian "
-         "scores, about √(2 ln n²) = √(4 H ln W) noise units, so d ≈ s·(√(4 H ln W) + ...)² has a slope "
-         f"of about 4 H (H+1) = {4 * H * (H + 1)} plus cross terms; the heuristic estimate on the same grid "
+         "scores, about √(2 ln n²) = √(4 (H-1) ln W) noise units (n ~ W^(H-1)), so d ≈ s·(√(4 (H-1) ln W) + ...)² "
+         f"with s = H has a slope of about 4 H (H-1) = {4 * H * (H - 1)} plus cross terms; the heuristic estimate on the same grid "
          f"gives {ws}. We cannot reproduce {PAPER_W} with this construction and criterion; the paper does "
          'not publish its criterion for "works".',
          ]
@@ -227,8 +229,8 @@ def report(frame: pd.DataFrame, fits: list[dict], cfg: dict, seconds: dict, quic
     # the same fits on the heuristic estimate (explicit constants) over the same grids
     L += ["", "Same grids, other references: the heuristic estimate below (Gaussian maxima, explicit "
           "constants) gives " + ", ".join(_heuristic_slopes(cfg)) + "; "
-          "and since s = H + 1 relevant documents per query, " + ", ".join(
-              f"{m}: slope of log d vs log(H+1) = {_slope_s(frame, m):.2f}"
+          "and against the leaves' depth H - 1 (the edge convention), " + ", ".join(
+              f"{m}: slope of log d vs log(H-1) = {_slope_s(frame, m):.2f}"
               for m in ("construction-global", "construction-query")) + "."]
     L += ["", "Scaled theory curve d ≈ c·H²·ln W (least squares on the group means): " + ", ".join(
         f"{f['study']}/{f['method']}: c = {f['scale']:.1f}" for f in fits) + ".", ""]

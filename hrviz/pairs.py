@@ -9,6 +9,11 @@ Evaluation modes (docs/science-notes.md, Definitions):
 - ``generalisation``: a seeded fraction of the pairs with distance >= 1 is held out of
   training and evaluated; self pairs always stay in training.
 
+Query nodes (``queries``): every node (``"all"``, the default) or only the leaves
+(``"leaves"``: the paper's synthetic tree, where a leaf retrieves itself and its ancestors).
+With leaves, training pairs are the leaves' pairs only and :attr:`Split.query_nodes` names the
+queries evaluation counts; every node is still a document.
+
 Samplers draw batches of pair indices (into :class:`Pairs` arrays), seeded:
 - :class:`UniformSampler` ("regular", ``pairs="uniform"``): uniform over training pairs;
 - :class:`GroupedSampler` (``pairs="per-query"`` / ``"per-document"``): a query (or a
@@ -67,6 +72,7 @@ class Split:
     train: Pairs
     eval: Pairs
     mode: str
+    query_nodes: np.ndarray | None = None  # the nodes that are queries (None: all nodes)
 
     def eval_mask(self) -> np.ndarray | None:
         """Bool over the closure's pairs: which ones are evaluated (None: all of them)."""
@@ -81,17 +87,34 @@ class Split:
         return mask
 
 
-def all_pairs(h: Hierarchy, max_distance: int | None = None) -> Pairs:
+def query_nodes(h: Hierarchy, queries: str = "all") -> np.ndarray | None:
+    """The nodes that are queries: None for ``"all"``, the leaves for ``"leaves"``."""
+    if queries == "all":
+        return None
+    if queries == "leaves":
+        return np.asarray(h.leaves, dtype=np.int64)
+    raise InputError(f"unknown query set {queries!r}", hint="use all or leaves")
+
+
+def all_pairs(h: Hierarchy, max_distance: int | None = None, queries: str = "all") -> Pairs:
+    """Every relevant pair within the cap; with ``queries="leaves"`` the leaves' pairs only."""
     c = h.closure(max_distance)
-    return Pairs(c, c.query, c.doc, c.distance)
+    nodes = query_nodes(h, queries)
+    if nodes is None:
+        return Pairs(c, c.query, c.doc, c.distance)
+    keep = np.zeros(h.n, dtype=bool)
+    keep[nodes] = True
+    m = keep[c.query]
+    return Pairs(c, c.query[m], c.doc[m], c.distance[m])
 
 
 def split_pairs(h: Hierarchy, max_distance: int | None = None, *, mode: str = "reconstruction",
-                holdout: float = 0.1, seed: int = 0) -> Split:
+                holdout: float = 0.1, seed: int = 0, queries: str = "all") -> Split:
     """Training and evaluation pairs for a mode (see the module docstring)."""
-    p = all_pairs(h, max_distance)
+    p = all_pairs(h, max_distance, queries)
+    nodes = query_nodes(h, queries)
     if mode == "reconstruction":
-        return Split(p, p, mode)
+        return Split(p, p, mode, nodes)
     if mode != "generalisation":
         raise InputError(f"unknown evaluation mode {mode!r}", hint="use reconstruction or generalisation")
     if not 0 < holdout < 1:
@@ -99,7 +122,7 @@ def split_pairs(h: Hierarchy, max_distance: int | None = None, *, mode: str = "r
     rng = np.random.default_rng(seed)
     held = (rng.random(len(p)) < holdout) & (p.distance > 0)
     take = lambda m: Pairs(p.closure, p.query[m], p.doc[m], p.distance[m])  # noqa: E731
-    return Split(take(~held), take(held), mode)
+    return Split(take(~held), take(held), mode, nodes)
 
 
 class UniformSampler:

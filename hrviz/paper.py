@@ -7,7 +7,8 @@ the minimum over distances. Only the cells the paper reports are filled in.
 
 from __future__ import annotations
 
-# Synthetic perfect tree H=4, W=5, d=3 (overall recall; per-distance values where reported).
+# Synthetic perfect tree H=4, W=5, d=3 (overall recall; per-distance values where reported). H counts
+# levels, as in the paper and in hrviz's tree:H=..,W=..: 156 nodes; its tables report distances 0-2.
 SYNTHETIC = {
     "setting": {"source": "tree:H=4,W=5", "dim": 3},
     "standard": {"overall": 0.66, "recall_by_distance": {0: 1.0}},

@@ -153,12 +153,12 @@ def chapter_section(number: int, ch: story.Chapter) -> None:
 
 # ----- 1. the task
 st.header("1 · The task")
-small = load_hierarchy("tree:H=3,W=3")
+small = load_hierarchy("tree:H=4,W=3")
 leaves = [int(i) for i in small.leaves]
 c1, c2 = st.columns([1, 3])
 with c1:
     st.markdown(
-        "A perfect tree, 3 levels deep. Pick a query: it must score **itself and every "
+        "A perfect tree of 4 levels (the root, then 3 levels below it). Pick a query: it must score **itself and every "
         "ancestor** (orange) above every other node. The **distance** of a pair is the number "
         "of hops up; the root is the farthest ancestor."
     )

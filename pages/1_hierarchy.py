@@ -51,9 +51,10 @@ mode = st.radio("Source", MODES, key="h_mode", horizontal=True)
 spec = None
 if mode == "Synthetic tree":
     c1, c2 = st.columns(2)
-    H = c1.slider("Height H (leaves at depth H)", 1, 7, key="h_H")
+    H = c1.slider("Levels H (the paper's convention: root at depth 0, leaves at depth H-1)", 2, 8,
+                  key="h_H")
     W = c2.slider("Width W (children per inner node)", 2, 10, key="h_W")
-    n = sum(W**k for k in range(H + 1))
+    n = sum(W**k for k in range(H))
     if n > 300_000:
         st.warning(f"tree:H={H},W={W} has {n:,} nodes: too many to explore here; "
                    "pick a smaller tree (or use the command line).")

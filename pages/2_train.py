@@ -88,7 +88,7 @@ else:
                                      value=REGIMES[regime]["finetune_lr_ratio"], key="t_ratio",
                                      format_func=lambda v: f"{v:g}",
                                      help=TrainConfig.help("finetune_lr_ratio"))
-            ft_temp = st.number_input("Finetune temperature", 1.0, 5000.0, float(base.finetune_temperature),
+            ft_temp = st.number_input("Finetune temperature", 1.0, 5000.0, float(base.finetune_temperature or 500.0),
                                       step=50.0, key="t_ft_temp", help=TrainConfig.help("finetune_temperature"))
             dmax = max(1, min(max_distance or h.max_depth, h.max_depth))
             threshold = st.slider("Long-distance threshold", 1, dmax,

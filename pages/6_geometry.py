@@ -26,7 +26,7 @@ st.title("Geometry")
 st.markdown(
     "**What the theorem says.** A dual encoder *can* solve hierarchical retrieval exactly: if "
     "every query has at most *s* relevant documents among *m*, there are embeddings in "
-    "d = O(*s* log *m*) dimensions (for a perfect tree of height H and width W: O(H² log W)) and "
+    "d = O(*s* log *m*) dimensions (for a perfect tree of H levels and width W: O(H² log W)) and "
     "**one** score threshold that puts every relevant pair above it and every irrelevant pair "
     "below it. The proof builds them: every document gets a random Gaussian direction, and each "
     "query is the normalised sum of the directions of itself and its ancestors. Random directions "
@@ -44,7 +44,7 @@ def construction(source: str, dim: int, seed: int):
 
 @st.cache_data(show_spinner="No study results yet: computing a quick version (a few seconds)...")
 def quick_study() -> pd.DataFrame:
-    rows = geometry.study(heights=(2, 3, 4, 5), width_fixed=2, widths=(2, 3, 4, 5), height_fixed=4,
+    rows = geometry.study(heights=(3, 4, 5, 6), width_fixed=2, widths=(2, 3, 4, 5), height_fixed=4,
                           trials=3, groups=1, seed=0)
     return pd.DataFrame(rows, columns=geometry.STUDY_COLUMNS)
 
@@ -67,7 +67,7 @@ pick = st.radio("Hierarchy", choices, horizontal=True, key="geometry_mode",
                 help="The current hierarchy is the one chosen on the Hierarchy page.")
 if pick == "Perfect tree":
     c1, c2 = st.columns(2)
-    H = c1.slider("Height H", 1, 6, 4, key="geometry_H")
+    H = c1.slider("Levels H", 2, 7, 4, key="geometry_H")
     W = c2.slider("Width W", 2, 6, 5, key="geometry_W")
     source = f"tree:H={H},W={W}"
 else:

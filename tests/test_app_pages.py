@@ -157,7 +157,7 @@ def test_home_tells_the_story_from_the_stores_runs(app_env):
     assert caption.endswith("Black ticks: paper, full WordNet, d=64.")  # the paper's d=64 row
     # sidebar: the active hierarchy and run; the session starts on the small tree
     side = " ".join(c.value for c in at.sidebar.caption)
-    assert "781 nodes" in side and "finished" in side
+    assert "156 nodes" in side and "finished" in side
     assert at.session_state["source"] == "tree:H=4,W=5"
     # picking another query redraws the tree with it
     at.selectbox(key="home_query").set_value(at.selectbox(key="home_query").options[0]).run()
@@ -203,10 +203,10 @@ def test_home_rerun_button_trains_the_three_story_runs_again(app_env, store):
 
 def test_hierarchy_synthetic_sliders_change_the_active_source(app_env):
     at = app("pages/1_hierarchy.py")
-    assert metrics(at)["Nodes"] == "781"
-    at.slider(key="h_H").set_value(2).run()
+    assert metrics(at)["Nodes"] == "156"
+    at.slider(key="h_H").set_value(3).run()
     at.slider(key="h_W").set_value(3).run()
-    assert at.session_state["source"] == "tree:H=2,W=3"
+    assert at.session_state["source"] == "tree:H=3,W=3"
     m = metrics(at)
     assert (m["Nodes"], m["Edges"], m["Leaves"], m["Max depth"]) == ("13", "12", "9", "2")
     assert m["Ancestor pairs"] == "21"  # 12 at distance 1, 9 at distance 2
@@ -462,5 +462,5 @@ def test_projector_export_has_query_and_document_vectors(app_env, store):
         assert sorted(zf.namelist()) == [f"run{run_id}_metadata.tsv", f"run{run_id}_vectors.tsv"]
         vectors = zf.read(f"run{run_id}_vectors.tsv").decode().splitlines()
         meta = zf.read(f"run{run_id}_metadata.tsv").decode().splitlines()
-    assert len(vectors) == 2 * 781 and len(vectors[0].split("\t")) == 3  # d=3, queries + docs
-    assert meta[0] == "name\tlabel\tside\tdepth" and len(meta) == 2 * 781 + 1
+    assert len(vectors) == 2 * 156 and len(vectors[0].split("\t")) == 3  # d=3, queries + docs
+    assert meta[0] == "name\tlabel\tside\tdepth" and len(meta) == 2 * 156 + 1

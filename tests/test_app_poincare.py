@@ -21,7 +21,7 @@ from hrviz.sources import load_source
 from hrviz.store import Store
 from hrviz.training import TrainConfig
 
-SOURCE = "tree:H=3,W=3"  # 40 nodes, depth 3
+SOURCE = "tree:H=4,W=3"  # 40 nodes, depth 3
 TRAIN, RESULTS, EMBEDDINGS = "../pages/2_train.py", "../pages/3_results.py", "../pages/5_embeddings.py"
 
 

@@ -18,7 +18,7 @@ APP = str(ROOT / "app.py")
 SPEC = """
 name = "grid"
 [fixed]
-source = "tree:H=2,W=3"
+source = "tree:H=3,W=3"
 steps = 30
 finetune_steps = 10
 eval_every = 10

@@ -18,7 +18,7 @@ from hrviz.sources import load_source
 from hrviz.store import Store
 from hrviz.training import TrainConfig
 
-SOURCE = "tree:H=2,W=3"  # 13 nodes, 9 leaves
+SOURCE = "tree:H=3,W=3"  # 13 nodes, 9 leaves
 QUERY, TRAIN, RESULTS = "../pages/4_query.py", "../pages/2_train.py", "../pages/3_results.py"
 
 

@@ -89,7 +89,7 @@ def test_every_page_renders_without_an_exception(page, streamlit_server):
     # the sidebar lists every page (the app's own links; Streamlit's navigation stays hidden)
     assert sidebar_links(page) == [p.title for p in PAGES]
     assert page.locator('[data-testid="stSidebarNav"]').count() == 0
-    assert "781 nodes" in page.locator('[data-testid="stSidebar"]').inner_text()
+    assert "156 nodes" in page.locator('[data-testid="stSidebar"]').inner_text()
 
 
 def _progress_text(page) -> str:

@@ -11,7 +11,7 @@ from test_browser import IDLE, no_exception, open_page, settle
 
 pytestmark = pytest.mark.browser
 
-SOURCE = "tree:H=2,W=3"
+SOURCE = "tree:H=3,W=3"
 
 
 @pytest.fixture(scope="module")

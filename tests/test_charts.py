@@ -23,7 +23,7 @@ def _data(spec: dict, layer: dict, parent: dict | None = None) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def tree():
-    return perfect_tree(3, 3)  # 40 nodes, leaves at depth 3
+    return perfect_tree(4, 3)  # 40 nodes, leaves at depth 3
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_graph_chart_spec_layers_and_labels(tree):
 
 
 def test_neighbourhood_chart_title_counts_hidden_children():
-    h = perfect_tree(2, 8)
+    h = perfect_tree(3, 8)
     spec = charts.neighbourhood_chart(h, 0, max_children=3).to_dict()
     assert "0 ancestors, 8 children, 5 more children not shown" in spec["title"]
     assert len(_data(spec, _layers(spec)[1])) == 4  # the root and 3 children
@@ -251,7 +251,7 @@ def test_runs_recall_chart_facets_runs_and_filters_paper_marks():
 
 
 def test_depth_frame_counts_every_node():
-    h = perfect_tree(4, 5)
+    h = perfect_tree(5, 5)
     df = charts.depth_frame(h)
     assert int(df["nodes"].sum()) == h.n == 781
     assert np.array_equal(df["nodes"], [1, 5, 25, 125, 625])

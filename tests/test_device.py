@@ -32,7 +32,7 @@ def test_resolve_device():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
 def test_cli_cuda_without_gpu_exits_2(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "hrviz", "train", "tree:H=2,W=2", "--dim", "4", "--device", "cuda",
+    p = subprocess.run([sys.executable, "-m", "hrviz", "train", "tree:H=3,W=2", "--dim", "4", "--device", "cuda",
                         "--db", str(tmp_path / "x.duckdb")], capture_output=True, text=True)
     assert p.returncode == 2
     assert len(p.stderr.strip().splitlines()) == 1 and "cuda" in p.stderr
@@ -73,7 +73,7 @@ def test_sampled_evaluation_labelled_with_interval():
                                                ("in-batch", "none")])
 def test_device_loss_matches_numpy_loss(device, negatives, masking):
     """Same batch, same candidates: the device loss and its gradients equal the numpy loss's."""
-    h = load_source("tree:H=3,W=3")
+    h = load_source("tree:H=4,W=3")
     c = h.closure()
     torch.manual_seed(0)
     qt = torch.randn(h.n, 6, dtype=torch.float64)
@@ -109,7 +109,7 @@ def test_device_loss_matches_numpy_loss(device, negatives, masking):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("regime", ["exact", "paper"])
 def test_device_loop_learns_like_numpy_loop(device, regime):
-    h = load_source("tree:H=3,W=4")
+    h = load_source("tree:H=4,W=4")
     cfg = TrainConfig(dim=8, recipe="pretrain-finetune", regime=regime, steps=300, finetune_steps=100,
                       device=device)
     a = fit(h, TrainConfig(**{**cfg.__dict__, "device": "cpu"}))
@@ -127,7 +127,7 @@ def test_device_samplers_follow_numpy_distributions(device, pairs):
     from hrviz.pairs import all_pairs, regular_sampler
     from hrviz.training.device_train import device_sampler
 
-    p = all_pairs(load_source("tree:H=3,W=3"))
+    p = all_pairs(load_source("tree:H=4,W=3"))
     s = regular_sampler(p, pairs)
     a = np.bincount(p.distance[s.sample(np.random.default_rng(0), 40_000)], minlength=4) / 40_000
     g = torch.Generator(device=device).manual_seed(0)
@@ -136,7 +136,7 @@ def test_device_samplers_follow_numpy_distributions(device, pairs):
 
 
 def test_train_cli_device_cpu_json(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "hrviz", "train", "tree:H=3,W=4", "--dim", "8", "--device", "cpu",
+    p = subprocess.run([sys.executable, "-m", "hrviz", "train", "tree:H=4,W=4", "--dim", "8", "--device", "cpu",
                         "--steps", "200", "--finetune-steps", "50", "--json", "--db", str(tmp_path / "r.duckdb")],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr

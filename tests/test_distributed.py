@@ -15,7 +15,7 @@ from hrviz.evaluate import evaluate
 from hrviz.sources import load_source
 from hrviz.training import TrainConfig, fit
 
-ARGS = ["tree:H=3,W=4", "--dim", "4", "--recipe", "standard", "--steps", "120", "--batch-size", "128",
+ARGS = ["tree:H=4,W=4", "--dim", "4", "--recipe", "standard", "--steps", "120", "--batch-size", "128",
         "--device", "cpu", "--eval-every", "60"]
 
 
@@ -28,7 +28,7 @@ def test_two_ranks_match_one_process(tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     outs = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
     assert len(outs) == 1 and outs[0]["world_size"] == 2 and outs[0]["run_id"] == 1  # rank 0 only
-    h = load_source("tree:H=3,W=4")
+    h = load_source("tree:H=4,W=4")
     one = fit(h, TrainConfig(dim=4, recipe="standard", steps=120, batch_size=128, device="cpu", eval_every=60),
               device_loop=True)
     ev = evaluate(one.model.query_vectors(), one.model.doc_vectors(), h.closure())

@@ -53,7 +53,7 @@ def test_recall_fixed_k_hand_worked():
 
 
 def test_ties_count_against_the_pair():
-    h = perfect_tree(2, 3)
+    h = perfect_tree(3, 3)
     z = np.zeros((h.n, 4), dtype=np.float32)
     ev = evaluate(z, z, h.closure())
     assert ev.overall == 0.0  # every score equal: no credit
@@ -142,7 +142,7 @@ def test_loss_matches_brute_force_with_false_negatives_masked(negatives):
 
 
 def test_unmasked_loss_differs_when_false_negatives_exist():
-    h = perfect_tree(3, 2)
+    h = perfect_tree(4, 2)
     c = h.closure()
     model = DualEncoder(h.n, 4, seed=0)
     leaf = int(h.leaves[0])
@@ -155,7 +155,7 @@ def test_unmasked_loss_differs_when_false_negatives_exist():
 
 
 def test_temperature_modes():
-    h = perfect_tree(2, 2)
+    h = perfect_tree(3, 2)
     c = h.closure()
     model = DualEncoder(h.n, 3, seed=0, normalize=False)
     q, p = np.array([1]), np.array([1])
@@ -167,7 +167,7 @@ def test_temperature_modes():
 
 # ----- pairs and samplers -----------------------------------------------------------------
 def test_rebalanced_weights_give_distance_zero_share_p():
-    h = perfect_tree(4, 5)
+    h = perfect_tree(5, 5)
     pairs = all_pairs(h)
     s = DistanceWeightedSampler(pairs, rebalanced_weights(pairs, 0.03))
     draws = pairs.distance[s.sample(np.random.default_rng(0), 200_000)]
@@ -177,7 +177,7 @@ def test_rebalanced_weights_give_distance_zero_share_p():
 
 
 def test_long_distance_sampler_and_errors():
-    h = perfect_tree(3, 2)
+    h = perfect_tree(4, 2)
     pairs = all_pairs(h)
     s = LongDistanceSampler(pairs, 2)
     assert (pairs.distance[s.sample(np.random.default_rng(0), 1000)] >= 2).all()
@@ -186,7 +186,7 @@ def test_long_distance_sampler_and_errors():
 
 
 def test_generalisation_split_holds_out_ancestor_pairs_only():
-    h = perfect_tree(3, 3)
+    h = perfect_tree(4, 3)
     sp = split_pairs(h, mode="generalisation", holdout=0.3, seed=0)
     assert len(sp.train) + len(sp.eval) == h.closure().n_pairs
     assert (sp.eval.distance > 0).all() and len(sp.eval) > 0
@@ -204,7 +204,7 @@ def test_eval_mask_marks_exactly_the_held_out_pairs():
 
 
 def test_generalisation_trains_only_on_training_pairs_and_masks_only_them(monkeypatch):
-    h = perfect_tree(3, 3)
+    h = perfect_tree(4, 3)
     cfg = TrainConfig(dim=4, recipe="standard", steps=30, mode="generalisation", holdout=0.3, seed=0)
     sp = split_pairs(h, mode="generalisation", holdout=0.3, seed=0)
     train = set(zip(sp.train.query.tolist(), sp.train.doc.tolist()))
@@ -229,16 +229,16 @@ def test_generalisation_run_evaluates_held_out_pairs(tmp_path):
     from hrviz.store import Store
 
     with Store(tmp_path / "g.duckdb") as store:
-        rid = run_training("tree:H=3,W=3", TrainConfig(dim=4, steps=100, recipe="standard", mode="generalisation",
+        rid = run_training("tree:H=4,W=3", TrainConfig(dim=4, steps=100, recipe="standard", mode="generalisation",
                                                        holdout=0.2), store)
         final = store.final_recall(rid)
-        held = split_pairs(perfect_tree(3, 3), mode="generalisation", holdout=0.2, seed=0).eval
+        held = split_pairs(perfect_tree(4, 3), mode="generalisation", holdout=0.2, seed=0).eval
         assert set(final["split"]) == {"heldout"}
         assert final["pairs"].sum() == len(held) and 0 not in set(final["distance"])
 
 
 def test_recipes_build_expected_stages():
-    h = perfect_tree(4, 5)
+    h = perfect_tree(5, 5)
     cfg = TrainConfig(dim=3, recipe="pretrain-finetune", lr=0.1).resolved(h)
     stages = build_stages(cfg, all_pairs(h))
     assert [s.name for s in stages] == ["pretrain", "finetune"]
@@ -259,14 +259,14 @@ def test_recipes_build_expected_stages():
 
 # ----- training -----------------------------------------------------------------------------
 def test_standard_training_solves_a_small_tree():
-    h = perfect_tree(2, 3)
+    h = perfect_tree(3, 3)
     r = fit(h, TrainConfig(dim=8, recipe="standard", steps=300, seed=0))
     ev = evaluate(r.model.query_vectors(), r.model.doc_vectors(), h.closure())
     assert ev.overall == 1.0
 
 
 def test_finetune_keeps_best_checkpoint_never_worse_than_start():
-    h = perfect_tree(3, 3)
+    h = perfect_tree(4, 3)
     events = []
     r = fit(h, TrainConfig(dim=3, recipe="pretrain-finetune", steps=150, finetune_steps=100,
                            eval_every=10, finetune_lr_ratio=1.0, seed=0), callback=events.append)
@@ -281,7 +281,7 @@ def test_finetune_keeps_best_checkpoint_never_worse_than_start():
 
 
 def test_same_seed_same_model_and_stop_event():
-    h = perfect_tree(2, 2)
+    h = perfect_tree(3, 2)
     cfg = TrainConfig(dim=4, recipe="standard", steps=50, seed=5)
     a, b = fit(h, cfg).model.query_vectors(), fit(h, cfg).model.query_vectors()
     np.testing.assert_array_equal(a, b)
@@ -293,15 +293,15 @@ def test_same_seed_same_model_and_stop_event():
 
 # ----- save / load -------------------------------------------------------------------------
 def test_save_load_round_trip_and_hierarchy_check(tmp_path):
-    h = perfect_tree(2, 2)
+    h = perfect_tree(3, 2)
     m = DualEncoder(h.n, 4, seed=0)
-    path = m.save(tmp_path / "m.safetensors", hierarchy_hash=h.hash, source="tree:H=2,W=2", params={"dim": 4})
+    path = m.save(tmp_path / "m.safetensors", hierarchy_hash=h.hash, source="tree:H=3,W=2", params={"dim": 4})
     m2 = DualEncoder.load(path)
     np.testing.assert_array_equal(m.query_vectors(), m2.query_vectors())
-    assert m2.meta["params"] == {"dim": 4} and m2.meta["source"] == "tree:H=2,W=2"
+    assert m2.meta["params"] == {"dim": 4} and m2.meta["source"] == "tree:H=3,W=2"
     m2.check_hierarchy(h.hash)
     with pytest.raises(InputError, match="another hierarchy"):
-        m2.check_hierarchy(perfect_tree(2, 3).hash)
+        m2.check_hierarchy(perfect_tree(3, 3).hash)
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"not a model at all")
     with pytest.raises(InputError, match="not a readable hrviz model"):
@@ -314,19 +314,19 @@ def test_run_training_writes_everything(tmp_path):
     from hrviz.store import Store
 
     with Store(tmp_path / "r.duckdb") as store:
-        rid = run_training("tree:H=2,W=3", TrainConfig(dim=4, steps=100, finetune_steps=40, eval_every=20), store)
+        rid = run_training("tree:H=3,W=3", TrainConfig(dim=4, steps=100, finetune_steps=40, eval_every=20), store)
         run = store.run(rid)
         assert run["status"] == "finished" and run["overall"] is not None
         assert run["params"]["finetune_temperature"] == 500
         rec = store.recall(rid)
         assert {"pretrain", "finetune", "final"} <= set(rec["stage"])
         final = store.final_recall(rid)
-        assert final["pairs"].sum() == perfect_tree(2, 3).closure().n_pairs
+        assert final["pairs"].sum() == perfect_tree(3, 3).closure().n_pairs
         assert set(store.metrics(rid)["name"]) >= {"loss", "progress", "eta_seconds", "lr", "best_step"}
         assert len(store.retrievals(rid)) > 0
         # a bad setting fails the run with its error, rows kept
         with pytest.raises(InputError):
-            run_training("tree:H=2,W=3", TrainConfig(dim=4, long_threshold=9), store)
+            run_training("tree:H=3,W=3", TrainConfig(dim=4, long_threshold=9), store)
         failed = store.runs(status="failed")
         assert len(failed) == 1 and "distance >= 9" in failed.iloc[0]["error"]
 
@@ -335,7 +335,7 @@ def test_cli_train_eval_runs_export(tmp_path, capsys):
     from hrviz.cli import main
 
     db = str(tmp_path / "c.duckdb")
-    assert main(["train", "tree:H=2,W=3", "--dim", "4", "--recipe", "standard", "--steps", "100",
+    assert main(["train", "tree:H=3,W=3", "--dim", "4", "--recipe", "standard", "--steps", "100",
                  "--db", db, "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {"run_id", "recipe", "dim", "metric", "recall_by_distance", "overall", "min", "seconds"} <= set(out)
@@ -360,12 +360,12 @@ def test_eval_run_counts_the_same_pairs_as_the_final_numbers_in_generalisation_m
     from hrviz.store import Store
 
     with Store(tmp_path / "e.duckdb") as store:
-        rid = run_training("tree:H=3,W=3", TrainConfig(dim=4, steps=100, recipe="standard", mode="generalisation",
+        rid = run_training("tree:H=4,W=3", TrainConfig(dim=4, steps=100, recipe="standard", mode="generalisation",
                                                        holdout=0.3, seed=2), store)
         final = store.final_recall(rid)
         run = store.run(rid)
         ev, _ = evaluate_run(store, rid)
-        held = split_pairs(perfect_tree(3, 3), mode="generalisation", holdout=0.3, seed=2).eval
+        held = split_pairs(perfect_tree(4, 3), mode="generalisation", holdout=0.3, seed=2).eval
         assert sum(ev.pairs.values()) == int(final["pairs"].sum()) == len(held)
         assert {t: int(c) for t, c in zip(final["distance"], final["pairs"])} == ev.pairs
         assert ev.overall == pytest.approx(run["overall"]) and ev.overall == pytest.approx(run["summary"]["overall"])

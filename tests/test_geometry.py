@@ -69,8 +69,8 @@ def test_hand_checked_margin():
 
 
 @pytest.mark.parametrize("source,dim,max_distance,chunk", [
-    ("tree:H=2,W=3", 3, None, 4),
-    ("tree:H=3,W=2", 8, 1, 5),
+    ("tree:H=3,W=3", 3, None, 4),
+    ("tree:H=4,W=2", 8, 1, 5),
     ("dag:n=60,depth=4,parents=3,p=0.5,seed=2", 6, None, 7),
     ("dag:n=60,depth=4,parents=3,p=0.5,seed=2", 1, 2, 1000),  # d=1: scores are +-1, all ties
 ])
@@ -108,7 +108,7 @@ def test_construction_is_algorithm_1():
 
 
 def test_same_seed_same_vectors_and_nested_dims():
-    h = perfect_tree(3, 3)
+    h = perfect_tree(4, 3)
     a = geometry.construct(h, 16, seed=4)
     b = geometry.construct(h, 16, seed=4)
     other = geometry.construct(h, 16, seed=5)
@@ -120,7 +120,7 @@ def test_same_seed_same_vectors_and_nested_dims():
 
 
 def test_large_dimension_separates_small_does_not():
-    h = load_source("tree:H=3,W=3")
+    h = load_source("tree:H=4,W=3")
     for seed in range(3):
         rep = geometry.evaluate_construction(h, 256, seed=seed)
         assert rep.separated and rep.margin > 0
@@ -134,7 +134,7 @@ def test_large_dimension_separates_small_does_not():
 
 
 def test_max_distance_changes_what_is_relevant():
-    h = perfect_tree(4, 2)
+    h = perfect_tree(5, 2)
     full = geometry.evaluate_construction(h, 64, seed=0)
     capped = geometry.evaluate_construction(h, 64, seed=0, max_distance=1)
     assert full.pairs == h.closure().n_pairs and capped.pairs == h.closure(1).n_pairs < full.pairs
@@ -156,7 +156,7 @@ def test_sampled_queries_match_the_full_evaluation():
 
 
 def test_early_exit_keeps_a_failed_verdict():
-    h = perfect_tree(5, 3)  # 364 nodes, chunks of 50
+    h = perfect_tree(6, 3)  # 364 nodes, chunks of 50
     q = geometry.construct(h, 8, seed=0)
     full = geometry.margins(q.query_vectors, q.doc_vectors, h.closure(), chunk=50)
     quick = geometry.margins(q.query_vectors, q.doc_vectors, h.closure(), chunk=50, stop="global", recall=False)
@@ -182,7 +182,7 @@ def test_search_min_dim_on_a_known_threshold():
 
 
 def test_min_dim_is_an_observed_boundary():
-    h = perfect_tree(3, 2)
+    h = perfect_tree(4, 2)
     res = geometry.min_dim(h, trials=5, seed=0)
     d = res.min_dim
     assert res.tested[d] and not res.tested[d - 1]
@@ -192,12 +192,12 @@ def test_min_dim_is_an_observed_boundary():
     # one threshold for all pairs is stronger than one per query: the same seeds at d pass both
     assert geometry.separation_passes(h, d, trials=5, seed=0, criterion="query")
     # a deeper, wider tree needs more dimensions
-    assert geometry.min_dim(perfect_tree(4, 3), trials=5, seed=0).min_dim > d
+    assert geometry.min_dim(perfect_tree(5, 3), trials=5, seed=0).min_dim > d
     assert geometry.min_dim(h, trials=5, seed=0).min_dim == d  # deterministic
 
 
 def test_min_dim_bad_input():
-    h = perfect_tree(2, 2)
+    h = perfect_tree(3, 2)
     with pytest.raises(InputError):
         geometry.min_dim(h, trials=0)
     with pytest.raises(InputError):
@@ -234,14 +234,14 @@ def test_study_rows():
     assert len(frame) == (2 + 1 + 1) * 2
     assert set(frame["study"]) == {"H", "W", "dag"}
     assert (frame["min_dim"] >= 1).all() and set(frame["seed"]) == {0, 1000}
-    # tree:H=2,W=2 is in both studies: same seeds, same answer
-    both = frame[(frame["source"] == "tree:H=2,W=2")]
+    # tree:H=3,W=2 is in both studies: same seeds, same answer
+    both = frame[(frame["source"] == "tree:H=3,W=2")]
     assert both.groupby("group")["min_dim"].nunique().eq(1).all()
 
 
 # ----------------------------------------------------------------------------- charts
 def test_score_histogram_chart():
-    rep = geometry.evaluate_construction(perfect_tree(3, 3), 64, seed=0, bins=40)
+    rep = geometry.evaluate_construction(perfect_tree(4, 3), 64, seed=0, bins=40)
     frame = geometry.histogram_frame(rep)
     assert set(frame["kind"]) == {"relevant", "irrelevant"}
     assert frame.groupby("kind")["share"].sum().to_numpy() == pytest.approx([1.0, 1.0])
@@ -280,7 +280,7 @@ def last_json(capsys) -> dict:
 
 
 def test_cli_dim_json(capsys):
-    assert main(["geometry", "tree:H=3,W=3", "--dim", "256", "--json"]) == 0
+    assert main(["geometry", "tree:H=4,W=3", "--dim", "256", "--json"]) == 0
     out = last_json(capsys)
     assert {"margin", "separated", "query_separated", "recall", "sampled_queries", "dim", "nodes"} <= set(out)
     assert out["separated"] is True and out["margin"] > 0 and out["recall"] == 1.0
@@ -291,12 +291,12 @@ def test_cli_dim_json(capsys):
 
 
 def test_cli_text_and_min_dim(capsys):
-    assert main(["geometry", "tree:H=2,W=2", "--dim", "32", "--max-distance", "1"]) == 0
+    assert main(["geometry", "tree:H=3,W=2", "--dim", "32", "--max-distance", "1"]) == 0
     text = capsys.readouterr().out
     assert "margin" in text and "recall" in text and "query_separated" in text
-    assert main(["geometry", "tree:H=2,W=2", "--min-dim", "--trials", "4", "--json"]) == 0
+    assert main(["geometry", "tree:H=3,W=2", "--min-dim", "--trials", "4", "--json"]) == 0
     out = last_json(capsys)
-    h = perfect_tree(2, 2)
+    h = perfect_tree(3, 2)
     assert out["min_dim"] >= 2 and out["learned"] is False
     assert out["tested"][str(out["min_dim"])] is True and out["tested"][str(out["min_dim"] - 1)] is False
     assert geometry.separation_passes(h, out["min_dim"], trials=4, seed=0)
@@ -305,10 +305,10 @@ def test_cli_text_and_min_dim(capsys):
 @pytest.mark.parametrize("argv", [
     ["geometry", "no-such-source", "--dim", "8"],
     ["geometry", "tree:H=2", "--dim", "8"],
-    ["geometry", "tree:H=2,W=2", "--dim", "0"],
-    ["geometry", "tree:H=2,W=2", "--min-dim", "--trials", "0"],
-    ["geometry", "tree:H=2,W=2", "--dim", "8", "--learned"],
-    ["geometry", "tree:H=2,W=2", "--min-dim", "--max-dim", "2"],
+    ["geometry", "tree:H=3,W=2", "--dim", "0"],
+    ["geometry", "tree:H=3,W=2", "--min-dim", "--trials", "0"],
+    ["geometry", "tree:H=3,W=2", "--dim", "8", "--learned"],
+    ["geometry", "tree:H=3,W=2", "--min-dim", "--max-dim", "2"],
 ])
 def test_cli_bad_input_exits_2(argv, capsys):
     assert main(argv) == 2
@@ -318,20 +318,20 @@ def test_cli_bad_input_exits_2(argv, capsys):
 
 def test_cli_needs_a_mode(capsys):
     with pytest.raises(SystemExit) as e:
-        main(["geometry", "tree:H=2,W=2"])
+        main(["geometry", "tree:H=3,W=2"])
     assert e.value.code == 2
 
 
 def test_predicted_min_dim_grows_with_height_and_width():
     d = {(H, W): geometry.predicted_min_dim(perfect_tree(H, W)) for H, W in [(2, 2), (4, 2), (4, 5)]}
     assert d[(2, 2)] < d[(4, 2)] < d[(4, 5)]
-    # the same order of magnitude as the measured boundary (tree:H=3,W=2 needs ~100)
-    assert 50 < geometry.predicted_min_dim(perfect_tree(3, 2)) < 250
+    # the same order of magnitude as the measured boundary (tree:H=4,W=2 needs ~100)
+    assert 50 < geometry.predicted_min_dim(perfect_tree(4, 2)) < 250
 
 
 # ----------------------------------------------------------------------------- learned
 def test_learned_min_dim_is_a_trained_boundary():
-    h = perfect_tree(2, 2)
+    h = perfect_tree(3, 2)
     seen = []
     res = geometry.learned_min_dim(h, config={"steps": 200, "finetune_steps": 30, "threads": 1},
                                    on_fit=lambda d, s, r: seen.append((d, r)))

@@ -116,22 +116,33 @@ def test_wordnet_mammal_subtree(wn):
 
 
 # ----- perfect trees -------------------------------------------------------------------------
-@pytest.mark.parametrize("H, W", [(0, 3), (1, 1), (4, 1), (1, 7), (3, 2), (4, 5), (6, 3), (2, 40)])
+@pytest.mark.parametrize("H, W", [(2, 1), (5, 1), (2, 7), (4, 2), (4, 5), (5, 5), (7, 3), (3, 40)])
 def test_perfect_tree_counts_from_formulas(H, W):
+    # H counts levels (the paper's convention): root at depth 0, leaves at depth H - 1
     h = perfect_tree(H, W)
-    nodes = sum(W**d for d in range(H + 1))
-    pairs = sum(W**d * d for d in range(H + 1))
-    assert h.info() == {"nodes": nodes, "edges": nodes - 1, "roots": 1, "leaves": W**H,
-                        "max_depth": H, "closure_pairs": pairs}
+    D = H - 1  # the leaves' depth
+    nodes = sum(W**d for d in range(H))
+    pairs = sum(W**d * d for d in range(H))
+    assert h.info() == {"nodes": nodes, "edges": nodes - 1, "roots": 1, "leaves": W**D,
+                        "max_depth": D, "closure_pairs": pairs}
     assert h.is_tree
-    assert np.bincount(h.depth).tolist() == [W**d for d in range(H + 1)]
-    for cap in range(H + 1):
-        assert h.closure(cap).n_ancestor_pairs == sum(W**d * min(d, cap) for d in range(H + 1))
-    assert h.closure().count_by_distance() == {d: sum(W**k for k in range(d, H + 1)) for d in range(H + 1)}
+    assert np.bincount(h.depth).tolist() == [W**d for d in range(H)]
+    for cap in range(H):
+        assert h.closure(cap).n_ancestor_pairs == sum(W**d * min(d, cap) for d in range(H))
+    assert h.closure().count_by_distance() == {d: sum(W**k for k in range(d, H)) for d in range(H)}
+
+
+def test_the_papers_tree_counts_levels():
+    h = load_source("tree:H=4,W=5")
+    assert h.n == 1 + 5 + 25 + 125 == 156 and h.max_depth == 3 and len(h.leaves) == 125
+    assert h.closure().sizes()[h.leaves].tolist() == [4] * 125  # s = H relevant documents per leaf
+    for bad in ("tree:H=1,W=5", "tree:H=0,W=5"):
+        with pytest.raises(InputError, match="H >= 2 levels"):
+            load_source(bad)
 
 
 def test_perfect_tree_names_and_ancestors():
-    h = perfect_tree(3, 2)
+    h = perfect_tree(4, 2)
     assert h.ancestors(h.id_of("r.1.0.1")) == {h.id_of(x): d for d, x in
                                                 enumerate(["r.1.0.1", "r.1.0", "r.1", "r"])}
 
@@ -245,7 +256,7 @@ def test_paths_to_root(small):
     assert sorted(paths) == [["dog", "canine", "carnivore", "animal"], ["dog", "pet", "animal"]]
     assert len(h.paths_to_root(h.id_of("dog"), limit=1)) == 1
     assert h.paths_to_root(h.id_of("animal")) == [[h.id_of("animal")]]
-    t = perfect_tree(3, 2)  # in a tree, the one path is the ancestor chain
+    t = perfect_tree(4, 2)  # in a tree, the one path is the ancestor chain
     leaf = int(t.leaves[-1])
     (path,) = t.paths_to_root(leaf)
     assert path == sorted(t.ancestors(leaf), key=t.ancestors(leaf).get)

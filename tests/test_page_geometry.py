@@ -33,9 +33,9 @@ def test_page_runs_and_d_changes_the_numbers():
     assert low["separated"] == "no" and high["separated"] == "yes"
     assert float(high["recall@auto"].rstrip("%")) == 100.0 > float(low["recall@auto"].rstrip("%"))
 
-    at.slider(key="geometry_H").set_value(2).run()
+    at.slider(key="geometry_H").set_value(3).run()
     assert not at.exception
-    assert any("tree:H=2,W=5" in c.value for c in at.caption)
+    assert any("tree:H=3,W=5" in c.value for c in at.caption)
 
 
 def test_page_samples_a_large_current_hierarchy():

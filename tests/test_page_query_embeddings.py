@@ -61,14 +61,14 @@ def test_query_page_lists_every_ancestor_with_its_real_rank(demo):
     at = page(QUERY, run_id=rid).run()
     assert not at.exception, at.exception
     assert at.selectbox(key="q_run").value == rid  # the active run by default
-    node = h.id_of("r.1.2.3.4")  # a leaf: itself + 4 ancestors
-    at.text_input(key="q_search").set_value("r.1.2.3").run()
-    assert at.selectbox(key="q_node").options[0].startswith("r.1.2.3 ")  # exact name first
+    node = h.id_of("r.1.2.3")  # a leaf: itself + 3 ancestors
+    at.text_input(key="q_search").set_value("r.1.2").run()
+    assert at.selectbox(key="q_node").options[0].startswith("r.1.2 ")  # exact name first
     at.selectbox(key="q_node").set_value(node).run()
     assert not at.exception, at.exception
     table = at.dataframe[0].value
     docs, dist = h.closure().of(node)
-    assert len(table) == len(docs) == 5
+    assert len(table) == len(docs) == 4
     assert sorted(table["name"]) == sorted(h.names[int(d)] for d in docs)
     assert sorted(table["distance"]) == sorted(dist.tolist())
     # ranks and hits are those of the stored model, recomputed here
@@ -78,8 +78,8 @@ def test_query_page_lists_every_ancestor_with_its_real_rank(demo):
     got = {n: (int(r), hit.startswith("✓")) for n, r, hit in zip(table["name"], table["rank"], table["hit"])}
     assert got == want
     m = {x.label: x.value for x in at.metric}
-    assert m["Relevant documents"] == "5"
-    assert m["Found in the top |S(q)|"] == f"{sum(v[1] for v in want.values())} of 5"
+    assert m["Relevant documents"] == "4"
+    assert m["Found in the top |S(q)|"] == f"{sum(v[1] for v in want.values())} of 4"
     # top-k list follows the slider; the chart marks relevant documents
     assert len(at.dataframe[1].value) == 20
     at.slider(key="q_k").set_value(7).run()
@@ -89,10 +89,10 @@ def test_query_page_lists_every_ancestor_with_its_real_rank(demo):
     layers = spec(at)["layer"]
     assert any(layer["encoding"].get("color", {}).get("field") == "kind" for layer in layers)
     # the path to the root, and the URL follows the choice
-    assert any(" → " in md.value and "r.1.2.3.4" in md.value and md.value.rstrip().endswith("r")
+    assert any(" → " in md.value and "r.1.2.3" in md.value and md.value.rstrip().endswith("r")
                for md in at.markdown)
     assert at.query_params["run"] == [str(rid)] or at.query_params["run"] == str(rid)
-    assert "r.1.2.3.4" in str(at.query_params["node"])
+    assert "r.1.2.3" in str(at.query_params["node"])
 
 
 def test_query_deep_link_opens_that_query(demo):
@@ -126,11 +126,11 @@ def test_query_deep_link_opens_that_query(demo):
 
 def test_pages_refuse_a_model_of_another_hierarchy(tmp_path, monkeypatch):
     db = tmp_path / "mismatch.duckdb"
-    trained_on, claimed = load_source("tree:H=2,W=3"), load_source("tree:H=2,W=2")
+    trained_on, claimed = load_source("tree:H=3,W=3"), load_source("tree:H=3,W=2")
     path = DualEncoder(trained_on.n, 3, seed=0).save(tmp_path / "m.safetensors", hierarchy_hash=trained_on.hash,
-                                                     source="tree:H=2,W=3")
+                                                     source="tree:H=3,W=3")
     with Store(db) as store:
-        rid = store.create_run(source="tree:H=2,W=2", hierarchy_hash=claimed.hash, recipe="standard",
+        rid = store.create_run(source="tree:H=3,W=2", hierarchy_hash=claimed.hash, recipe="standard",
                                dim=3, seed=0, params={})
         store.set_model_path(rid, str(path))
         store.finish_run(rid, status="finished", summary={"overall": 0.5})
@@ -155,8 +155,8 @@ def test_embeddings_pca_and_colour_by(demo):
     assert s["encoding"]["color"]["field"] == "depth"
     assert s["params"][0]["name"] == "pick"
     assert {t["field"] for t in s["encoding"]["tooltip"]} >= {"label", "name"}
-    assert any("PCA of 781 points" in c.value for c in at.caption)
-    assert not at.info  # 781 nodes: no sample
+    assert any("PCA of 156 points" in c.value for c in at.caption)
+    assert not at.info  # 156 nodes: no sample
 
     at.selectbox(key="e_color").set_value("subtree").run()
     assert not at.exception, at.exception
@@ -170,10 +170,10 @@ def test_embeddings_pca_and_colour_by(demo):
     assert "recall" in {t["field"] for t in s["encoding"]["tooltip"]}
 
     at.radio(key="e_side").set_value("both").run()
-    at.number_input(key="e_max_points").set_value(400).run()
+    at.number_input(key="e_max_points").set_value(200).run()
     assert not at.exception, at.exception
-    assert any("sample of 200" in i.value and "781" in i.value for i in at.info)
-    assert any("PCA of 400 points" in c.value for c in at.caption)
+    assert any("sample of 100" in i.value and "156" in i.value for i in at.info)
+    assert any("PCA of 200 points" in c.value for c in at.caption)
     assert spec(at)["encoding"]["shape"]["field"] == "side"
 
 
@@ -209,7 +209,7 @@ def test_embeddings_umap_runs_in_the_background_then_comes_from_the_cache(demo, 
     assert any("read from the cache" in c.value and "n_neighbors=7" in c.value for c in at.caption)
     assert "UMAP" in str(spec(at)["title"])
     metas = [json.loads(p.read_text()) for p in cache.glob("umap-*.json")]
-    assert any(m["params"]["n_neighbors"] == 7 and m["shape"] == [781, 3] for m in metas)
+    assert any(m["params"]["n_neighbors"] == 7 and m["shape"] == [156, 3] for m in metas)
     # other parameters: not computed yet, the button is back
     at.slider(key="e_min_dist").set_value(0.5).run()
     assert [b for b in at.button if b.key == "e_umap_go"]
@@ -277,12 +277,12 @@ IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 def test_browser_deep_link_and_a_clicked_point_open_the_query(page, streamlit_server):
     """What AppTest cannot do: the URL of a real server, and a real click on the Vega map."""
     base = streamlit_server["url"]
-    page.goto(f"{base}/query?run={streamlit_server['demo_standard']}&node=r.1.2.3.4")
+    page.goto(f"{base}/query?run={streamlit_server['demo_standard']}&node=r.1.2.3")
     page.wait_for_selector(IDLE, timeout=60_000)
-    page.get_by_text("r.1.2.3.4 (depth 4)").first.wait_for(timeout=30_000)
+    page.get_by_text("r.1.2.3 (depth 3)").first.wait_for(timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     metric = page.locator('[data-testid="stMetric"]').filter(has_text="Relevant documents")
-    assert metric.locator('[data-testid="stMetricValue"]').inner_text().strip() == "5"
+    assert metric.locator('[data-testid="stMetricValue"]').inner_text().strip() == "4"
 
     page.goto(f"{base}/embeddings")
     page.wait_for_selector(IDLE, timeout=60_000)

@@ -71,7 +71,7 @@ def test_ball_constraint_after_every_step():
     for _ in range(30):  # a huge lr throws points at the boundary
         poincare_fit.sgd_step(x, u, v, neg, ok, 50.0, 1e-5)
         assert float(x.norm(dim=1).max()) <= 1 - 1e-5 + 1e-12
-    h = load_source("tree:H=2,W=3")
+    h = load_source("tree:H=3,W=3")
     r = poincare_fit.fit_poincare(h, poincare_fit.PoincareConfig(dim=2, epochs=3, burn_in=1, lr=5.0, batch=4))
     assert float(r.model.x.norm(dim=1).max()) <= 1 - 1e-5 + 1e-12
 
@@ -89,7 +89,7 @@ def test_lifted_dot_product_ranks_like_distance():
 
 
 def test_small_tree_reconstructed_at_d2(tmp_path):
-    h = load_source("tree:H=2,W=3")
+    h = load_source("tree:H=3,W=3")
     r = poincare_fit.fit_poincare(h, poincare_fit.PoincareConfig(dim=2, epochs=200, burn_in=10, seed=0))
     ev = poincare_fit.evaluate_poincare(r.model, h.closure())
     assert ev.map >= 0.95
@@ -109,7 +109,7 @@ def test_finetune_stage_keeps_best_checkpoint():
     """The finetune stage returns the checkpoint with the best validation criterion (select_by
     "overall"), not the last one nor the worst. A finetune lr this high makes the recall jump
     around: with seed 1 its best epoch is neither the first nor the last."""
-    h = load_source("tree:H=3,W=3")
+    h = load_source("tree:H=4,W=3")
     seen = []
     r = poincare_fit.fit_poincare(h, poincare_fit.PoincareConfig(dim=2, epochs=5, burn_in=2, finetune_epochs=4, finetune_lr_ratio=5.0,
                                            seed=1, threads=1), callback=seen.append)
@@ -122,7 +122,7 @@ def test_finetune_stage_keeps_best_checkpoint():
 
 
 def test_negatives_are_never_relevant():
-    h = load_source("tree:H=3,W=3")
+    h = load_source("tree:H=4,W=3")
     c = h.closure()
     s = poincare_fit.NegativeSampler(h, c, retries=10)
     q = torch.arange(h.n)
@@ -146,7 +146,7 @@ def test_cli_train_and_eval_a_poincare_run(tmp_path, capsys):
     from hrviz.cli import main
 
     db = str(tmp_path / "r.duckdb")
-    assert main(["train", "tree:H=2,W=3", "--model", "poincare", "--dim", "2", "--epochs", "100",
+    assert main(["train", "tree:H=3,W=3", "--model", "poincare", "--dim", "2", "--epochs", "100",
                  "--db", db, "--json"]) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["model"] == "poincare" and res["dim"] == 2 and res["map"] >= 0.9

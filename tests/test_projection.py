@@ -202,7 +202,7 @@ def test_sample_nodes_is_seeded_and_bounded():
 
 
 def test_top_level_is_the_ancestor_at_that_depth():
-    h = load_source("tree:H=3,W=2")
+    h = load_source("tree:H=4,W=2")
     top = map_points.top_level(h, 1)
     for i in range(h.n):
         if h.depth[i] == 0:
@@ -221,7 +221,7 @@ def test_top_level_is_the_ancestor_at_that_depth():
 
 
 def test_query_recall_agrees_with_query_report_and_evaluate():
-    h = load_source("tree:H=3,W=3")
+    h = load_source("tree:H=4,W=3")
     rng = np.random.default_rng(0)
     q = rng.standard_normal((h.n, 4)).astype(np.float32)
     d = rng.standard_normal((h.n, 4)).astype(np.float32)
@@ -243,7 +243,7 @@ def test_query_recall_agrees_with_query_report_and_evaluate():
 
 
 def test_map_frame_and_charts():
-    h = load_source("tree:H=3,W=4")
+    h = load_source("tree:H=4,W=4")
     nodes = map_points.sample_nodes(h.n, 30, seed=0)
     coords = np.arange(len(nodes) * 4, dtype=np.float32).reshape(-1, 2)
     f = map_points.map_frame(h, coords, nodes, ["query", "doc"], recall=np.linspace(0, 1, len(nodes)))
@@ -266,7 +266,7 @@ def test_map_frame_and_charts():
 
 
 def test_score_by_rank_chart_marks_relevant_documents():
-    h = load_source("tree:H=3,W=3")
+    h = load_source("tree:H=4,W=3")
     rng = np.random.default_rng(0)
     q = rng.standard_normal((h.n, 3)).astype(np.float32)
     top, anc = query_report(q, q, h.closure(), 30, k=15)

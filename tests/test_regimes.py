@@ -12,6 +12,7 @@ from hrviz.models.dual_encoder import DualEncoder
 from hrviz.pairs import GroupedSampler, all_pairs, regular_sampler
 from hrviz.sources import perfect_tree, random_dag
 from hrviz.training import REGIMES, SoftmaxLoss, TrainConfig, fit, make_optimizer, table_step
+from hrviz.training.config import regime_values
 
 
 def brute_in_batch(model, closure, queries, positives, T, masking):
@@ -46,7 +47,7 @@ def batch(h, size=24, seed=0):
 
 @pytest.mark.parametrize("masking", ["none", "duplicates", "hierarchy"])
 def test_in_batch_loss_matches_brute_force(masking):
-    h = perfect_tree(3, 2)  # 15 nodes: a batch of 24 repeats documents and holds ancestors
+    h = perfect_tree(4, 2)  # 15 nodes: a batch of 24 repeats documents and holds ancestors
     c, queries, positives = batch(h)
     assert len(set(positives.tolist())) < len(positives)
     model = DualEncoder(h.n, 4, seed=2)
@@ -59,7 +60,7 @@ def test_in_batch_loss_matches_brute_force(masking):
 
 def test_maskings_order_the_in_batch_loss():
     """Masking removes terms from the denominator: none >= duplicates >= hierarchy."""
-    h = perfect_tree(3, 2)
+    h = perfect_tree(4, 2)
     c, queries, positives = batch(h, size=32, seed=1)
     model = DualEncoder(h.n, 4, seed=0)
     losses = {}
@@ -89,7 +90,7 @@ def test_table_step_gradient_matches_autograd_in_batch(masking):
 
 
 def test_dense_adam_moves_untouched_rows_and_lazy_adam_does_not():
-    h = perfect_tree(2, 3)
+    h = perfect_tree(3, 3)
     c = h.closure()
     loss_fn = SoftmaxLoss(c, h.n, negatives="in-batch", masking="none")
     moved = {}
@@ -107,7 +108,7 @@ def test_dense_adam_moves_untouched_rows_and_lazy_adam_does_not():
 def test_each_optimizer_trains(kind):
     from hrviz.evaluate import evaluate
 
-    h = perfect_tree(3, 3)
+    h = perfect_tree(4, 3)
     untrained = DualEncoder(h.n, 6, seed=0)
     before = evaluate(untrained.query_vectors(), untrained.doc_vectors(), h.closure()).overall
     res = fit(h, TrainConfig(dim=6, recipe="standard", optimizer=kind, lr=0.5 if kind == "adagrad" else 0.05,
@@ -118,7 +119,7 @@ def test_each_optimizer_trains(kind):
 
 # ----- pair draws -----------------------------------------------------------------------------
 def test_per_document_draw_gives_every_document_the_same_share():
-    h = perfect_tree(3, 3)
+    h = perfect_tree(4, 3)
     pairs = all_pairs(h)
     draws = GroupedSampler(pairs, "doc").sample(np.random.default_rng(0), 200_000)
     share = np.bincount(pairs.doc[draws], minlength=h.n) / len(draws)
@@ -129,7 +130,7 @@ def test_per_document_draw_gives_every_document_the_same_share():
 
 
 def test_per_query_draw_gives_every_query_the_same_share():
-    h = perfect_tree(3, 3)
+    h = perfect_tree(4, 3)
     pairs = all_pairs(h)
     draws = regular_sampler(pairs, "per-query").sample(np.random.default_rng(1), 200_000)
     share = np.bincount(pairs.query[draws], minlength=h.n) / len(draws)
@@ -143,15 +144,19 @@ def test_per_query_draw_gives_every_query_the_same_share():
 
 def test_unknown_pair_draw_is_a_clear_error():
     with pytest.raises(InputError, match="pairs"):
-        TrainConfig(pairs="per-leaf").resolved(perfect_tree(2, 2))
+        TrainConfig(pairs="per-leaf").resolved(perfect_tree(3, 2))
 
 
 # ----- presets -------------------------------------------------------------------------------
 def test_regime_presets_fill_fields_and_explicit_values_override():
-    h = perfect_tree(2, 2)
+    h = random_dag(nodes=40, depth=3, seed=0)  # not a synthetic tree: the general presets
     paper = TrainConfig(regime="paper").resolved(h)
     for name, value in REGIMES["paper"].items():
-        assert getattr(paper, name) == value
+        if value is not None:  # None: filled from the hierarchy's size (steps, long threshold)
+            assert getattr(paper, name) == value, name
+    tree = TrainConfig(regime="paper").resolved(perfect_tree(3, 2))  # tree:...: PAPER_TREE on top
+    for name, value in regime_values("paper", perfect_tree(3, 2)).items():
+        assert getattr(tree, name) == value, name
     exact = TrainConfig().resolved(h)
     assert (exact.regime, exact.masking, exact.negatives) == ("exact", "hierarchy", "full")
     mixed = TrainConfig(regime="paper", masking="hierarchy", lr=0.2).resolved(h)
@@ -170,7 +175,7 @@ def test_fits_set_the_thread_count_while_they_run_and_restore_it():
     import threading
 
     before = torch.get_num_threads()
-    h = perfect_tree(2, 3)
+    h = perfect_tree(3, 3)
     try:
         torch.set_num_threads(2)
         seen = []

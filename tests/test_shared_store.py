@@ -24,7 +24,7 @@ WRITER = """
 import sys
 from hrviz.store import Store
 s = Store(sys.argv[1])
-rid = s.create_run(source="tree:H=2,W=2", hierarchy_hash="h", recipe="standard", dim=4, seed=0,
+rid = s.create_run(source="tree:H=3,W=2", hierarchy_hash="h", recipe="standard", dim=4, seed=0,
                    params={})
 for step in range(200):
     s.log_metrics(rid, "train", step, {"loss": 1.0 / (step + 1)})
@@ -39,7 +39,7 @@ def _hrviz(*args: str, **kw) -> subprocess.CompletedProcess:
 
 
 def _train(db: Path, steps: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "hrviz", "train", "tree:H=3,W=4", "--dim", "8",
+    return subprocess.Popen([sys.executable, "-m", "hrviz", "train", "tree:H=4,W=4", "--dim", "8",
                              "--steps", str(steps), "--db", str(db)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -60,7 +60,7 @@ def _wait_for_rows(db: Path, at_least: int = 1, timeout: float = 120) -> int:
 def test_the_cli_uses_the_apps_store_from_hrviz_db(tmp_path):
     db = tmp_path / "app" / "hrviz.duckdb"  # what the app opens with HRVIZ_DB set
     env = {**os.environ, "HRVIZ_DB": str(db)}
-    out = _hrviz("train", "tree:H=2,W=3", "--dim", "4", "--steps", "20", "--json", env=env)
+    out = _hrviz("train", "tree:H=3,W=3", "--dim", "4", "--steps", "20", "--json", env=env)
     assert out.returncode == 0, out.stderr
     rid = json.loads(out.stdout.strip().splitlines()[-1])["run_id"]
     listed = _hrviz("runs", env=env)
@@ -121,7 +121,7 @@ def test_app_and_cli_share_one_store(streamlit_server, page):
     db = streamlit_server["db"]
     open_page(page, streamlit_server)  # the app really opens the store
     before = len(Store(db, read_only=True).runs())
-    trained = _hrviz("train", "tree:H=3,W=4", "--dim", "8", "--steps", "300", "--db", str(db),
+    trained = _hrviz("train", "tree:H=4,W=4", "--dim", "8", "--steps", "300", "--db", str(db),
                      "--json")
     assert trained.returncode == 0, trained.stderr
     rid = json.loads(trained.stdout.strip().splitlines()[-1])["run_id"]

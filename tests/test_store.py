@@ -33,7 +33,7 @@ def store(db):
 
 
 def new_run(store: Store, **kw) -> int:
-    args = dict(source="tree:H=3,W=2", hierarchy_hash="h1", recipe="standard", dim=8, seed=0,
+    args = dict(source="tree:H=4,W=2", hierarchy_hash="h1", recipe="standard", dim=8, seed=0,
                 params={"lr": 0.1})
     args.update(kw)
     return store.create_run(**args)
@@ -319,7 +319,7 @@ def test_injection_looking_strings_are_stored_verbatim(store):
 
 def test_query_is_read_only(store):
     rid = new_run(store)
-    assert store.query("SELECT run_id FROM runs WHERE source = ?", ["tree:H=3,W=2"])[
+    assert store.query("SELECT run_id FROM runs WHERE source = ?", ["tree:H=4,W=2"])[
         "run_id"].tolist() == [rid]
     for sql in ("DELETE FROM runs", "DROP TABLE runs", "UPDATE runs SET status = 'failed'",
                 "SELECT 1; DELETE FROM runs", "COPY runs TO 'x.csv'"):
@@ -390,7 +390,7 @@ import sys
 import duckdb
 from hrviz.store import Store
 s = Store(sys.argv[1])
-rid = s.create_run(source="tree:H=2,W=2", hierarchy_hash="h", recipe="standard", dim=4, seed=0,
+rid = s.create_run(source="tree:H=3,W=2", hierarchy_hash="h", recipe="standard", dim=4, seed=0,
                    params={})
 s.log_metrics(rid, "train", 0, {"loss": 3.0})
 con = duckdb.connect(sys.argv[1])  # a foreign holder of the file lock

@@ -15,7 +15,7 @@ from hrviz.sweep import finished_cells, parse_spec, run_sweep, sweep_runs
 SPEC = """
 name = "small"
 [fixed]
-source = "tree:H=2,W=3"
+source = "tree:H=3,W=3"
 dim = 4
 steps = 30
 finetune_steps = 10
@@ -31,14 +31,14 @@ def test_spec_is_the_cartesian_product_with_fixed_values():
     assert spec.name == "small" and len(spec.cells) == 4
     assert {(c.config.recipe, c.config.seed) for c in spec.cells} == {
         ("standard", 0), ("standard", 1), ("pretrain-finetune", 0), ("pretrain-finetune", 1)}
-    assert all(c.config.dim == 4 and c.source == "tree:H=2,W=3" for c in spec.cells)
+    assert all(c.config.dim == 4 and c.source == "tree:H=3,W=3" for c in spec.cells)
     assert len({c.key for c in spec.cells}) == 4
 
 
 @pytest.mark.parametrize("text, match", [
     ("[grid]\nseed=[0]", "needs a name"),
-    ('name="x"\n[grid]\nsource=["tree:H=2,W=2"]\nwarp=[1]', "unknown key 'warp'"),
-    ('name="x"\n[grid]\nsource="tree:H=2,W=2"', "must be a non-empty list"),
+    ('name="x"\n[grid]\nsource=["tree:H=3,W=2"]\nwarp=[1]', "unknown key 'warp'"),
+    ('name="x"\n[grid]\nsource="tree:H=3,W=2"', "must be a non-empty list"),
     ('name="x"\n[fixed]\ndim=3', "no source"),
     ('name="x"\n[fixed]\nsource="t"\n[grid]\nsource=["u"]', "both fixed and in the grid"),
     ('name = "x', "not valid TOML"),
@@ -69,7 +69,7 @@ def test_sweep_trains_each_cell_once_and_resumes(tmp_path):
 
 def test_a_failed_cell_is_recorded_and_trained_again(tmp_path):
     db = str(tmp_path / "s.duckdb")
-    bad = parse_spec(SPEC.replace('source = "tree:H=2,W=3"', 'source = "tree:H=2,W=3"\nlong_threshold = 9'))
+    bad = parse_spec(SPEC.replace('source = "tree:H=3,W=3"', 'source = "tree:H=3,W=3"\nlong_threshold = 9'))
     out = run_sweep(bad, db)
     # standard ignores the threshold; pretrain-finetune has no pairs at distance >= 9
     assert len(out["trained"]) == 2 and len(out["failed"]) == 2

@@ -22,7 +22,7 @@ from hrviz.store import Store
 from hrviz.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = "tree:H=2,W=3"
+SOURCE = "tree:H=3,W=3"
 TRAIN = ["train", SOURCE, "--dim", "8", "--recipe", "standard", "--steps", "40", "--eval-every", "20",
          "--encoder", "hashing", "--head", "linear"]
 

@@ -21,7 +21,7 @@ def test_hashing_is_deterministic_and_unit():
 
 def test_clean_name_and_node_text():
     assert clean_name("golden_retriever.n.01") == "golden retriever"
-    h = perfect_tree(2, 2)
+    h = perfect_tree(3, 2)
     assert all(t for t in node_texts(h))
 
 
@@ -37,7 +37,7 @@ def test_good_free_text_is_normalised():
 
 
 def test_tower_beats_zero_shot_on_a_small_tree():
-    h = perfect_tree(3, 3)
+    h = perfect_tree(4, 3)
     zs = zero_shot(h, "hashing:dim=64", cache_dir=None, ranks=False).evaluation.overall
     r = fit_text(h, "hashing:dim=64", TrainConfig(dim=16, recipe="standard", steps=150, eval_every=150),
                  TowerConfig(head="linear"), cache_dir=None)
@@ -45,7 +45,7 @@ def test_tower_beats_zero_shot_on_a_small_tree():
 
 
 def test_holdout_never_trains_held_out_nodes():
-    h = perfect_tree(3, 3)
+    h = perfect_tree(4, 3)
     held = holdout_leaves(h, 0.2, seed=0)
     assert len(held) == round(0.2 * len(h.leaves)) and set(held) <= set(h.leaves.tolist())
     seen_events = []

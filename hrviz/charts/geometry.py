@@ -97,7 +97,7 @@ def min_dim_chart(frame: pd.DataFrame, study: str, *, fixed: int | None = None, 
         xscale = alt.Scale(type="log", nice=False, domain=domain) if domain else alt.Scale(type="log")
     else:
         xscale = alt.Scale(zero=False, nice=False, domain=domain) if domain else alt.Scale(zero=False)
-    x_title = (f"height H{', log scale' if log else ''} (W = {fixed})" if study == "H"
+    x_title = (f"levels H{', log scale' if log else ''} (W = {fixed})" if study == "H"
                else f"width W, log scale (H = {fixed})")
     ticks = sorted(points["x"].unique().tolist()) if len(points) else None
     enc_x = alt.X("x:Q", title=x_title, scale=xscale, axis=alt.Axis(values=ticks, format="d"))

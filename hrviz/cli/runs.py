@@ -43,7 +43,7 @@ def _config_args(p: argparse.ArgumentParser) -> None:
         default = f.default if f.default is not MISSING else None
         kind = hints[f.name]
         text = TrainConfig.help(f.name)
-        if kind is bool:
+        if kind is bool or bool in typing.get_args(kind):  # bool | None: None means the regime's
             g.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=text)
             continue
         base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)

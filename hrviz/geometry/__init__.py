@@ -2,8 +2,8 @@
 
 Theorem 3.1 of You et al. (NeurIPS 2025) says that embeddings in
 d = O(max(s log m, log m / eps^2)) dimensions separate every relevant pair from every
-irrelevant one with ONE global threshold; for a perfect tree of height H and width W,
-d = O(H^2 log W). The package measures that claim, one module per role:
+irrelevant one with ONE global threshold; for a perfect tree of H levels (the paper's convention: s = H relevant
+documents per leaf) and width W, d = O(H^2 log W). The package measures that claim, one module per role:
 
 - :mod:`~hrviz.geometry.construction`: Algorithm 1's vectors (:func:`construct`);
 - :mod:`~hrviz.geometry.margins`: global and per-query margins and recall@auto of any

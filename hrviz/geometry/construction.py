@@ -10,7 +10,7 @@ proof is a construction:
 
 where S(q) is q itself plus its ancestors (optionally only those within ``max_distance``).
 Random Gaussian vectors are nearly orthogonal, so a relevant score is about 1/sqrt(|S(q)|)
-and an irrelevant one about 0 +- 1/sqrt(d). For a perfect tree (s = H + 1, m ~ W^H) this
+and an irrelevant one about 0 +- 1/sqrt(d). For a perfect tree of H levels (s = H, m ~ W^(H-1)) this
 gives d = O(H^2 log W).
 
 The query sums are one sparse-by-dense product: the 0/1 relevance matrix (row i = S(q_i),

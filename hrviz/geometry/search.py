@@ -162,7 +162,8 @@ def predicted_min_dim(h: Hierarchy, max_distance: int | None = None) -> float:
 
         d ~ s * (sqrt(2 ln N_irrelevant) + sqrt((s-1)/s * 2 ln N_relevant))^2
 
-    For a perfect tree ln N_irrelevant ~ 2 H ln W, so d ~ 4 H (H+1) ln W + lower-order terms:
+    For a perfect tree of H levels ln N_irrelevant ~ 2 (H-1) ln W and s = H, so
+    d ~ 4 H (H-1) ln W + lower-order terms:
     the O(H^2 log W) of the theorem with a constant of about 4 and an additive part.
     """
     c = h.closure(max_distance)

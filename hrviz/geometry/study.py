@@ -1,7 +1,8 @@
 """The dimension study: the smallest working d over grids of hierarchies, and its slopes.
 
 The paper fits two slopes of the smallest working d of the
-construction on perfect trees of height H and width W:
+construction on perfect trees of H levels (the paper's convention: root at depth 0, leaves at
+depth H-1, s = H relevant documents per leaf) and width W:
 
 - study "H" (W fixed): the slope of log d against log H; theory 2 (d ~ H^2), measured 2.29;
 - study "W" (H fixed = 4): the slope of d against ln W; theory H^2 = 16, measured 16.5.
@@ -64,7 +65,7 @@ STUDY_COLUMNS = ["study", "source", "H", "W", "nodes", "method", "group", "seed"
 
 def study(
     *,
-    heights=(2, 3, 4, 5),
+    heights=(3, 4, 5, 6),
     width_fixed: int = 2,
     widths=(2, 3, 4, 5),
     height_fixed: int = 4,

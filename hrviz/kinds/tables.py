@@ -27,12 +27,14 @@ def train_config(params: dict) -> TrainConfig:
 def final_evaluation(h, cfg: TrainConfig, q, d, *, k: str | int = "auto", device: str = "cpu") -> Final:
     """The stored final numbers of vectors ``q``, ``d`` trained with ``cfg``: every pair, or in
     generalisation mode only the held-out ones; chunked ``Q @ D.T`` + top-k on a CUDA device."""
-    split = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed)
+    split = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed,
+                        queries=cfg.queries or "all")
     mask = split.eval_mask()
+    qs = split.query_nodes  # None: every node is a query
     if resolve_device(device) == "cuda":
-        ev = evaluate_on_device(q, d, split.train.closure, device="cuda", k=k, pair_mask=mask)
+        ev = evaluate_on_device(q, d, split.train.closure, device="cuda", k=k, queries=qs, pair_mask=mask)
     else:
-        ev = evaluate(q, d, split.train.closure, k=k, pair_mask=mask)
+        ev = evaluate(q, d, split.train.closure, k=k, queries=qs, pair_mask=mask)
     return Final(ev, "heldout" if mask is not None else "all", split.train.closure)
 
 

@@ -1,7 +1,8 @@
 """Where hierarchies come from. :func:`load_source` turns a SOURCE string into a Hierarchy.
 
 SOURCE is one of
-- ``tree:H=4,W=5``: perfect tree (root depth 0, leaves depth H, W children per inner node);
+- ``tree:H=4,W=5``: perfect tree of H *levels* (the paper's convention: root at depth 0, leaves at
+  depth H-1, W children per inner node; H=4, W=5 is the paper's 156-node tree; H >= 2);
 - ``dag:n=500,depth=5,parents=2,p=0.3,seed=0``: random layered DAG (see :func:`random_dag`;
   every key is optional);
 - ``wordnet``: the 82,115 WordNet 3.0 noun synsets; ``wordnet:SYNSET``: that synset and below;

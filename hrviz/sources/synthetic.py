@@ -9,22 +9,28 @@ from ..hierarchy import Hierarchy
 
 
 def perfect_tree(height: int, width: int) -> Hierarchy:
-    """Perfect tree: root at depth 0, leaves at depth ``height``, ``width`` children per inner node.
+    """Perfect tree of ``height`` *levels* (the paper's convention): the root at depth 0, the
+    leaves at depth ``height - 1``, ``width`` children per inner node.
+
+    ``perfect_tree(4, 5)`` (``tree:H=4,W=5``) is the paper's synthetic tree:
+    1 + 5 + 25 + 125 = 156 nodes, and a leaf has H = 4 relevant documents (itself and its
+    3 ancestors). In general it has (W^H - 1) / (W - 1) nodes (H when W = 1). H must be at
+    least 2: H = 1 would be the root alone, with nothing to retrieve.
 
     Nodes are numbered breadth-first and named by their path of child indices:
-    ``r`` is the root, ``r.0.3`` is child 3 of child 0 of the root. It has
-    (W^(H+1) - 1) / (W - 1) nodes (H + 1 when W = 1).
+    ``r`` is the root, ``r.0.3`` is child 3 of child 0 of the root.
     """
-    if height < 0 or width < 1:
-        raise InputError(f"a tree needs H >= 0 and W >= 1, got H={height}, W={width}",
-                         hint="for example tree:H=4,W=5")
-    n = sum(width**h for h in range(height + 1))
+    if height < 2 or width < 1:
+        raise InputError(f"a tree needs H >= 2 levels and W >= 1 children, got H={height}, W={width}",
+                         hint="H counts levels (root at depth 0, leaves at depth H-1; H=1 would be a "
+                              "single node): for example tree:H=4,W=5, the paper's 156-node tree")
+    n = sum(width**h for h in range(height))
     if n > 2_000_000:
         raise InputError(f"tree:H={height},W={width} would have {n:,} nodes", hint="keep it under 2,000,000")
     names = ["r"]
     child, parent = [], []
     level = [0]
-    for _ in range(height):
+    for _ in range(height - 1):
         nxt = []
         for p in level:
             for k in range(width):

@@ -39,7 +39,7 @@ from .config import TrainConfig
 from .device import evaluate_on_device
 from .device_train import AncestorTable, DeviceSoftmaxLoss, device_sampler, device_step, make_device_optimizer
 from .loss import SoftmaxLoss
-from .optim import make_optimizer
+from .optim import make_optimizer, table_step
 from .recipes import build_stages
 
 
@@ -115,6 +115,36 @@ def validation_event(ev, stage: str, step: int, select_by: str) -> dict:
             "overall": ev.overall, "min": ev.min, "criterion": crit}
 
 
+def validation_queries(h: Hierarchy, split, cfg: TrainConfig, rng: np.random.Generator) -> np.ndarray:
+    """The seeded validation sample: up to ``eval_queries`` of the query nodes (all nodes, or
+    the leaves when ``cfg.queries`` says so)."""
+    nodes = np.arange(h.n) if split.query_nodes is None else split.query_nodes
+    return np.sort(rng.choice(nodes, size=min(cfg.eval_queries, len(nodes)), replace=False))
+
+
+class _Frozen:
+    """An optimiser that leaves one table fixed: its gradient is replaced by zeros. The
+    optimiser is new for each stage (no momentum yet), so a zero gradient moves nothing."""
+
+    def __init__(self, opt, table: str):
+        self.opt, self.table = opt, table
+        self.model = opt.model
+
+    def begin(self) -> None:
+        self.opt.begin()
+
+    def update(self, name, rows, grad) -> None:
+        self.opt.update(name, rows, torch.zeros_like(grad) if name == self.table else grad)
+
+
+def frozen(opt, freeze: str):
+    """``opt``, or a wrapper of it that leaves the ``freeze`` table ("documents": "d",
+    "queries": "q") fixed."""
+    if freeze in (None, "none"):
+        return opt
+    return _Frozen(opt, {"documents": "d", "queries": "q"}[freeze])
+
+
 def apply_threads(cfg: TrainConfig) -> None:
     """Set the process's torch threads from a resolved config (command-line runs only)."""
     if cfg.threads:
@@ -167,7 +197,8 @@ def run_stages(stages, cfg: TrainConfig, result: TrainResult, emit: Callback, va
 def _fit(h, cfg, callback, stop, model) -> TrainResult:
     emit = callback or (lambda e: None)
     t_start = time.perf_counter()
-    split = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed)
+    split = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed,
+                        queries=cfg.queries)
     closure = split.train.closure
     stages = build_stages(cfg, split.train)
     rng = np.random.default_rng(cfg.seed)
@@ -178,7 +209,7 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
     loss_fn = SoftmaxLoss(split.train.as_closure(h.n), h.n, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
                           temperature_mode=cfg.temperature_mode, masking=cfg.masking,
                           normalize_queries=cfg.normalize_queries)
-    val_queries = np.sort(rng.choice(h.n, size=min(cfg.eval_queries, h.n), replace=False))
+    val_queries = validation_queries(h, split, cfg, rng)
     val_mask = split.eval_mask()
     result = TrainResult(model=model, config=cfg)
 
@@ -191,15 +222,18 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
         return event
 
     def stage_step(stage):
-        opt = make_optimizer(model, stage.lr, cfg.optimizer)
+        opt = frozen(make_optimizer(model, stage.lr, cfg.optimizer), stage.freeze)
+        stage_loss = loss_fn if stage.masking in (None, cfg.masking) else SoftmaxLoss(
+            split.train.as_closure(h.n), h.n, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
+            temperature_mode=cfg.temperature_mode, masking=stage.masking, normalize_queries=cfg.normalize_queries)
 
         def one_step() -> float:
             idx = stage.sampler.sample(rng, cfg.batch_size)
             # samplers index the training pairs (all pairs in reconstruction mode)
             queries = split.train.query[idx].astype(np.int64)
             positives = split.train.doc[idx].astype(np.int64)
-            cand = loss_fn.candidates(rng, positives)
-            return opt.step(loss_fn, queries, positives, cand, stage.temperature)
+            cand = stage_loss.candidates(rng, positives)
+            return table_step(opt, stage_loss, queries, positives, cand, stage.temperature)
 
         return one_step
 
@@ -226,7 +260,8 @@ def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
     dev, rank, world, reduce, broadcast = _device_ranks(cfg)
     emit = (callback or (lambda e: None)) if rank == 0 else (lambda e: None)
     t_start = time.perf_counter()
-    split = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed)
+    split = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed,
+                        queries=cfg.queries)
     closure = split.train.closure
     stages = build_stages(cfg, split.train)
     rng = np.random.default_rng(cfg.seed)  # the validation queries: the same as the numpy loop's
@@ -237,7 +272,7 @@ def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
     loss_fn = DeviceSoftmaxLoss(AncestorTable(split.train.as_closure(h.n), h.n, dev), negatives=cfg.negatives,
                                 n_negatives=cfg.n_negatives, temperature_mode=cfg.temperature_mode,
                                 masking=cfg.masking, normalize_queries=cfg.normalize_queries)
-    val_queries = np.sort(rng.choice(h.n, size=min(cfg.eval_queries, h.n), replace=False))
+    val_queries = validation_queries(h, split, cfg, rng)
     val_mask = split.eval_mask()
     pair_q = torch.as_tensor(split.train.query.astype(np.int64), device=dev)     # (P,)
     pair_d = torch.as_tensor(split.train.doc.astype(np.int64), device=dev)       # (P,)
@@ -256,13 +291,16 @@ def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
         return event
 
     def stage_step(stage):
-        opt = make_device_optimizer(model, stage.lr, cfg.optimizer)
+        opt = frozen(make_device_optimizer(model, stage.lr, cfg.optimizer), stage.freeze)
         sampler = device_sampler(stage.sampler, dev)
+        stage_loss = loss_fn if stage.masking in (None, cfg.masking) else DeviceSoftmaxLoss(
+            loss_fn.table, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
+            temperature_mode=cfg.temperature_mode, masking=stage.masking, normalize_queries=cfg.normalize_queries)
 
         def one_step() -> torch.Tensor:
             # sample (on the device, seeded per rank), step (nothing read back)
             idx = sampler.sample(gen, local_batch)                                # (b,)
-            return device_step(opt, loss_fn, pair_q[idx], pair_d[idx], stage.temperature, gen, reduce)
+            return device_step(opt, stage_loss, pair_q[idx], pair_d[idx], stage.temperature, gen, reduce)
 
         return one_step
 
