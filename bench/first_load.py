@@ -27,10 +27,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/: app_response.seed
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # helpers: as the tests start it
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the root: tests.helpers, as the tests start it
 
-from helpers import CHROMIUM, CHROMIUM_ARGS, IDLE, NAV_WATCH, seen_navigation, start_streamlit
 from hrviz_app.navigation import PAGES
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, IDLE, NAV_WATCH, seen_navigation, start_streamlit
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "first_load.md"

@@ -1,5 +1,17 @@
 """Shared fixtures: a results store for AppTests, and a real Streamlit server + Chromium for the
-browser tests (``@pytest.mark.browser``).
+browser tests (``@pytest.mark.browser``). Only fixtures live here; every plain helper (paths,
+small configs, ``seed_demo``, ``standalone``, the server and browser steps) is in
+``tests/helpers.py``.
+
+Layout and imports: ``tests/`` mirrors the packages (``tests/training/`` for ``hrviz/training/``,
+``tests/app/`` for every AppTest and browser test, top-level modules at ``tests/test_<module>.py``)
+and every folder is a package (``__init__.py``). Pytest's default import mode (``prepend``) then
+puts the first folder above the packages, the repository root, on ``sys.path``, and names each
+test module by its package path (``tests.training.test_loop``), so equal file names in two folders
+do not clash and every test imports its helpers as ``from tests.helpers import ...``. We keep that
+default rather than ``--import-mode=importlib``, under which tests could not import a shared
+module without a ``sys.path`` edit. Subprocesses that need the helpers start with
+``cwd=ROOT`` and ``sys.path`` holding the root.
 
 Browser tests drive Debian's ``/usr/bin/chromium`` through Python Playwright; never
 ``playwright install``. Without the browser they skip with a reason, except under ``CI=true``,
@@ -14,60 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CHROMIUM, CHROMIUM_ARGS, free_port, start_streamlit, wait_healthy
-
-# Old names, for test code written before tests/helpers.py (other branches in flight import them
-# from conftest): new code imports free_port and wait_healthy from helpers.
-_free_port, _wait_healthy = free_port, wait_healthy
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def tiny_demo_config(recipe: str, seed: int = 0):
-    """The demo experiment (tree H=4, W=5, d=3) with few steps: the same code path in seconds."""
-    from hrviz.training import TrainConfig
-
-    return TrainConfig(dim=3, recipe=recipe, seed=seed, steps=200, finetune_steps=100, eval_every=25)
-
-
-def tiny_story_config(chapter, seed: int = 0):
-    """A story chapter's run (hrviz.story.config) with few steps: the same code path, the same
-    setting (WordNet mammals, d=64, distance <= 8), in a second or two."""
-    from dataclasses import replace
-
-    from hrviz.story import config  # the module's own, also while a test has patched it
-
-    full = _FULL_STORY_CONFIG.setdefault("config", config)
-    return replace(full(chapter, seed), steps=30, finetune_steps=30, batch_size=64, eval_every=15)
-
-
-_FULL_STORY_CONFIG: dict = {}  # hrviz.story.config as first seen, before any monkeypatch
-
-
-def tiny_poincare_config(seed: int = 0):
-    """Home's Poincaré comparison (hrviz.story.poincare_config) with 3 epochs."""
-    from dataclasses import replace
-
-    from hrviz.models.poincare_fit import PoincareConfig
-    from hrviz.story import DIM, MAX_DISTANCE
-
-    return replace(PoincareConfig(dim=DIM, max_distance=MAX_DISTANCE, seed=seed, threads=1), epochs=3, burn_in=1)
-
-
-def seed_demo(db: Path) -> list[int]:
-    """Fill a store as a first start leaves it, small: the story's three runs (named ``story``),
-    then two runs on the session's default tree (named ``demo``), the newest, so they are the
-    active run of a new session."""
-    from hrviz import story
-    from hrviz.experiment import DEMO_RECIPES, DEMO_SOURCE, run_training
-    from hrviz.sources import load_source
-    from hrviz.store import Store
-
-    with Store(db) as store:
-        h = load_source(story.SOURCE)
-        ids = [run_training(story.SOURCE, tiny_story_config(ch), store, hierarchy=h, name=story.NAME)
-               for ch in story.CHAPTERS]
-        return ids + [run_training(DEMO_SOURCE, tiny_demo_config(r), store, name="demo") for r in DEMO_RECIPES]
+from tests.helpers import (CHROMIUM, CHROMIUM_ARGS, full_story_config, seed_demo, start_streamlit,
+                           tiny_poincare_config, tiny_story_config)
 
 
 @pytest.fixture
@@ -75,7 +35,7 @@ def tiny_demo(monkeypatch):
     """Make the story's runs (first start, Home's re-run button) train the small config."""
     from hrviz import story
 
-    _FULL_STORY_CONFIG.setdefault("config", story.config)
+    full_story_config()  # remember the real one before it is patched
     monkeypatch.setattr(story, "config", tiny_story_config)
     monkeypatch.setattr(story, "poincare_config", tiny_poincare_config)
 
@@ -135,16 +95,3 @@ def page(browser):
     finally:
         context.close()
 
-
-def standalone(path: str, **session):
-    """An AppTest of one page file alone (without app.py), as if app.py had run before it,
-    with ``session`` as its session state (not run yet)."""
-    from streamlit.testing.v1 import AppTest
-
-    from hrviz_app.navigation import APP_MARK
-
-    at = AppTest.from_file(path, default_timeout=60)
-    at.session_state[APP_MARK] = True
-    for key, value in session.items():
-        at.session_state[key] = value
-    return at

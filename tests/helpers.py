@@ -1,6 +1,9 @@
-"""Helpers shared by the tests (and bench/first_load.py): a real ``streamlit run app.py`` server,
-and a watch on the navigation a browser renders. Fixtures stay in conftest.py; these are plain
-functions, imported by name (``from helpers import start_streamlit``).
+"""Every plain helper the tests share (and bench/first_load.py uses): the repository's paths, small
+training configs and a seeded store, AppTests of one page, a real ``streamlit run app.py`` server,
+the browser steps, the command line in a subprocess.
+
+Fixtures stay in conftest.py (pytest finds them there); everything here is a plain function or
+constant, imported by name from the package ``tests`` (``from tests.helpers import seed_demo``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,15 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the repository root: every path below starts here
+FIXTURES = ROOT / "tests" / "fixtures"
+APP = str(ROOT / "app.py")  # for AppTest.from_file; switch_page paths ("pages/2_train.py") are relative to it
+
+
+def page_path(name: str) -> str:
+    """The file of one page, ``pages/NAME``, for AppTest.from_file (``standalone``)."""
+    return str(ROOT / "pages" / name)
+
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -69,6 +80,24 @@ def start_streamlit(db: Path, log_path: Path, timeout: float = 60):
                 proc.wait()
 
 
+def open_page(page, server, url_path: str = "") -> None:
+    """Open ``url_path`` of the ``streamlit_server`` fixture's server and wait until it has run."""
+    page.goto(f"{server['url']}/{url_path}")
+    page.wait_for_selector(IDLE, timeout=60_000)
+    page.wait_for_selector("h1", timeout=30_000)
+
+
+def settle(page, ms: int = 400) -> None:
+    """Wait for the rerun an interaction started to finish."""
+    page.wait_for_timeout(ms)
+    page.wait_for_selector(IDLE, timeout=60_000)
+
+
+def no_exception(page, where: str) -> None:
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, f"{where}: {errors.first.inner_text()[:2000]}"
+
+
 # Add with page.add_init_script before the first goto: from the first DOM node on, remembers
 # whether Streamlit's own sidebar navigation (stSidebarNav: the pages-directory mode draws it)
 # ever appeared, and the label of every navigation entry ever rendered (sidebar or top
@@ -97,3 +126,86 @@ new MutationObserver(note).observe(document, {subtree: true, childList: true, ch
 def seen_navigation(page) -> dict:
     """What NAV_WATCH saw on ``page``: {"sidebarNav": bool, "entries": [label, ...]}."""
     return page.evaluate("window.__hrvizNav")
+
+
+# ----- the command line in a subprocess ----------------------------------------------------------
+def hrviz_cli(*args: str, **kw) -> subprocess.CompletedProcess:
+    """``python -m hrviz ARGS`` from the repository root, run to its end."""
+    return subprocess.run([sys.executable, "-m", "hrviz", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, **kw)
+
+
+def start_cli_training(db: Path, steps: int) -> subprocess.Popen:
+    """A terminal's training on ``db`` (tree:H=4,W=4, d=8, ``steps`` steps), started, not awaited."""
+    return subprocess.Popen([sys.executable, "-m", "hrviz", "train", "tree:H=4,W=4", "--dim", "8",
+                             "--steps", str(steps), "--db", str(db)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+# ----- small runs and a seeded store ------------------------------------------------------------
+def tiny_demo_config(recipe: str, seed: int = 0):
+    """The demo experiment (tree H=4, W=5, d=3) with few steps: the same code path in seconds."""
+    from hrviz.training import TrainConfig
+
+    return TrainConfig(dim=3, recipe=recipe, seed=seed, steps=200, finetune_steps=100, eval_every=25)
+
+
+_FULL_STORY_CONFIG: dict = {}  # hrviz.story.config as first seen, before any monkeypatch
+
+
+def full_story_config():
+    """``hrviz.story.config`` as this process first saw it: call it before patching
+    ``story.config`` (the ``tiny_demo`` fixture does), and ``tiny_story_config`` keeps using the
+    real one while ``story.config`` is itself."""
+    from hrviz import story
+
+    return _FULL_STORY_CONFIG.setdefault("config", story.config)
+
+
+def tiny_story_config(chapter, seed: int = 0):
+    """A story chapter's run (hrviz.story.config) with few steps: the same code path, the same
+    setting (WordNet mammals, d=64, distance <= 8), in a second or two."""
+    from dataclasses import replace
+
+    full = full_story_config()
+    return replace(full(chapter, seed), steps=30, finetune_steps=30, batch_size=64, eval_every=15)
+
+
+def tiny_poincare_config(seed: int = 0):
+    """Home's Poincaré comparison (hrviz.story.poincare_config) with 3 epochs."""
+    from dataclasses import replace
+
+    from hrviz.models.poincare_fit import PoincareConfig
+    from hrviz.story import DIM, MAX_DISTANCE
+
+    return replace(PoincareConfig(dim=DIM, max_distance=MAX_DISTANCE, seed=seed, threads=1), epochs=3, burn_in=1)
+
+
+def seed_demo(db: Path) -> list[int]:
+    """Fill a store as a first start leaves it, small: the story's three runs (named ``story``),
+    then two runs on the session's default tree (named ``demo``), the newest, so they are the
+    active run of a new session."""
+    from hrviz import story
+    from hrviz.experiment import DEMO_RECIPES, DEMO_SOURCE, run_training
+    from hrviz.sources import load_source
+    from hrviz.store import Store
+
+    with Store(db) as store:
+        h = load_source(story.SOURCE)
+        ids = [run_training(story.SOURCE, tiny_story_config(ch), store, hierarchy=h, name=story.NAME)
+               for ch in story.CHAPTERS]
+        return ids + [run_training(DEMO_SOURCE, tiny_demo_config(r), store, name="demo") for r in DEMO_RECIPES]
+
+
+def standalone(path: str, **session):
+    """An AppTest of one page file alone (without app.py), as if app.py had run before it,
+    with ``session`` as its session state (not run yet). ``path``: ``page_path("4_query.py")``."""
+    from streamlit.testing.v1 import AppTest
+
+    from hrviz_app.navigation import APP_MARK
+
+    at = AppTest.from_file(path, default_timeout=60)
+    at.session_state[APP_MARK] = True
+    for key, value in session.items():
+        at.session_state[key] = value
+    return at

@@ -33,8 +33,9 @@ from pathlib import Path
 import pytest
 
 from hrviz.cli import main
+from tests.helpers import ROOT
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = ROOT / "README.md"
 SMALL = "tree:H=2,W=2"
 TEXT = "wordnet:mammal.n.01"  # text encoders read real node text; --holdout-nodes needs enough leaves
 SOURCE_COMMANDS = {"info", "train", "geometry", "encode", "load"}

@@ -89,6 +89,7 @@ _SCHEMA = [
         distance INTEGER
     )""",
 ]
+SCHEMA = _SCHEMA  # the same statements, public: tests rebuild an old file from them
 
 _TABLES = ("runs", "metrics", "recall", "retrievals")
 

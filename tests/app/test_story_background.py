@@ -16,8 +16,8 @@ from streamlit.testing.v1 import AppTest
 from hrviz import story
 from hrviz.jobs import Jobs
 from hrviz.store import Store
+from tests.helpers import APP, ROOT, free_port, wait_healthy
 
-APP = "../app.py"
 
 
 @pytest.fixture
@@ -188,8 +188,6 @@ def test_pages_render_at_once_while_the_story_trains(empty_store, gate):
     import subprocess
     import sys
 
-    from conftest import ROOT
-
     cli = subprocess.run([sys.executable, "-m", "hrviz", "train", "tree:H=2,W=3", "--dim", "4", "--steps", "20",
                           "--db", str(empty_store), "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert cli.returncode == 0, cli.stderr
@@ -292,13 +290,13 @@ def test_a_failed_story_run_shows_on_home_and_the_other_pages_work(empty_store, 
 
 HELD_SERVER = """
 import os, sys, time
-sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
-import conftest
+sys.path.insert(0, os.getcwd())  # the repository root: the package tests
+from tests import helpers
 import hrviz.kinds.tables as table_kind  # the table kind fits through its module's fit
 from hrviz import story
 
-conftest._FULL_STORY_CONFIG.setdefault("config", story.config)  # as the tiny_demo fixture does
-story.config = conftest.tiny_story_config  # the story's setting, few steps
+helpers.full_story_config()  # as the tiny_demo fixture does
+story.config = helpers.tiny_story_config  # the story's setting, few steps
 real_fit, gate = table_kind.fit, sys.argv[1]
 
 def held_fit(*args, **kwargs):  # each story run waits for the test's gate file
@@ -322,10 +320,8 @@ def test_a_fresh_server_serves_pages_while_the_story_trains_and_home_fills_in(br
     import subprocess
     import sys
 
-    from conftest import ROOT, _free_port, _wait_healthy
-
     gate = tmp_path / "open"
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-c", HELD_SERVER, str(gate), "--server.headless", "true", "--server.address",
@@ -336,7 +332,7 @@ def test_a_fresh_server_serves_pages_while_the_story_trains_and_home_fills_in(br
     idle = '[data-testid="stApp"][data-test-script-state="notRunning"]'
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc, timeout=60)
+        wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc, timeout=60)
         hier = context.new_page()
         hier.goto(f"http://127.0.0.1:{port}/hierarchy")
         hier.wait_for_selector(idle, timeout=60_000)

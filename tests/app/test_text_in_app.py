@@ -9,17 +9,16 @@ import json
 
 import pytest
 
-from conftest import standalone
-
 from hrviz.kinds.text import TextRunConfig
 from hrviz.models.text_fit import TowerConfig
 from hrviz.experiment import run_training
 from hrviz.sources import load_source
 from hrviz.store import Store
 from hrviz.training import TrainConfig
+from tests.helpers import page_path, standalone
 
 SOURCE = "tree:H=3,W=3"  # 13 nodes, 9 leaves
-QUERY, TRAIN, RESULTS = "../pages/4_query.py", "../pages/2_train.py", "../pages/3_results.py"
+QUERY, TRAIN, RESULTS = page_path("4_query.py"), page_path("2_train.py"), page_path("3_results.py")
 
 
 def tiny_train(**kw) -> TrainConfig:
@@ -180,6 +179,6 @@ def test_results_names_text_runs_and_compares_zero_shot_with_trained(env):
 
 def test_embeddings_projects_the_text_tower_vectors(env):
     db, zid, tid, did = env
-    at = page("../pages/5_embeddings.py", e_run=tid)
+    at = page(page_path("5_embeddings.py"), e_run=tid)
     assert not at.exception, at.exception
     assert at.get("vega_lite_chart")  # the tower's stored node vectors, projected like any run's

@@ -10,10 +10,10 @@ import json
 import subprocess
 import sys
 
-from helpers import free_port
 from hrviz.evaluate import evaluate
 from hrviz.sources import load_source
 from hrviz.training import TrainConfig, fit
+from tests.helpers import free_port
 
 ARGS = ["tree:H=4,W=4", "--dim", "4", "--recipe", "standard", "--steps", "120", "--batch-size", "128",
         "--device", "cpu", "--eval-every", "60"]

@@ -1,5 +1,5 @@
 """Free text on the Query inspector in a real browser: the session's ``streamlit run app.py``
-server (conftest.py) and Debian's Chromium, with the helpers of tests/test_browser.py. A text
+server (conftest.py) and Debian's Chromium, with the helpers of tests/helpers.py. A text
 tower (hashing encoder, 13-node tree) is added to the server's store; typing a text into the
 free-text box shows what it retrieves, and the hits where the text names a node."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_browser import IDLE, no_exception, open_page, settle
+from tests.helpers import IDLE, no_exception, open_page, settle
 
 pytestmark = pytest.mark.browser
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from conftest import standalone
+from tests.helpers import page_path, standalone
 
-PAGE = "../pages/6_geometry.py"
+PAGE = page_path("6_geometry.py")
 
 
 def metrics(at) -> dict[str, str]:

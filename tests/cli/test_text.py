@@ -20,8 +20,7 @@ from hrviz.experiment import launch
 from hrviz.sources import load_source
 from hrviz.store import Store
 from hrviz.training import TrainConfig
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 SOURCE = "tree:H=3,W=3"
 TRAIN = ["train", SOURCE, "--dim", "8", "--recipe", "standard", "--steps", "40", "--eval-every", "20",
          "--encoder", "hashing", "--head", "linear"]

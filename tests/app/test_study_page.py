@@ -3,17 +3,12 @@ cells are that sweep's runs; the bundled study is listed beside it."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from conftest import seed_demo
 from streamlit.testing.v1 import AppTest
 
 from hrviz.charts.study import phase_frame
 from hrviz.sweep import cell_table, parse_spec, run_sweep, sweep_runs
-
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
+from tests.helpers import APP, seed_demo
 
 SPEC = """
 name = "grid"

@@ -11,8 +11,6 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import standalone
-
 from hrviz.charts.models import (latest_per_model, model_comparison_chart, model_comparison_frame,
                                  model_kind, with_model_kind)
 from hrviz.models.poincare_fit import PoincareConfig
@@ -20,9 +18,10 @@ from hrviz.experiment import launch, run_training
 from hrviz.sources import load_source
 from hrviz.store import Store
 from hrviz.training import TrainConfig
+from tests.helpers import page_path, standalone
 
 SOURCE = "tree:H=4,W=3"  # 40 nodes, depth 3
-TRAIN, RESULTS, EMBEDDINGS = "../pages/2_train.py", "../pages/3_results.py", "../pages/5_embeddings.py"
+TRAIN, RESULTS, EMBEDDINGS = page_path("2_train.py"), page_path("3_results.py"), page_path("5_embeddings.py")
 
 
 def tiny_poincare(**kw) -> PoincareConfig:

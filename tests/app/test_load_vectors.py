@@ -8,7 +8,7 @@ import io
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-APP = "../app.py"
+from tests.helpers import APP
 
 
 def app(page: str) -> AppTest:

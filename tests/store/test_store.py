@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -15,8 +14,7 @@ import pytest
 
 from hrviz.errors import InputError
 from hrviz.store import DEFAULT_DB, RUN_COLUMNS, STALE_ERROR, STATUSES, Store
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 EVIL = "it's \"quoted\" '; DROP TABLE runs; --"
 
 
@@ -461,11 +459,11 @@ OLD_RUNS_DDL = """CREATE TABLE runs (
 
 def test_migration_from_schema_1(db):
     """A file written with schema 1 (CHECK without ``interrupted``) is migrated on open."""
-    from hrviz.store.schema import _SCHEMA
+    from hrviz.store.schema import SCHEMA
 
     db.parent.mkdir(parents=True)
     con = duckdb.connect(str(db))
-    for statement in _SCHEMA[:3] + [OLD_RUNS_DDL] + _SCHEMA[4:]:
+    for statement in SCHEMA[:3] + [OLD_RUNS_DDL] + SCHEMA[4:]:
         con.execute(statement)
     con.execute("INSERT INTO schema_version VALUES (1)")
     con.execute("""INSERT INTO runs (created, status, source, hierarchy_hash, recipe, dim, seed,

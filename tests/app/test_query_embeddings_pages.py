@@ -11,18 +11,16 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import standalone
-
 from hrviz import projection
 from hrviz.evaluate import query_report
 from hrviz.experiment import load_run_model
 from hrviz.models.dual_encoder import DualEncoder
 from hrviz.sources import load_source
 from hrviz.store import Store
+from tests.helpers import APP, page_path, standalone
 
-QUERY = "../pages/4_query.py"
-EMBEDDINGS = "../pages/5_embeddings.py"
-APP = "../app.py"
+QUERY = page_path("4_query.py")
+EMBEDDINGS = page_path("5_embeddings.py")
 
 
 def page(path: str, **session) -> AppTest:

@@ -20,9 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from hrviz.errors import InputError
 from hrviz.store import Store
-
-APP = "../app.py"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+from tests.helpers import APP, FIXTURES, ROOT
 TAXONOMY = (FIXTURES / "taxonomy.csv").read_bytes()
 
 
@@ -66,8 +64,7 @@ def store(app_env):
 def test_the_explicit_page_list_matches_the_page_files():
     from hrviz_app.navigation import PAGES, page
 
-    root = Path(__file__).resolve().parents[1]
-    assert sorted(p.path for p in PAGES) == sorted(f"pages/{f.name}" for f in (root / "pages").glob("*.py"))
+    assert sorted(p.path for p in PAGES) == sorted(f"pages/{f.name}" for f in (ROOT / "pages").glob("*.py"))
     assert [p.path for p in PAGES] == sorted((p.path for p in PAGES), key=lambda s: int(s[6:].split("_")[0]))
     assert page("train")[1:] == ("Train", ":material/model_training:", "train")
     assert len({p.url for p in PAGES}) == len(PAGES)

@@ -10,38 +10,20 @@ from __future__ import annotations
 import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from helpers import IDLE, NAV_WATCH, seen_navigation, start_streamlit
 from hrviz_app.navigation import PAGES
+from tests.helpers import (FIXTURES, IDLE, NAV_WATCH, ROOT, no_exception, open_page, seen_navigation, settle,
+                           start_streamlit)
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
 # tests/artifacts/ (ignored by git) unless HRVIZ_SCREENSHOTS names another folder, e.g.
 # `HRVIZ_SCREENSHOTS=docs/screenshots` to refresh the README's pictures on purpose
 SHOTS = ROOT / os.environ.get("HRVIZ_SCREENSHOTS", "tests/artifacts")
-TAXONOMY = Path(__file__).resolve().parent / "fixtures" / "taxonomy.csv"
-
-
-def open_page(page, server, url_path: str = "") -> None:
-    page.goto(f"{server['url']}/{url_path}")
-    page.wait_for_selector(IDLE, timeout=60_000)
-    page.wait_for_selector("h1", timeout=30_000)
-
-
-def settle(page, ms: int = 400) -> None:
-    """Wait for the rerun an interaction started to finish."""
-    page.wait_for_timeout(ms)
-    page.wait_for_selector(IDLE, timeout=60_000)
-
-
-def no_exception(page, where: str) -> None:
-    errors = page.locator('[data-testid="stException"]')
-    assert errors.count() == 0, f"{where}: {errors.first.inner_text()[:2000]}"
+TAXONOMY = FIXTURES / "taxonomy.csv"
 
 
 def sidebar_links(page) -> list[str]:

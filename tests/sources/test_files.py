@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import pytest
 
 from hrviz.errors import InputError
 from hrviz.sources import load_file, load_source, parse_upload
+from tests.helpers import FIXTURES, ROOT
 
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def edges_of(h) -> set[tuple[str, str]]:
@@ -302,6 +301,6 @@ def test_load_file_missing_and_folder(tmp_path):
 
 
 def test_wordnet_as_an_uploaded_tsv_gz_matches_the_builtin_source():
-    raw = (Path(__file__).parents[1] / "data" / "wordnet_nouns_edges.tsv.gz").read_bytes()
+    raw = (ROOT / "data" / "wordnet_nouns_edges.tsv.gz").read_bytes()
     h = parse_upload(raw, "wordnet_edges.tsv.gz")
     assert h.info() == load_source("wordnet").info()

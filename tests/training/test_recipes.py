@@ -1,0 +1,30 @@
+"""hrviz.training.recipes: the stages each recipe builds, and the settings TrainConfig refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from hrviz.errors import InputError
+from hrviz.pairs import all_pairs
+from hrviz.sources import perfect_tree
+from hrviz.training import RECIPES, TrainConfig, build_stages
+
+
+def test_recipes_build_expected_stages():
+    h = perfect_tree(5, 5)
+    cfg = TrainConfig(dim=3, recipe="pretrain-finetune", lr=0.1).resolved(h)
+    stages = build_stages(cfg, all_pairs(h))
+    assert [s.name for s in stages] == ["pretrain", "finetune"]
+    assert stages[1].lr == pytest.approx(0.1 * cfg.finetune_lr_ratio)
+    assert stages[1].temperature == 500 and stages[1].select_best
+    assert set(RECIPES) == {"standard", "rebalanced", "joint", "pretrain-finetune"}
+    with pytest.raises(InputError, match="unknown recipe"):
+        TrainConfig(recipe="magic").resolved(h)
+    with pytest.raises(InputError, match="steps must be at least 1, got 0"):
+        TrainConfig(steps=0).resolved(h)
+    with pytest.raises(InputError, match="lr must be positive"):
+        TrainConfig(lr=0.0).resolved(h)
+    with pytest.raises(InputError, match="threads must be at least 1"):
+        TrainConfig(threads=0).resolved(h)
+    with pytest.raises(InputError, match="joint_long_share must be in"):
+        TrainConfig(recipe="joint", joint_long_share=1.5).resolved(h)
