@@ -16,7 +16,7 @@ documents v by -d(u, v) is the same as ranking them by
 lifted (d + 2)-dimensional features, so hrviz's dot-product evaluator
 (:func:`hrviz.evaluate.evaluate`: recall@auto by distance, mean rank, MAP), the query
 inspector and every page that takes query/document vectors rank a Poincaré model
-*exactly* as its distance does (``tests/test_poincare.py`` checks it). Only the ranking is
+*exactly* as its distance does (``tests/models/test_poincare.py`` checks it). Only the ranking is
 preserved: the lifted scores are not distances, and they are not comparable across
 queries. Near the boundary the document features grow like 1 / (1 - |v|^2) (at most
 ~1 / (2 eps)); the float32 evaluator then loses some digits (``bench/hyperbolic.py``

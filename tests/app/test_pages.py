@@ -75,7 +75,7 @@ def test_first_start_trains_the_story_and_home_says_so(tmp_path, monkeypatch, ti
 
     db = tmp_path / "fresh.duckdb"
     monkeypatch.setenv("HRVIZ_DB", str(db))
-    at = app()  # the story trains in the background (tests/test_story_background.py): wait for it
+    at = app()  # the story trains in the background (tests/app/test_story_background.py): wait for it
     assert story_job().wait(120) and story_job().status == "done", story_job().error
     at.run()
     note = [i.value for i in at.info if "First start" in i.value]
