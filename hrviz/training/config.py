@@ -82,10 +82,14 @@ REGIME_HELP = {
 _REGIME_FIELDS = ("pairs", "negatives", "masking", "optimizer", "lr", "finetune_lr_ratio", "long_threshold")
 
 
-def _opt(default, help: str, choices=None):
+def _opt(default, help: str, choices=None, *, const=None):
+    """A field with its help text; ``const``: the value of the bare command-line flag (e.g.
+    ``--logq`` alone means ``--logq 1``)."""
     meta = {"help": help}
     if choices is not None:
         meta["choices"] = tuple(choices)
+    if const is not None:
+        meta["const"] = const
     return field(default=default, metadata=meta)
 
 
@@ -114,6 +118,10 @@ class TrainConfig:
     temperature: float = _opt(20.0, "temperature of the main/pretrain stage")
     temperature_mode: str = _opt("scale", "scale: logits = T x cosine; divide: logits = dot / T",
                                  ("scale", "divide"))
+    logq: float = _opt(0.0, "logQ correction of in-batch and sampled negatives (Yi et al. 2019): "
+                            "logits - alpha x log(the document's share of the stage's positives); "
+                            "alpha = this, 1 the full correction, 0 off (--logq alone: 1); "
+                            "no effect with full negatives", const=1.0)
     normalize: bool = _opt(True, "unit-normalise query and document vectors")
     normalize_queries: bool = _opt(False, "with --no-normalize: unit queries in the loss, free "
                                           "document norms")
@@ -147,6 +155,14 @@ class TrainConfig:
         for f in fields(cls):
             if f.name == name:
                 return f.metadata.get("help", "")
+        raise KeyError(name)
+
+    @classmethod
+    def const(cls, name: str):
+        """The value of field ``name``'s bare command-line flag, or None (it needs a value)."""
+        for f in fields(cls):
+            if f.name == name:
+                return f.metadata.get("const")
         raise KeyError(name)
 
     @classmethod
@@ -218,6 +234,8 @@ def _check_ranges(c: TrainConfig) -> None:
         if value is not None and value < low:
             raise InputError(f"{name} must be at least {low}, got {value}",
                              hint=f"--{name.replace('_', '-')} {max(low, 1)} or more")
+    if not c.logq >= 0:
+        raise InputError(f"logq must be at least 0, got {c.logq}", hint="--logq 1 (the full correction) or 0 (off)")
     if not 0 <= c.joint_long_share <= 1:
         raise InputError(f"joint_long_share must be in [0, 1], got {c.joint_long_share}")
     for name in ("lr", "temperature", "init_scale", "finetune_lr_ratio", "finetune_temperature"):

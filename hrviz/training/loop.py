@@ -174,7 +174,7 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
     # ancestors are not masked: a real holdout gives the model no hint about them)
     loss_fn = SoftmaxLoss(split.train.as_closure(h.n), h.n, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
                           temperature_mode=cfg.temperature_mode, masking=cfg.masking,
-                          normalize_queries=cfg.normalize_queries)
+                          normalize_queries=cfg.normalize_queries, logq=cfg.logq)
     val_queries = np.sort(rng.choice(h.n, size=min(cfg.eval_queries, h.n), replace=False))
     val_mask = split.eval_mask()
     result = TrainResult(model=model, config=cfg)
@@ -189,6 +189,8 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
 
     def stage_step(stage):
         opt = make_optimizer(model, stage.lr, cfg.optimizer)
+        if cfg.logq:  # the correction's q: this stage's own sampler
+            loss_fn.set_proposal(stage.sampler.doc_marginal(h.n), cfg.batch_size)
 
         def one_step() -> float:
             idx = stage.sampler.sample(rng, cfg.batch_size)
@@ -238,7 +240,8 @@ def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
     model.to(dev)
     loss_fn = DeviceSoftmaxLoss(AncestorTable(split.train.as_closure(h.n), h.n, dev), negatives=cfg.negatives,
                                 n_negatives=cfg.n_negatives, temperature_mode=cfg.temperature_mode,
-                                masking=cfg.masking, normalize_queries=cfg.normalize_queries)
+                                masking=cfg.masking, normalize_queries=cfg.normalize_queries,
+                                logq=cfg.logq)
     val_queries = np.sort(rng.choice(h.n, size=min(cfg.eval_queries, h.n), replace=False))
     val_mask = split.eval_mask()
     pair_q = torch.as_tensor(split.train.query.astype(np.int64), device=dev)     # (P,)
@@ -260,6 +263,8 @@ def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
     def stage_step(stage):
         opt = make_device_optimizer(model, stage.lr, cfg.optimizer)
         sampler = device_sampler(stage.sampler, dev)
+        if cfg.logq:  # the correction's q: this stage's own sampler, per rank's batch
+            loss_fn.set_proposal(stage.sampler.doc_marginal(h.n), local_batch)
 
         def one_step() -> torch.Tensor:
             # sample (on the device, seeded per rank), step (nothing read back)
