@@ -207,3 +207,27 @@ def test_logq_raises_far_recall_in_the_paper_regime():
     assert ev[1.0].recall_by_distance[far] > ev[0.0].recall_by_distance[far] + 0.4
     assert ev[1.0].min > ev[0.0].min + 0.3
     assert ev[1.0].overall > ev[0.0].overall
+
+
+def test_text_tower_gets_each_stages_correction(monkeypatch):
+    """The tower's loop sets the bias from each stage's own sampler (pretrain: all pairs;
+    finetune: long pairs only) and trains with it."""
+    from hrviz.encoders.text_train import TowerConfig, fit_text
+
+    calls = []
+    orig = SoftmaxLoss.set_proposal
+
+    def spy(self, share, batch_size):
+        orig(self, share, batch_size)
+        calls.append((share.copy(), self._bias))
+
+    monkeypatch.setattr(SoftmaxLoss, "set_proposal", spy)
+    h = load_source("tree:H=3,W=3")
+    cfg = TrainConfig(dim=16, recipe="pretrain-finetune", regime="paper", steps=40, finetune_steps=20,
+                      eval_every=20, logq=1.0, long_threshold=2)
+    r = fit_text(h, "hashing:dim=64", cfg, TowerConfig(head="linear"), cache_dir=None)
+    assert len(calls) == 2 and all(b is not None for _, b in calls)
+    pre, fine = calls[0][0], calls[1][0]
+    assert pre.sum() == pytest.approx(1) and fine.sum() == pytest.approx(1)
+    assert fine[h.leaves].sum() == 0 and pre[h.leaves].sum() > 0  # leaves are never 2 hops up
+    assert r.seen is not None
