@@ -17,6 +17,8 @@ from hrviz.training.device import AncestorTable, DeviceSoftmaxLoss
 from hrviz.training.loss import logq_bias
 
 T = 5.0
+GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, GPU])]
 
 
 def _batch(c, b=32, seed=0):
@@ -109,22 +111,23 @@ def test_sampler_marginals_match_their_draws(name):
         assert np.allclose(m, np.bincount(p.doc, minlength=h.n) / len(p), rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("negatives,masking", [("in-batch", "none"), ("in-batch", "duplicates"),
                                                ("sampled", "none"), ("sampled", "hierarchy")])
-def test_device_loss_matches_table_loss_with_logq(negatives, masking):
+def test_device_loss_matches_table_loss_with_logq(device, negatives, masking):
     """One batch, the same candidates: the device loss and gradients equal the table loss's."""
     h = load_source("tree:H=3,W=3")
     c = h.closure()
     share = regular_sampler(all_pairs(h), "uniform").doc_marginal(h.n)
     queries, positives = _batch(c, 24)
     ref = SoftmaxLoss(c, h.n, negatives=negatives, masking=masking, n_negatives=10, logq=1.0)
-    dev = DeviceSoftmaxLoss(AncestorTable(c, h.n, "cpu"), negatives=negatives, masking=masking,
+    dev = DeviceSoftmaxLoss(AncestorTable(c, h.n, device), negatives=negatives, masking=masking,
                             n_negatives=10, logq=1.0)
     ref.set_proposal(share, 24)
     dev.set_proposal(share, 24)
-    qd, pd = torch.as_tensor(queries), torch.as_tensor(positives)
-    cand_t, rep, target = dev.candidates(torch.Generator().manual_seed(0), pd)
-    cand = positives if negatives == "in-batch" else np.unique(cand_t.numpy())
+    qd, pd = torch.as_tensor(queries, device=device), torch.as_tensor(positives, device=device)
+    cand_t, rep, target = dev.candidates(torch.Generator(device=device).manual_seed(0), pd)
+    cand = positives if negatives == "in-batch" else np.unique(cand_t.cpu().numpy())
     rows, cols, tgt = ref.mask(queries, positives, cand)
     torch.manual_seed(0)
     qt = torch.randn(h.n, 6, dtype=torch.float64)
@@ -133,15 +136,15 @@ def test_device_loss_matches_table_loss_with_logq(negatives, masking):
     dv1 = dt[cand].clone().requires_grad_(True)
     l1 = ref.logits_loss(qv1, dv1, rows, cols, tgt, T, ref.column_bias(cand))
     l1.backward()
-    qv2 = qt[qd].clone().requires_grad_(True)
-    dv2 = dt[cand_t].clone().requires_grad_(True)
+    qv2 = qt.to(device)[qd].clone().requires_grad_(True)
+    dv2 = dt.to(device)[cand_t].clone().requires_grad_(True)
     l2 = dev.logits_loss(qv2, dv2, dev.masker(qd, pd, cand_t, rep, target), target, T, dev.column_bias(cand_t))
     l2.backward()
     assert float(l1.detach()) == pytest.approx(float(l2.detach()), rel=1e-9)
-    assert torch.allclose(qv1.grad, qv2.grad)
-    g2 = dv2.grad
+    assert torch.allclose(qv1.grad, qv2.grad.cpu())
+    g2 = dv2.grad.cpu()
     if negatives == "sampled":  # repeated columns get no gradient: sum per document
-        g2 = torch.zeros(h.n, 6, dtype=g2.dtype).index_add_(0, cand_t, g2)[torch.as_tensor(cand)]
+        g2 = torch.zeros(h.n, 6, dtype=g2.dtype).index_add_(0, cand_t.cpu(), g2)[torch.as_tensor(cand)]
     assert torch.allclose(dv1.grad, g2)
 
 
