@@ -116,7 +116,9 @@ def plot(rows: list[dict], png: Path) -> None:
     import numpy as np
 
     groups = [g for g in GROUPS if any(r["group"] == g for r in rows)]
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.6), sharey=True, squeeze=False)
+    colour = {r[0]: f"C{i}" for i, r in enumerate(RECIPES)}  # one colour per recipe in every panel
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 4.0), sharey=True, squeeze=False)
+    handles = {}
     for ax, group in zip(axes[0], groups):
         source, extra, labels = GROUPS[group]
         for label in labels:
@@ -125,15 +127,19 @@ def plot(rows: list[dict], png: Path) -> None:
                 continue
             ts = sorted({int(t) for r in sub for t in r["recall_by_distance"]})
             y = [100 * np.mean([r["recall_by_distance"][str(t)] for r in sub]) for t in ts]
-            ax.plot(ts, y, marker="o", ms=3, label=f"{label} ({len(sub)} seed{'s' * (len(sub) > 1)})",
-                    ls="-" if "logQ" in label else "--")
-        ax.set_title(f"{source.split(':')[-1]} {' '.join(extra)}".strip(), fontsize=9)
+            (line,) = ax.plot(ts, y, marker="o", ms=3, color=colour[label], label=label,
+                              ls="-" if "logQ" in label else "--")
+            handles.setdefault(label, line)
+        seeds = sorted({r["seed"] for r in rows if r["group"] == group})
+        ax.set_title(f"{source.split(':')[-1]} {' '.join(extra)} (mean of seeds {seeds})".replace("  ", " "),
+                     fontsize=9)
         ax.set_xlabel("distance")
         ax.set_ylim(0, 102)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("recall@auto (%)")
-    axes[0][-1].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
+    order = [r[0] for r in RECIPES if r[0] in handles]
+    fig.legend([handles[k] for k in order], order, loc="lower center", ncol=len(order), fontsize=8)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(png, dpi=110)
 
 
