@@ -127,11 +127,14 @@ st.subheader(f"`{source_title(current)}`")
 # ----- counts
 cap_default = 8 if h.max_depth > 8 else h.max_depth
 md = st.session_state.get("max_distance")
-cap = st.slider("Max distance of a relevant pair", 1, max(1, h.max_depth),
-                value=min(md, h.max_depth) if md else max(1, cap_default), key=f"h_cap_{h.hash}",
-                help="Pairs (query, ancestor) further apart than this are left out, "
-                     "as in the paper's WordNet tables (distance <= 8).",
-                disabled=h.max_depth <= 1)
+if h.max_depth > 1:
+    cap = st.slider("Max distance of a relevant pair", 1, h.max_depth,
+                    value=min(md, h.max_depth) if md else max(1, cap_default), key=f"h_cap_{h.hash}",
+                    help="Pairs (query, ancestor) further apart than this are left out, "
+                         "as in the paper's WordNet tables (distance <= 8).")
+else:  # one level below the root: the only distances are 0 and 1 (a slider needs two values)
+    cap = max(1, h.max_depth)
+    st.caption("Max distance of a relevant pair: 1 (the hierarchy is one level deep).")
 st.session_state["max_distance"] = None if cap >= h.max_depth else cap
 info = h.info(cap)
 cols = st.columns(6)

@@ -17,7 +17,7 @@ from hrviz.evaluate import evaluate
 from hrviz.sources import load_source
 from hrviz.store import Store
 
-SOURCE = "tree:H=2,W=3"
+SOURCE = "tree:H=3,W=3"
 KEYS = ("recall_by_distance", "overall", "min", "map", "mean_rank")
 
 

@@ -36,7 +36,7 @@ from hrviz.cli import main
 from tests.helpers import ROOT
 
 README = ROOT / "README.md"
-SMALL = "tree:H=2,W=2"
+SMALL = "tree:H=3,W=2"
 TEXT = "wordnet:mammal.n.01"  # text encoders read real node text; --holdout-nodes needs enough leaves
 SOURCE_COMMANDS = {"info", "train", "geometry", "encode", "load"}
 BY_FLAG = {"--max-distance": "2", "--jobs": "1", "--trials": "1", "--epochs": "2", "--k": "5", "--seed": "0",

@@ -14,7 +14,7 @@ from hrviz.errors import InputError
 from hrviz.store import Store
 from hrviz.write_errors import is_write_failure, writing
 
-SOURCE = "tree:H=2,W=3"
+SOURCE = "tree:H=3,W=3"
 
 
 def run_cli(capsys, *argv):

@@ -170,7 +170,7 @@ def test_pages_render_at_once_while_the_story_trains(empty_store, gate):
     assert job is not None and job.alive and not gate.is_set()
     assert at.title[0].value == "Hierarchy"
     assert at.radio(key="h_mode").value and at.slider(key="h_H").value == 4
-    assert {m.label: m.value for m in at.metric}["Nodes"] == "781"
+    assert {m.label: m.value for m in at.metric}["Nodes"] == "156"
     assert len(at.get("vega_lite_chart")) == 3
     at.slider(key="h_H").set_value(2).run()
     assert not at.exception and at.session_state["source"] == "tree:H=2,W=5"
@@ -188,7 +188,7 @@ def test_pages_render_at_once_while_the_story_trains(empty_store, gate):
     import subprocess
     import sys
 
-    cli = subprocess.run([sys.executable, "-m", "hrviz", "train", "tree:H=2,W=3", "--dim", "4", "--steps", "20",
+    cli = subprocess.run([sys.executable, "-m", "hrviz", "train", "tree:H=3,W=3", "--dim", "4", "--steps", "20",
                           "--db", str(empty_store), "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert cli.returncode == 0, cli.stderr
     rid = json.loads(cli.stdout.strip().splitlines()[-1])["run_id"]
