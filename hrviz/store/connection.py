@@ -86,6 +86,19 @@ class StoreBase:
         if self._con is not None:
             self._con.close()
 
+    @property
+    def open_cursors(self) -> int:
+        """How many per-thread cursors of the persistent connection are open (a file store
+        keeps none between operations: it connects per operation)."""
+        with self._cursors_guard:
+            return len(self._cursors)
+
+    @property
+    def held_connection(self) -> duckdb.DuckDBPyConnection | None:
+        """The connection this thread holds open inside :meth:`batch` (or a buffered flush);
+        None outside such a block."""
+        return getattr(self._local, "con", None)
+
     def _cur(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor (a DuckDB connection object must not be shared by threads)."""
         if self._closed:

@@ -114,6 +114,11 @@ class SoftmaxLoss:
                          n_negatives=self.n_negatives)
         self._bias = None if bias is None else torch.from_numpy(bias)
 
+    @property
+    def bias(self) -> torch.Tensor | None:
+        """The current stage's logQ bias per document, (n,) (None: no correction)."""
+        return self._bias
+
     def column_bias(self, cand: np.ndarray) -> torch.Tensor | None:
         """The additive logit bias (C,) of the candidate columns ``cand``, or None."""
         if self._bias is None or cand is self._all:

@@ -380,7 +380,7 @@ def test_concurrent_writer_and_reader(store):
     t = threading.Thread(target=store.runs)
     t.start()
     t.join()
-    assert len(store._cursors) == 0  # a file store keeps no connection between operations
+    assert store.open_cursors == 0  # a file store keeps no connection between operations
 
 
 HOLDER = """
@@ -496,11 +496,11 @@ def test_closed_store(db):
 def test_batch_reuses_one_connection(store):
     rid = new_run(store)
     with store.batch() as s:
-        con = s._local.con
+        con = s.held_connection
         s.log_metrics(rid, "train", 0, {"loss": 1.0})
         assert len(s.metrics(rid)) == 1 and s.run(rid)["status"] == "running"
-        assert s._local.con is con
-    assert store._local.con is None  # released at the end of the block
+        assert s.held_connection is con
+    assert store.held_connection is None  # released at the end of the block
 
 
 def test_buffered_log_writes_everything_in_flushes(store):

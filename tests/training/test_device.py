@@ -89,7 +89,7 @@ def test_device_loss_matches_numpy_loss(device, negatives, masking):
     cand = np.arange(h.n) if cand_t is None else np.unique(cand_t.cpu().numpy())  # the numpy loss's columns
     if negatives == "in-batch":
         cand = positives
-    rows, cols, tgt = ref.mask(queries, positives, cand if negatives != "full" else ref._all)
+    rows, cols, tgt = ref.mask(queries, positives, cand if negatives != "full" else ref.candidates(np.random.default_rng(0), positives))
     qv1 = qt[queries].clone().requires_grad_(True)
     dv1 = dt[cand].clone().requires_grad_(True)
     l1 = ref.logits_loss(qv1, dv1, rows, cols, tgt, 5.0)

@@ -222,7 +222,7 @@ def test_text_tower_gets_each_stages_correction(monkeypatch):
 
     def spy(self, share, batch_size):
         orig(self, share, batch_size)
-        calls.append((share.copy(), self._bias))
+        calls.append((share.copy(), self.bias))
 
     monkeypatch.setattr(SoftmaxLoss, "set_proposal", spy)
     h = load_source("tree:H=4,W=3")
