@@ -127,7 +127,7 @@ st.subheader(f"`{source_title(current)}`")
 # ----- counts
 cap_default = 8 if h.max_depth > 8 else h.max_depth
 md = st.session_state.get("max_distance")
-cap = st.slider("Max distance of a relevant pair", 1, max(1, h.max_depth),
+cap = st.slider("Max distance of a relevant pair", 1, max(2, h.max_depth),  # 1..1 is no range
                 value=min(md, h.max_depth) if md else max(1, cap_default), key=f"h_cap_{h.hash}",
                 help="Pairs (query, ancestor) further apart than this are left out, "
                      "as in the paper's WordNet tables (distance <= 8).",
