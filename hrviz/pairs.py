@@ -28,6 +28,12 @@ Samplers draw batches of pair indices (into :class:`Pairs` arrays), seeded:
   p=0.03 starves it, which is the "distance-0 collapse" the paper reports.);
 - :class:`LongDistanceSampler`: uniform over pairs with distance >= a threshold;
 - :class:`MixtureSampler`: a fixed mix of samplers (the ``joint`` recipe).
+
+Every sampler also states its own distribution: ``pair_probability()`` is the probability of
+each pair (over all of the :class:`Pairs`, 0 outside the sampler's support) and
+``doc_marginal(n)`` the probability that a drawn pair's document is each document, i.e. its
+expected share of a batch's positives. The logQ correction of in-batch and sampled negatives
+(:mod:`hrviz.training.loss`) reads it.
 """
 
 from __future__ import annotations
@@ -125,7 +131,20 @@ def split_pairs(h: Hierarchy, max_distance: int | None = None, *, mode: str = "r
     return Split(take(~held), take(held), mode, nodes)
 
 
-class UniformSampler:
+class _Marginal:
+    """``doc_marginal`` from ``pair_probability`` and the pairs' documents (``self.doc``)."""
+
+    doc: np.ndarray
+
+    def pair_probability(self) -> np.ndarray:  # pragma: no cover - every sampler defines it
+        raise NotImplementedError
+
+    def doc_marginal(self, n: int) -> np.ndarray:
+        """float64 (n,): P(the document of a drawn pair is j); sums to 1."""
+        return np.bincount(self.doc, weights=self.pair_probability(), minlength=n)
+
+
+class UniformSampler(_Marginal):
     """Uniform over the given pair indices."""
 
     def __init__(self, pairs: Pairs, index: np.ndarray | None = None):
@@ -133,12 +152,17 @@ class UniformSampler:
         if len(self.index) == 0:
             raise InputError("no training pairs to sample from",
                              hint="lower the long-distance threshold or raise the max distance")
+        self.doc = pairs.doc
+
+    def pair_probability(self) -> np.ndarray:
+        """1 / |index| for each pair of the index (a pair listed twice counts twice)."""
+        return np.bincount(self.index, minlength=len(self.doc)) / len(self.index)
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return self.index[rng.integers(0, len(self.index), size=size)]
 
 
-class GroupedSampler:
+class GroupedSampler(_Marginal):
     """A group (a query, or a document) uniformly among those with pairs, then one of its pairs.
 
     ``by="query"``: every query is drawn equally often, whatever the size of S(q).
@@ -159,6 +183,12 @@ class GroupedSampler:
         self.counts = counts[self.groups]
         self.starts = (np.cumsum(counts) - counts)[self.groups]
         self.by = by
+        self.doc = pairs.doc
+        self._key = key
+
+    def pair_probability(self) -> np.ndarray:
+        """1 / (groups x pairs of the pair's group)."""
+        return 1.0 / (len(self.groups) * np.bincount(self._key)[self._key])
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         g = rng.integers(0, len(self.groups), size=size)
@@ -177,7 +207,7 @@ def regular_sampler(pairs: Pairs, draw: str = "uniform"):
     raise InputError(f"unknown pair draw {draw!r}", hint="use uniform, per-query or per-document")
 
 
-class DistanceWeightedSampler:
+class DistanceWeightedSampler(_Marginal):
     """Pair probability proportional to ``weights[distance]`` (missing distances: 0)."""
 
     def __init__(self, pairs: Pairs, weights: dict[int, float]):
@@ -185,8 +215,13 @@ class DistanceWeightedSampler:
         prob = w[pairs.distance]
         if prob.sum() <= 0:
             raise InputError("the distance weights give every pair probability 0")
-        self.cdf = np.cumsum(prob / prob.sum())
+        self.prob = prob / prob.sum()
+        self.cdf = np.cumsum(self.prob)
         self.weights = weights
+        self.doc = pairs.doc
+
+    def pair_probability(self) -> np.ndarray:
+        return self.prob
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return np.minimum(np.searchsorted(self.cdf, rng.random(size)), len(self.cdf) - 1)
@@ -216,12 +251,18 @@ class LongDistanceSampler(UniformSampler):
         self.threshold = threshold
 
 
-class MixtureSampler:
+class MixtureSampler(_Marginal):
     """Each batch: a share ``weights[i]`` of its pairs from ``samplers[i]``."""
 
     def __init__(self, samplers: list, weights: list[float]):
         self.samplers = samplers
         self.weights = np.asarray(weights, dtype=np.float64) / np.sum(weights)
+        self.doc = samplers[0].doc
+
+    def pair_probability(self) -> np.ndarray:
+        """The components' pair probabilities mixed by ``weights`` (multinomial counts per
+        batch: each pair of a batch has this probability on average)."""
+        return sum(w * s.pair_probability() for s, w in zip(self.samplers, self.weights))
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         counts = rng.multinomial(size, self.weights)

@@ -49,6 +49,10 @@ def _config_args(p: argparse.ArgumentParser) -> None:
         base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
         choices = TrainConfig.choices(f.name)
         shown = "" if default is None else f" [default: {default}]"
+        const = TrainConfig.const(f.name)
+        if const is not None:  # the bare flag means `const`: --logq is --logq 1
+            g.add_argument(flag, type=base, default=default, nargs="?", const=const, help=f"{text}{shown}")
+            continue
         g.add_argument(flag, type=base, default=default, choices=choices, help=f"{text}{shown}")
 
 

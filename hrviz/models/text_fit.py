@@ -185,7 +185,7 @@ def _train(h, model: TextTower, cfg: TrainConfig, tcfg: TowerConfig, callback, s
     rng = np.random.default_rng(cfg.seed)
     loss_fn = SoftmaxLoss(split.train.as_closure(h.n), h.n, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
                           temperature_mode=cfg.temperature_mode, masking=cfg.masking,
-                          normalize_queries=cfg.normalize_queries)
+                          normalize_queries=cfg.normalize_queries, logq=cfg.logq)
     val_queries = np.sort(rng.choice(h.n, size=min(cfg.eval_queries, h.n), replace=False))
     state = SimpleNamespace(model=model, stopped=False, best_step={}, history=[])
     p = tcfg.residual_dropout if model.res_q is not None else 0.0
@@ -204,6 +204,8 @@ def _train(h, model: TextTower, cfg: TrainConfig, tcfg: TowerConfig, callback, s
         if model.res_q is not None:
             groups.append({"params": model.residual_parameters(), "lr": stage.lr})
         opt = torch.optim.Adam(groups)
+        if cfg.logq:  # the correction's q: this stage's own sampler
+            loss_fn.set_proposal(stage.sampler.doc_marginal(h.n), cfg.batch_size)
 
         def one_step() -> float:
             # ----- batch: pairs, candidates, masking -----
@@ -216,7 +218,8 @@ def _train(h, model: TextTower, cfg: TrainConfig, tcfg: TowerConfig, callback, s
             # ----- forward, loss, backward, step -----
             qv = model.query(torch.from_numpy(queries), residual_keep=keep_q)    # (B, d)
             dv = _docs(model, torch.from_numpy(cand), rng, p)                     # (C, d)
-            loss = loss_fn.logits_loss(qv, dv, rows, cols, target, stage.temperature)
+            loss = loss_fn.logits_loss(qv, dv, rows, cols, target, stage.temperature,
+                                       loss_fn.column_bias(cand))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

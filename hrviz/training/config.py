@@ -136,10 +136,14 @@ def regime_values(regime: str, h: Hierarchy | None = None) -> dict:
     return values
 
 
-def _opt(default, help: str, choices=None):
+def _opt(default, help: str, choices=None, *, const=None):
+    """A field with its help text; ``const``: the value of the bare command-line flag (e.g.
+    ``--logq`` alone means ``--logq 1``)."""
     meta = {"help": help}
     if choices is not None:
         meta["choices"] = tuple(choices)
+    if const is not None:
+        meta["const"] = const
     return field(default=default, metadata=meta)
 
 
@@ -171,6 +175,10 @@ class TrainConfig:
     temperature: float = _opt(20.0, "temperature of the main/pretrain stage")
     temperature_mode: str | None = _opt(None, "scale: logits = T x cosine; divide: logits = dot / T",
                                  ("scale", "divide"))
+    logq: float = _opt(0.0, "logQ correction of in-batch and sampled negatives (Yi et al. 2019): "
+                            "logits - alpha x log(the document's share of the stage's positives); "
+                            "alpha = this, 1 the full correction, 0 off (--logq alone: 1); "
+                            "no effect with full negatives", const=1.0)
     normalize: bool | None = _opt(None, "unit-normalise query and document vectors (default: the "
                                         "regime's: yes, except the paper regime on tree:...)")
     normalize_queries: bool = _opt(False, "with --no-normalize: unit queries in the loss, free "
@@ -213,6 +221,14 @@ class TrainConfig:
         for f in fields(cls):
             if f.name == name:
                 return f.metadata.get("help", "")
+        raise KeyError(name)
+
+    @classmethod
+    def const(cls, name: str):
+        """The value of field ``name``'s bare command-line flag, or None (it needs a value)."""
+        for f in fields(cls):
+            if f.name == name:
+                return f.metadata.get("const")
         raise KeyError(name)
 
     @classmethod
@@ -284,6 +300,8 @@ def _check_ranges(c: TrainConfig) -> None:
             raise InputError(f"{name} must be in [0, 1], got {getattr(c, name)}")
     if c.finetune_self_share == 1:
         raise InputError("finetune_self_share must be below 1: the finetune needs long-distance pairs")
+    if not c.logq >= 0:
+        raise InputError(f"logq must be at least 0, got {c.logq}", hint="--logq 1 (the full correction) or 0 (off)")
     for name in ("lr", "temperature", "init_scale", "finetune_lr_ratio", "finetune_temperature"):
         value = getattr(c, name)
         if not value > 0:

@@ -14,7 +14,7 @@ import torch
 
 from ..errors import InputError
 from .. import pairs as P
-from .loss import fused_ce_backward, fused_ce_forward
+from .loss import fused_ce_backward, fused_ce_forward, logq_bias
 
 
 # ----- the ancestor table ------------------------------------------------------------------
@@ -116,16 +116,32 @@ class DeviceSoftmaxLoss:
 
     Args:
         table: AncestorTable of the relevance the loss may know (all queries).
-        negatives, n_negatives, temperature_mode, masking, normalize_queries: as SoftmaxLoss.
+        negatives, n_negatives, temperature_mode, masking, normalize_queries, logq: as SoftmaxLoss.
+
+    The logQ bias is the same (:func:`~hrviz.training.loss.logq_bias`): sampled columns here
+    are the positives and draws with repeats masked, the same set as the numpy loss's.
     """
 
     def __init__(self, table: AncestorTable, *, negatives="full", n_negatives=8192,
-                 temperature_mode="scale", masking="hierarchy", normalize_queries=False):
+                 temperature_mode="scale", masking="hierarchy", normalize_queries=False, logq=0.0):
         self.table, self.n = table, table.n
         self.negatives, self.n_negatives = negatives, n_negatives
         self.mode, self.masking, self.normalize_queries = temperature_mode, masking, normalize_queries
         if negatives == "sampled" and n_negatives >= self.n:
             self.negatives = "full"
+        self.logq = float(logq)
+        self._bias: torch.Tensor | None = None  # (n,) on the table's device
+
+    def set_proposal(self, share: np.ndarray, batch_size: int) -> None:
+        """The stage's logQ bias from its sampler marginal (see SoftmaxLoss.set_proposal);
+        ``batch_size`` is the batch of one rank."""
+        bias = logq_bias(share, self.logq, negatives=self.negatives, batch_size=batch_size,
+                         n_negatives=self.n_negatives)
+        self._bias = None if bias is None else torch.from_numpy(bias).to(self.table.doc.device)
+
+    def column_bias(self, cand: torch.Tensor | None) -> torch.Tensor | None:
+        """The additive logit bias (C,) of the candidate columns, or None (none, or full)."""
+        return None if self._bias is None or cand is None else self._bias[cand]
 
     @property
     def in_batch(self) -> bool:
@@ -178,11 +194,11 @@ class DeviceSoftmaxLoss:
 
         return apply
 
-    def logits_loss(self, qv, dv, mask_fn, target, temperature):
+    def logits_loss(self, qv, dv, mask_fn, target, temperature, bias=None):
         if self.normalize_queries:
             qv = torch.nn.functional.normalize(qv, dim=-1)
         qv = qv * temperature if self.mode == "scale" else qv / temperature
-        return DeviceSoftmaxCE.apply(qv, dv, target, mask_fn)
+        return DeviceSoftmaxCE.apply(qv, dv, target, mask_fn, bias)
 
 
 class DeviceSoftmaxCE(torch.autograd.Function):
@@ -190,8 +206,10 @@ class DeviceSoftmaxCE(torch.autograd.Function):
     with the masking done by a device-side function instead of host index lists."""
 
     @staticmethod
-    def forward(ctx, qv, dv, target, mask_fn):
+    def forward(ctx, qv, dv, target, mask_fn, bias=None):
         z = qv @ dv.T                                                            # (B, C)
+        if bias is not None:  # logQ: the same bias on every row (target included)
+            z.add_(bias.to(z.dtype)[None, :])
         ar = torch.arange(len(target), device=z.device)
         z_target = z[ar, target]                                                 # (B,)
         mask_fn(z, z_target)
@@ -199,7 +217,7 @@ class DeviceSoftmaxCE(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return (*fused_ce_backward(ctx, grad), None, None)
+        return (*fused_ce_backward(ctx, grad), None, None, None)
 
 
 # ----- optimiser -----------------------------------------------------------------------------
@@ -290,7 +308,8 @@ def device_step(opt, loss_fn: DeviceSoftmaxLoss, queries: torch.Tensor, positive
     q_leaf = m.q.detach()[queries].requires_grad_(True)                                  # (B, d)
     d_leaf = (m.d.detach().clone() if cand is None else m.d.detach()[cand]).requires_grad_(True)  # (C, d)
     norm = (lambda x: torch.nn.functional.normalize(x, dim=-1)) if m.normalize else (lambda x: x)
-    loss = loss_fn.logits_loss(norm(q_leaf), norm(d_leaf), mask_fn, target, temperature)
+    loss = loss_fn.logits_loss(norm(q_leaf), norm(d_leaf), mask_fn, target, temperature,
+                               loss_fn.column_bias(cand))
     loss.backward()
     updates = [("q", queries, q_leaf.grad), ("d", cand, d_leaf.grad)]
     if reduce is not None:

@@ -208,7 +208,7 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
     # ancestors are not masked: a real holdout gives the model no hint about them)
     loss_fn = SoftmaxLoss(split.train.as_closure(h.n), h.n, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
                           temperature_mode=cfg.temperature_mode, masking=cfg.masking,
-                          normalize_queries=cfg.normalize_queries)
+                          normalize_queries=cfg.normalize_queries, logq=cfg.logq)
     val_queries = validation_queries(h, split, cfg, rng)
     val_mask = split.eval_mask()
     result = TrainResult(model=model, config=cfg)
@@ -225,7 +225,10 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
         opt = frozen(make_optimizer(model, stage.lr, cfg.optimizer), stage.freeze)
         stage_loss = loss_fn if stage.masking in (None, cfg.masking) else SoftmaxLoss(
             split.train.as_closure(h.n), h.n, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
-            temperature_mode=cfg.temperature_mode, masking=stage.masking, normalize_queries=cfg.normalize_queries)
+            temperature_mode=cfg.temperature_mode, masking=stage.masking, normalize_queries=cfg.normalize_queries,
+            logq=cfg.logq)
+        if cfg.logq:  # the correction's q: this stage's own sampler
+            stage_loss.set_proposal(stage.sampler.doc_marginal(h.n), cfg.batch_size)
 
         def one_step() -> float:
             idx = stage.sampler.sample(rng, cfg.batch_size)
@@ -271,7 +274,8 @@ def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
     model.to(dev)
     loss_fn = DeviceSoftmaxLoss(AncestorTable(split.train.as_closure(h.n), h.n, dev), negatives=cfg.negatives,
                                 n_negatives=cfg.n_negatives, temperature_mode=cfg.temperature_mode,
-                                masking=cfg.masking, normalize_queries=cfg.normalize_queries)
+                                masking=cfg.masking, normalize_queries=cfg.normalize_queries,
+                                logq=cfg.logq)
     val_queries = validation_queries(h, split, cfg, rng)
     val_mask = split.eval_mask()
     pair_q = torch.as_tensor(split.train.query.astype(np.int64), device=dev)     # (P,)
@@ -295,7 +299,10 @@ def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
         sampler = device_sampler(stage.sampler, dev)
         stage_loss = loss_fn if stage.masking in (None, cfg.masking) else DeviceSoftmaxLoss(
             loss_fn.table, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
-            temperature_mode=cfg.temperature_mode, masking=stage.masking, normalize_queries=cfg.normalize_queries)
+            temperature_mode=cfg.temperature_mode, masking=stage.masking, normalize_queries=cfg.normalize_queries,
+            logq=cfg.logq)
+        if cfg.logq:  # the correction's q: this stage's own sampler, per rank's batch
+            stage_loss.set_proposal(stage.sampler.doc_marginal(h.n), local_batch)
 
         def one_step() -> torch.Tensor:
             # sample (on the device, seeded per rank), step (nothing read back)

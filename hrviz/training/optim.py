@@ -122,7 +122,7 @@ def table_step(opt, loss_fn: SoftmaxLoss, queries: np.ndarray, positives: np.nda
     norm = (lambda x: torch.nn.functional.normalize(x, dim=-1)) if m.normalize else (lambda x: x)
     qv = norm(q_leaf)[torch.from_numpy(qinv)]                             # (B, d)
     dv = norm(d_leaf) if dinv is None else norm(d_leaf)[torch.from_numpy(dinv)]  # (C, d)
-    loss = loss_fn.logits_loss(qv, dv, rows, cols, target, temperature)
+    loss = loss_fn.logits_loss(qv, dv, rows, cols, target, temperature, loss_fn.column_bias(cand))
     loss.backward()
     opt.begin()
     opt.update("q", qrows_t, q_leaf.grad)
