@@ -1,5 +1,7 @@
-"""Home: the task, then the paper's story as three runs of this store (hrviz.story): lost in the
-long distance, repaired by pretrain-finetune, and the cause removed. While the story's runs train
+"""Home: the task, the paper's synthetic tree (three recipes), then the paper's story as runs of
+this store (hrviz.story): lost in the long distance, repaired by pretrain-finetune, the cause
+removed, the cause corrected (logQ); then full WordNet as measured offline (hrviz.measured).
+While the story's runs train
 in the background (a first start, or a re-run), a status fragment at the top redraws their
 progress (read from the store) every second and reruns the page whenever one of them ends, so the
 chapters fill in as their runs finish; the timer stops with the job."""
@@ -147,11 +149,16 @@ def chapter_section(number: int, ch: story.Chapter) -> None:
         if part.empty:
             not_there(ch)
             return
+        other = story.CHAPTERS_BY_KEY.get(ch.beside)  # drawn beside it (logQ beside the repair)
+        if other is not None:
+            part = final[final["chapter"].isin([ch.short, other.short])]
         ref = charts.reference_frame(PAPER.get(ch.key), chapter=PAPER_LABEL)
         st.altair_chart(charts.recall_by_distance_chart(
             part, color="chapter", reference=ref,
-            title=f"recall by distance: {ch.short}"), width="stretch")
-        st.caption(in_words(ch.key) + (f" Black ticks: {PAPER_LABEL}." if not ref.empty else ""))
+            title=f"recall by distance: {ch.short}" + (f" beside {other.short}" if other else "")),
+            width="stretch")
+        st.caption(in_words(ch.key) + (f" Black ticks: {PAPER_LABEL}." if not ref.empty else "")
+                   + (f" Beside it: {other.short} ({in_words(other.key)})" if other and other.key in runs else ""))
 
 
 # ----- 1. the task
@@ -209,18 +216,19 @@ with c2:
             if ch.key not in tree_runs:
                 not_there(ch)
 
-# ----- 3-5. the WordNet chapters, 6. the three together
+# ----- 3-6. the WordNet chapters, 7. all of them together
 first = 3
 for i, ch in enumerate(story.CHAPTERS, start=first):
     chapter_section(i, ch)
 
-st.header(f"{len(story.CHAPTERS) + first} · The three together")
+TOGETHER = {3: "three", 4: "four", 5: "five"}.get(len(story.CHAPTERS), str(len(story.CHAPTERS)))
+st.header(f"{len(story.CHAPTERS) + first} · The {TOGETHER} together")
 if final.empty:
     st.info("No story runs yet: " + ("they are training, see the progress above." if training
                                      else "re-run the story below."))
 else:
     st.altair_chart(charts.recall_by_distance_chart(
-        final, color="chapter", title="recall by distance: lost, repaired, cause removed"),
+        final, color="chapter", title="recall by distance: " + ", ".join(ch.short for ch in story.CHAPTERS)),
         width="stretch")
     st.caption("Runs shown: " + ", ".join(f"#{r['run_id']} {story.CHAPTERS_BY_KEY[k].short} "
                                           f"(seed {r['seed']})" for k, r in runs.items()) + ".")
@@ -231,7 +239,7 @@ st.markdown(
     "negatives that are not masked: a far ancestor such as *mammal* is somebody's positive in "
     "almost every batch, so every other query learns to push it away. hrviz's default "
     "(`--regime exact`) masks those false negatives; the paper's regime (`--regime paper`) "
-    "does not. The full map of what fails and what repairs it is on the Study page and in "
+    "does not; `--logq` keeps them and corrects their popularity. The full map of what fails and what repairs it is on the Study page and in "
     "`docs/science-notes.md`."
 )
 

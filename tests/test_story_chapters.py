@@ -1,6 +1,7 @@
 """The story's chapters beyond the WordNet three: the paper's synthetic tree (three recipes on
-tree:H=4,W=5 at d=3, the paper regime's tree preset), trained in the same once-only story job,
-found again in the store by their setting, and drawn on Home beside the paper's numbers."""
+tree:H=4,W=5 at d=3, the paper regime's tree preset) and the cause corrected (logQ on the WordNet
+mammals, beside the repair), trained in the same once-only story job, found again in the store by
+their setting, and drawn on Home beside the paper's numbers."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def test_one_story_job_trains_every_chapter_once(tmp_path, tiny_demo):
         assert story.missing(store) == []
         found = story.story_runs(store, chapters=story.TREE_CHAPTERS)
         assert {int(r["run_id"]) for r in found.values()} == set(tree_runs["run_id"])
-        assert sorted(story.story_runs(store)) == ["cause-removed", "lost", "repaired"]  # the default: WordNet
+        assert sorted(story.story_runs(store)) == ["cause-removed", "corrected", "lost", "repaired"]  # WordNet
         states = story.progress(store, job.info["chapters"], job.info["after"])
         assert {p.status for p in states} == {"finished"} and story.overall(states) == 1.0
         assert "(tree)" in story.progress_line(states)
@@ -129,3 +130,36 @@ def test_the_tree_chapters_reach_the_papers_table(tree):
     assert std.recall_by_distance[0] >= 0.90 and 0.50 <= std.overall <= 0.78  # paper: d0 100%, 66%
     assert reb.recall_by_distance[0] <= 0.20                                   # paper: 2.8%
     assert pf.overall >= 0.90 and pf.recall_by_distance[0] >= 0.90             # paper: 97%
+
+
+def test_the_corrected_chapter_is_the_lost_run_with_logq():
+    corrected, lost = story.CHAPTERS_BY_KEY["corrected"], story.CHAPTERS_BY_KEY["lost"]
+    a, b = story.config(corrected), story.config(lost)
+    assert a.logq == 1.0 and b.logq == 0.0
+    assert {**asdict(a), "logq": 0.0} == asdict(b)  # nothing else differs
+    assert story.chapter_of(RunParams.parse(asdict(a)), story.SOURCE, 64) is corrected
+    assert story.chapter_of(RunParams.parse(asdict(b)), story.SOURCE, 64) is lost
+    assert corrected.beside == "repaired" and "logQ" in corrected.caption
+
+
+def test_home_draws_logq_beside_the_repair(app_env):
+    from hrviz_app.resources import get_store
+
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert "6 · The cause, corrected: logQ" in [h.value for h in at.header]
+    runs = story.story_runs(get_store())
+    m = {x.label: x.value for x in at.metric}
+    assert m["Overall (logQ)"] == f"{runs['corrected']['overall']:.1%}"
+    caption = next(c.value for c in at.caption if c.value.startswith(f"Run #{runs['corrected']['run_id']}:"))
+    assert f"Beside it: repaired (Run #{runs['repaired']['run_id']}:" in caption
+
+
+@pytest.mark.slow
+def test_logq_corrects_the_lost_run(tmp_path):
+    """The full corrected run (a few seconds): the far ancestors back in one stage (logq.md:
+    min ~0.89, distance 8 ~0.98 at 300 steps)."""
+    h = load_source(story.SOURCE)
+    res = fit(h, story.config(story.CHAPTERS_BY_KEY["corrected"]))
+    ev = evaluate(res.model.query_vectors(), res.model.doc_vectors(), h.closure(story.MAX_DISTANCE))
+    assert ev.min >= 0.80 and ev.recall_by_distance[8] >= 0.90 and ev.overall >= 0.93
