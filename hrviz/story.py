@@ -214,7 +214,8 @@ def ensure_story(store, *, seed: int = 0, force: bool = False, hierarchy=None) -
     seed).
 
     The runs train in two threads of about equal work (:func:`threads_for`): a first start,
-    imports included, took about 25 s on 2 cores (``bench/app_response.py``). Each fit uses one
+    imports included, took 28 s (load 3.6) to 52 s (load 4.6) on 2 shared cores
+    (``bench/app_response.py``; the tree's small steps share the interpreter lock). Each fit uses one
     torch thread (:func:`hrviz.training.fit`'s guard), so the two do not oversubscribe the
     cores. ``hierarchy``: the loaded :data:`SOURCE` (others are loaded here). An error in any
     run is re-raised after both threads end; the run itself is already marked failed.

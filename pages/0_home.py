@@ -66,7 +66,7 @@ def job_status() -> None:
                     "below fill in as their runs finish.", icon=":material/model_training:")
         else:
             st.info(f"First start: the results store had no story runs, so hrviz is training {what} "
-                    "in the background (about 30 s). The other pages work meanwhile; the chapters "
+                    "in the background (30 to 50 s). The other pages work meanwhile; the chapters "
                     "below fill in as their runs finish.", icon=":material/model_training:")
         st.progress(story.overall(states), text=story.progress_line(states))
     elif job.status == "failed":
@@ -317,7 +317,7 @@ st.header("Try it")
 c1, c2 = st.columns([1, 2])
 with c1:
     if st.button("Re-run the story (new seed)", type="primary", key="home_rerun", disabled=training,
-                 icon=":material/replay:", help="trains the story's runs again in the background, about 30 s"):
+                 icon=":material/replay:", help="trains the story's runs again in the background, 30 to 50 s"):
         seed = random.randrange(1, 10_000)
         st.session_state["home_rerun_seed"] = seed
         rerun_story(seed)
