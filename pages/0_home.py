@@ -208,9 +208,11 @@ with c2:
             width="stretch")
         st.caption(" ".join(f"**{ch.short}**: {in_words(ch.key, tree_final)}"
                             for ch in story.TREE_CHAPTERS if ch.key in tree_runs)
-                   + " Black ticks: the paper's numbers (standard: distance 0 at 100%, 66% overall; "
-                   f"rebalanced: distance 0 at {SYNTHETIC['rebalanced']['recall_by_distance'][0]:.1%}; "
-                   "pretrain-finetune: 100% at every distance, 97% overall). Reproduced in "
+                   + " Black ticks: the paper's numbers (" + "; ".join(
+                       f"{ch.short}: " + ", ".join(
+                           [f"d{d} {v:.1%}" for d, v in SYNTHETIC[ch.recipe]["recall_by_distance"].items()]
+                           + [f"{SYNTHETIC[ch.recipe]['overall']:.1%} overall"])
+                       for ch in story.TREE_CHAPTERS) + "). The map behind the preset: "
                    "bench/results/synthetic_paper.md.")
         for ch in story.TREE_CHAPTERS:
             if ch.key not in tree_runs:
