@@ -41,6 +41,11 @@ class MeasuredRun:
     config: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
+    def name(self) -> str:
+        """A short name for a legend or a table row: ``hrviz SETTING`` (else ``hrviz RECIPE``)."""
+        return f"hrviz {self.setting}" if self.setting else f"hrviz {self.recipe}" + (" + logQ" if self.logq else "")
+
+    @property
     def label(self) -> str:
         """How a table or legend names it: ``hrviz SETTING: WHAT`` (else the recipe and steps)."""
         recipe = self.recipe + (f" + logQ {self.logq:g}" if self.logq else "")
@@ -91,25 +96,32 @@ def wordnet_paper() -> list[MeasuredRun]:
     return read(WORDNET_PAPER)
 
 
-def table(runs: list[MeasuredRun], paper: dict[str, dict] | None = None) -> pd.DataFrame:
-    """Rows for a table: the ``paper`` rows first (label -> a :data:`hrviz.paper.WORDNET`-style
-    dict), then each run. Columns: row, d0..dN (recall), min, overall, seconds, command."""
+def table(runs: list[MeasuredRun], paper: dict[str, dict] | None = None, *, percent: bool = False) -> pd.DataFrame:
+    """Rows for a table: the ``paper`` rows first (name -> a :data:`hrviz.paper.WORDNET`-style
+    dict), then each run (its :attr:`MeasuredRun.name`). Columns: row, d0..dN, min, overall
+    (recall; in % rounded to 0.1 with ``percent``), what (in words), seconds, command."""
     rows = []
     for label, ref in (paper or {}).items():
         rows.append({"row": label, **{f"d{d}": r for d, r in sorted(ref["recall_by_distance"].items())},
-                     "min": ref.get("min"), "overall": ref.get("overall"), "seconds": None, "command": ""})
+                     "min": ref.get("min"), "overall": ref.get("overall"), "what": "the paper's table",
+                     "seconds": None, "command": ""})
     for run in runs:
-        rows.append({"row": run.label, **{f"d{d}": r for d, r in sorted(run.recall_by_distance.items())},
-                     "min": run.min, "overall": run.overall, "seconds": run.seconds, "command": run.command})
+        rows.append({"row": run.name, **{f"d{d}": r for d, r in sorted(run.recall_by_distance.items())},
+                     "min": run.min, "overall": run.overall, "what": run.label.split(": ", 1)[-1],
+                     "seconds": run.seconds, "command": run.command})
     out = pd.DataFrame(rows)
     if out.empty:
         return out
     ds = sorted((c for c in out.columns if c.startswith("d") and c[1:].isdigit()), key=lambda c: int(c[1:]))
-    return out[["row", *ds, "min", "overall", "seconds", "command"]]
+    out = out[["row", *ds, "min", "overall", "what", "seconds", "command"]]
+    if percent:
+        cols = [*ds, "min", "overall"]
+        out[cols] = (out[cols].astype(float) * 100).round(1)
+    return out
 
 
 def frame(runs: list[MeasuredRun]) -> pd.DataFrame:
-    """Long form for a recall-by-distance chart: distance, recall, run (the run's label)."""
-    rows = [{"distance": d, "recall": r, "run": run.label}
+    """Long form for a recall-by-distance chart: distance, recall, run (the run's short name)."""
+    rows = [{"distance": d, "recall": r, "run": run.name}
             for run in runs for d, r in sorted(run.recall_by_distance.items())]
     return pd.DataFrame(rows, columns=["distance", "recall", "run"])

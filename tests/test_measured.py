@@ -41,10 +41,14 @@ def test_a_line_becomes_a_run_with_a_command_and_a_table_row(tmp_path):
     assert pf.label == "hrviz pf-1000: pretrain-finetune, the regime's finetune"
     assert lq.logq == 1.0 and lq.label == "hrviz logq: standard + logQ 1, 1,000 steps"
     assert lq.command == "python -m hrviz train wordnet --logq"
+    assert (pf.name, lq.name) == ("hrviz pf-1000", "hrviz logq")
     table = measured.table([pf, lq], {"paper, d=64: standard": WORDNET[(64, "standard")]})
-    assert list(table["row"]) == ["paper, d=64: standard", pf.label, lq.label]
-    assert list(table.columns) == ["row", *(f"d{d}" for d in range(9)), "min", "overall", "seconds", "command"]
+    assert list(table["row"]) == ["paper, d=64: standard", pf.name, lq.name]
+    assert list(table.columns) == ["row", *(f"d{d}" for d in range(9)), "min", "overall", "what", "seconds",
+                                   "command"]
     assert table.loc[0, "d8"] == WORDNET[(64, "standard")]["recall_by_distance"][8]
+    assert table.loc[1, "what"] == "pretrain-finetune, the regime's finetune"
+    assert measured.table([pf], percent=True).loc[0, "d8"] == 82.0
     assert len(measured.frame([pf, lq])) == 18
     assert measured.read(tmp_path / "none.jsonl") == []
     path.write_text(json.dumps(ROW) + "\n{broken\n")
@@ -65,7 +69,8 @@ def test_home_shows_every_row_of_the_file(app_env, tmp_path, monkeypatch):
     assert any(h.value.endswith(" · Full WordNet, measured") for h in at.header)
     shown = at.dataframe[0].value
     assert list(shown["row"])[:2] == ["paper, d=64: standard", "paper, d=64: pretrain-finetune"]
-    assert list(shown["row"])[2:] == [r.label for r in shipped] + ["hrviz brand-new: pretrain-finetune, the regime's finetune"]
+    assert list(shown["row"])[2:] == [r.name for r in shipped] + ["hrviz brand-new"]
+    assert list(shown["d0"])[-1] == 90.0  # in %
     assert any("--only brand-new" in c.value for c in at.code)
     path.write_text("{broken\n")
     at.run()
