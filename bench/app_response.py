@@ -4,7 +4,7 @@ Four measurements in one run:
 
 0. **First start**: a fresh process on an empty store trains Home's story
    (:func:`hrviz.story.ensure_story`, what ``app.py``'s background job does once per store): wall
-   time, and the three runs' worst distance and overall recall, so the story is checked where it
+   time, and the runs' worst distance and overall recall, so the story is checked where it
    is timed.
 0b. **First page on an empty store**: a fresh process runs ``app.py`` with AppTest (Home, the
    default page), then switches to the Hierarchy page; the time until each has rendered, and
@@ -60,7 +60,7 @@ from hrviz import story
 from hrviz.store import Store
 with Store(sys.argv[1]) as store:
     ids = story.ensure_story(store)
-    runs = story.story_runs(store)
+    runs = story.story_runs(store, chapters=getattr(story, "ALL_CHAPTERS", story.CHAPTERS))
 print(json.dumps({"seconds": time.perf_counter() - t0,
                   "runs": {k: {"run_id": r["run_id"], "min": r["min"], "overall": r["overall"],
                                "seconds": r["seconds"]} for k, r in runs.items()}}))
@@ -101,7 +101,7 @@ job = story_job()
 if job is not None:
     job.wait()
 print(json.dumps({"home": home, "hierarchy": hierarchy, "story_done": time.perf_counter() - t0,
-                  "story_runs": len(story.story_runs(get_store())),
+                  "story_runs": len(story.story_runs(get_store(), chapters=getattr(story, "ALL_CHAPTERS", story.CHAPTERS))),
                   "background": job is not None}))
 """
 
@@ -123,7 +123,7 @@ def first_page_lines(fp: dict, before: dict | None = None) -> list[str]:
     lines = ["## First start: time until a page renders on an empty store", "",
              "A fresh interpreter (imports included) runs `app.py` with AppTest on an empty store "
              "(Home, the default page), then switches to the Hierarchy page; then waits for the "
-             "story's three runs (full size). Seconds from the start of the process.", "",
+             "story's runs (full size). Seconds from the start of the process.", "",
              "| checkout | Home rendered | Hierarchy rendered | story runs done | load before |",
              "|---|---:|---:|---:|---:|"]
     for label, r in (("before: the story trained before any page", before), ("now: the story trains in the background", fp)):
@@ -166,10 +166,9 @@ def seed(db: Path) -> None:
     from hrviz.training import TrainConfig
 
     with Store(db) as store:
-        h = load_source(story.SOURCE)
-        for ch in story.CHAPTERS:  # the story's setting with few steps: Home does not train
+        for ch in story.ALL_CHAPTERS:  # the story's settings with few steps: Home does not train
             cfg = replace(story.config(ch), steps=30, finetune_steps=30, batch_size=64)
-            run_training(story.SOURCE, cfg, store, hierarchy=h, name=story.NAME)
+            run_training(ch.source, cfg, store, hierarchy=load_source(ch.source), name=story.NAME)
         for recipe in DEMO_RECIPES:
             cfg = TrainConfig(dim=3, recipe=recipe, steps=200, finetune_steps=100, eval_every=25)
             run_training(DEMO_SOURCE, cfg, store, name="demo")

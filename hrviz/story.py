@@ -1,4 +1,10 @@
-"""The story Home tells, as three runs on one hierarchy: the failure, the repair, the cause removed.
+"""The story Home tells, as runs in the store: the paper's own synthetic experiment, then three
+runs on one hierarchy: the failure, the repair, the cause removed.
+
+The paper's synthetic tree (:data:`TREE_CHAPTERS`): ``tree:H=4,W=5`` (156 nodes) at d=3 in the
+paper regime, whose tree preset (PAPER_TREE in hrviz/training/config.py) reproduces the paper's
+table: standard ~61% overall with distance 0 at 100%, rebalanced p=0.03 distance 0 ~10%,
+pretrain-finetune ~99.7% (bench/results/synthetic_paper.md). A few seconds each.
 
 On the WordNet mammal subtree (1,182 synsets, ancestors up to distance 8), d=64:
 
@@ -10,10 +16,14 @@ On the WordNet mammal subtree (1,182 synsets, ancestors up to distance 8), d=64:
 3. ``cause removed``: the exact regime (full softmax, hierarchy-aware masking), standard
    training: ~100% at every distance. Popular far ancestors, counted as negatives of every
    query they are not the target of, were the cause.
+4. ``corrected``: the lost run's regime and recipe with the logQ correction (``logq=1``): each
+   in-batch logit minus log of the document's share of positives; min ~0.89, overall ~0.96 at
+   300 steps (bench/results/logq.md), beside the repair.
 
-The recipe study (``bench/recipes.py``; its headline sweep ``bench/specs/recipes-headline.toml``)
-measured these cells over 3 seeds; ``tests/test_story.py`` trains them and keeps this true. The
-three runs are 300 + 600 steps at batch 256 (the repair) and 300 steps each (the other two).
+The WordNet chapters (:data:`CHAPTERS`): the recipe study (``bench/recipes.py``; its headline sweep ``bench/specs/recipes-headline.toml``)
+measured the first three cells over 3 seeds, bench/logq.py the fourth; ``tests/test_story.py``
+and ``tests/test_story_chapters.py`` train them and keep this true. The runs are 300 + 600
+steps at batch 256 (the repair) and 300 steps each (the others).
 
 A first start of the app trains the missing runs in the background (:func:`start_story`: one
 job per job registry, i.e. per process and store) and Home follows them through the store
@@ -25,10 +35,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import pandas as pd
+
+from .charts.recall import final_recall_frame
 from .experiment import run_training
 from .kinds.poincare import POINCARE
 from .kinds.tables import TABLES
 from .models.poincare_fit import PoincareConfig
+from .paper import SYNTHETIC
 from .sources import load_source
 from .training import TrainConfig
 
@@ -39,93 +53,194 @@ NAME = "story"  # the runs' name in the store
 JOB_KEY = NAME  # the story's job in a job registry (hrviz.jobs): kind "story", this key
 
 
+#: the paper's synthetic tree (its Table: standard, rebalanced p=0.03, pretrain-finetune at d=3)
+TREE_SOURCE = "tree:H=4,W=5"
+TREE_DIM = 3
+TREE_MAX_DISTANCE = 2  # the paper's table: distances 0-2 (PAPER_TREE's cap)
+_WORDNET_SETTINGS = (("steps", 300), ("finetune_steps", 600), ("batch_size", 256))
+
+
 @dataclass(frozen=True)
 class Chapter:
-    key: str        # lost, repaired, cause-removed
+    key: str        # lost, repaired, cause-removed; tree-standard, tree-rebalanced, tree-repaired
     short: str      # lost, repaired, cause removed: legends and labels
     title: str
     regime: str
     recipe: str
     caption: str
+    source: str = SOURCE
+    dim: int = DIM
+    max_distance: int | None = MAX_DISTANCE
+    settings: tuple = _WORDNET_SETTINGS  # (field, value) pairs of its TrainConfig beyond the regime's
+    logq: float = 0.0  # the logQ correction's strength (0: off)
+    beside: str = ""  # the key of a chapter whose run Home draws beside this one's
+    seconds: float = 5.0  # about how long its run takes on one core (measured, busy 2 cores):
+    #                       balances the job's threads and weighs its share of the progress bar
+
+    @property
+    def label(self) -> str:
+        """Its name in a story job's progress line: the short name, "(tree)" after a tree's."""
+        return self.short if self.source == SOURCE else f"{self.short} (tree)"
+
+    def matches(self, source: str, dim, params) -> bool:
+        """Whether a stored run (its source, d and parsed params) is this chapter's setting."""
+        kind = getattr(params, "kind", TABLES.name)
+        return (source == self.source and int(dim) == self.dim and kind == TABLES.name
+                and params.get("regime") == self.regime and params.get("recipe") == self.recipe
+                and params.get("max_distance") == self.max_distance
+                and float(params.get("logq") or 0.0) == float(self.logq))
 
 
+#: the story on WordNet mammals, in the order Home tells it
 CHAPTERS = (
     Chapter("lost", "lost", "Standard training: lost in the long distance", "paper", "standard",
             "In-batch negatives, nothing masked: a far ancestor such as *mammal* sits in almost every "
             "batch as somebody else's positive, so every query learns to push it away. Recall falls "
-            "with distance."),
+            "with distance.", seconds=4.0),
     Chapter("repaired", "repaired", "Pretrain-finetune: the far ancestors come back", "paper", "pretrain-finetune",
             "The same run, then a finetune on long-distance pairs only (distance >= 1, lr x 1/10, "
             "temperature 500), keeping the best checkpoint: the far distances recover, distance 0 "
-            "pays a little."),
+            "pays a little.", seconds=20.0),
     Chapter("cause-removed", "cause removed", "Exact training: the cause removed", "exact", "standard",
             "A full softmax with the other ancestors masked out of the denominator: no false "
-            "negatives, and standard training retrieves every ancestor."),
+            "negatives, and standard training retrieves every ancestor.", seconds=10.0),
+    Chapter("corrected", "logQ", "The cause, corrected: logQ", "paper", "standard",
+            "The lost run's in-batch negatives, nothing masked, one stage, with the **logQ "
+            "correction** (Yi et al. 2019, alpha = 1): every in-batch logit of a document minus "
+            "alpha x log of its share of the positives. *mammal* is somebody's positive in almost "
+            "every batch, so its logit drops the most: as a negative it is no longer "
+            "over-penalised, and the far ancestors stay without a second stage (distance 0 pays a "
+            "little at 300 steps).", logq=1.0, beside="repaired", seconds=5.0),
 )
-CHAPTERS_BY_KEY = {ch.key: ch for ch in CHAPTERS}
+#: the paper's own synthetic experiment (tree:H=4,W=5, d=3, the paper regime's tree preset
+#: PAPER_TREE: leaves as queries, distances 0-2; 3,000 steps, + 3,000 finetune steps)
+TREE_CHAPTERS = tuple(
+    Chapter(f"tree-{key}", short, title, "paper", recipe, caption, source=TREE_SOURCE, dim=TREE_DIM,
+            max_distance=TREE_MAX_DISTANCE, settings=(), seconds=seconds)
+    for key, short, title, recipe, caption, seconds in (
+        ("standard", "standard", "standard", "standard",
+         "Pairs drawn per document, so each ancestor gets as many pairs as a leaf: distance 0 is "
+         "learnt, the far ancestors are not.", 5.0),
+        ("rebalanced", "rebalanced p=0.03", "rebalanced", "rebalanced",
+         "Distance 0 gets only 3% of the samples: the far ancestors are found, but a leaf no "
+         "longer retrieves itself.", 3.0),
+        ("repaired", "pretrain-finetune", "pretrain-finetune", "pretrain-finetune",
+         "The standard run, then a finetune on the long-distance pairs (distance >= 1) that keeps "
+         "distance 0 in half of each batch: every distance near 100%.", 9.0),
+    ))
+ALL_CHAPTERS = CHAPTERS + TREE_CHAPTERS  # what a story job trains, in this order
+CHAPTERS_BY_KEY = {ch.key: ch for ch in ALL_CHAPTERS}
 
 
 def config(chapter: Chapter, seed: int = 0) -> TrainConfig:
-    """The run of one chapter (the study's headline cell)."""
-    return TrainConfig(dim=DIM, recipe=chapter.recipe, regime=chapter.regime, seed=seed,
-                       max_distance=MAX_DISTANCE, steps=300, finetune_steps=600, batch_size=256)
+    """The run of one chapter (the study's headline cell; on the tree, the paper tree preset)."""
+    return TrainConfig(dim=chapter.dim, recipe=chapter.recipe, regime=chapter.regime, seed=seed,
+                       max_distance=chapter.max_distance, **dict(chapter.settings),
+                       **({"logq": chapter.logq} if chapter.logq else {}))
 
 
-def chapter_of(params: dict) -> Chapter | None:
-    """The chapter a stored run's params belong to (by regime and recipe), or None."""
-    for ch in CHAPTERS:
-        if params.get("regime") == ch.regime and params.get("recipe") == ch.recipe:
+def chapter_of(params: dict, source: str | None = None, dim: int | None = None) -> Chapter | None:
+    """The chapter a stored run's params belong to (by regime, recipe and logQ; by source, d and
+    distance cap too where ``source`` is given), or None."""
+    for ch in ALL_CHAPTERS:
+        if source is not None:
+            if ch.matches(source, dim if dim is not None else ch.dim, params):
+                return ch
+        elif (params.get("regime") == ch.regime and params.get("recipe") == ch.recipe
+              and float(params.get("logq") or 0.0) == float(ch.logq)):
             return ch
     return None
 
 
-def story_runs(store, prefer: list[int] | None = None) -> dict[str, dict]:
-    """chapter key -> run (dict): the newest finished run of each chapter on :data:`SOURCE` at
-    d = :data:`DIM`, runs named :data:`NAME` first; runs in ``prefer`` before all others."""
-    runs = store.runs(source=SOURCE, status="finished")
+def story_runs(store, prefer: list[int] | None = None, chapters=CHAPTERS) -> dict[str, dict]:
+    """chapter key -> run (dict): the newest finished run of each of ``chapters`` (default: the
+    WordNet story's; :data:`TREE_CHAPTERS`, :data:`ALL_CHAPTERS`) in its setting, runs named
+    :data:`NAME` first; runs in ``prefer`` before all others."""
+    runs = store.runs(status="finished")
     if runs.empty:
         return {}
-    runs = runs[runs["dim"] == DIM]
+    settings = {(ch.source, ch.dim) for ch in chapters}
+    runs = runs[[(s, int(d)) in settings for s, d in zip(runs["source"], runs["dim"])]]
+    if runs.empty:
+        return {}
     rank = (~runs["run_id"].isin([int(r) for r in prefer or []])).astype(int) * 2 + (runs["name"] != NAME)
     runs = runs.assign(_rank=rank.values).sort_values(["_rank", "run_id"], ascending=[True, False])
     out: dict[str, dict] = {}
     for row in runs.drop(columns="_rank").to_dict("records"):
-        params = row["params"]
-        if params.get("max_distance") != MAX_DISTANCE or params.kind != TABLES.name:
-            continue
-        ch = chapter_of(params)
-        if ch is not None and ch.key not in out:
-            out[ch.key] = row
+        for ch in chapters:
+            if ch.key not in out and ch.matches(row["source"], row["dim"], row["params"]):
+                out[ch.key] = row
+                break
     return out
 
 
-def ensure_story(store, *, seed: int = 0, force: bool = False, hierarchy=None) -> dict[str, int]:
-    """The three chapters' runs in ``store`` (chapter key -> run id), trained now where missing
-    (all three with ``force``, e.g. a new seed).
+def final_frame(store, runs: dict[str, dict]) -> pd.DataFrame:
+    """The final recall by distance (all pairs) of :func:`story_runs`' runs, with a ``chapter``
+    column (each chapter's short name); empty without runs."""
+    if not runs:
+        return pd.DataFrame()
+    rec = store.recall([int(r["run_id"]) for r in runs.values()], split="all")
+    out = final_recall_frame(rec[rec["stage"] == "final"])
+    out["chapter"] = out["run_id"].map({int(r["run_id"]): CHAPTERS_BY_KEY[k].short for k, r in runs.items()})
+    return out
 
-    The runs train in two threads (the repair, the longest, beside the other two): a first
-    start, imports included, took 19 s on 2 cores (``bench/app_response.py``). Each fit uses one torch thread (:func:`hrviz.training.fit`'s guard), so the two
-    do not oversubscribe the cores. An error in any run is re-raised after both threads end;
-    the run itself is already marked failed in the store.
+
+def tree_reference(chapter: Chapter) -> dict | None:
+    """The paper's numbers for a :data:`TREE_CHAPTERS` chapter (:data:`hrviz.paper.SYNTHETIC`)."""
+    return SYNTHETIC.get(chapter.recipe) if chapter in TREE_CHAPTERS else None
+
+
+def threads_for(chapters) -> list[list[Chapter]]:
+    """``chapters`` in two groups, one per thread: the WordNet story's first (the longest of
+    them, the repair, alone; the others after each other, in story order), then the rest (the
+    tree's) each onto the group with less work so far (:attr:`Chapter.seconds`, the longest
+    first); empty groups left out."""
+    story_first = [ch for ch in CHAPTERS if ch in chapters]
+    groups: list[list[Chapter]] = [[], []]
+    if story_first:
+        longest = max(story_first, key=lambda ch: ch.seconds)
+        groups = [[longest], [ch for ch in story_first if ch is not longest]]
+    load = [sum(ch.seconds for ch in g) for g in groups]
+    for ch in sorted((c for c in chapters if c not in story_first), key=lambda c: -c.seconds):
+        i = load.index(min(load))
+        groups[i].append(ch)
+        load[i] += ch.seconds
+    return [g for g in groups if g]
+
+
+def ensure_story(store, *, seed: int = 0, force: bool = False, hierarchy=None) -> dict[str, int]:
+    """Every chapter's run (:data:`ALL_CHAPTERS`: the paper's tree and the WordNet story) in
+    ``store`` (chapter key -> run id), trained now where missing (all with ``force``, e.g. a new
+    seed).
+
+    The runs train in two threads of about equal work (:func:`threads_for`): a first start,
+    imports included, took 28 s (load 3.6) to 52 s (load 4.6) on 2 shared cores
+    (``bench/app_response.py``; the tree's small steps share the interpreter lock). Each fit uses one
+    torch thread (:func:`hrviz.training.fit`'s guard), so the two do not oversubscribe the
+    cores. ``hierarchy``: the loaded :data:`SOURCE` (others are loaded here). An error in any
+    run is re-raised after both threads end; the run itself is already marked failed.
     """
-    have = {} if force else {k: int(r["run_id"]) for k, r in story_runs(store).items()}
-    todo = [ch for ch in CHAPTERS if ch.key not in have]
+    have = {} if force else {k: int(r["run_id"]) for k, r in story_runs(store, chapters=ALL_CHAPTERS).items()}
+    todo = [ch for ch in ALL_CHAPTERS if ch.key not in have]
     if not todo:
         return have
-    h = hierarchy or load_source(SOURCE)
+    loaded = {SOURCE: hierarchy} if hierarchy is not None else {}
+    for src in dict.fromkeys(ch.source for ch in todo):
+        if src not in loaded:
+            loaded[src] = load_source(src)
     made: dict[str, int] = {}
     errors: list[BaseException] = []
 
     def train(chapters):
         for ch in chapters:
             try:
-                made[ch.key] = run_training(SOURCE, config(ch, seed), store, hierarchy=h, name=NAME)
+                made[ch.key] = run_training(ch.source, config(ch, seed), store, hierarchy=loaded[ch.source],
+                                            name=NAME)
             except BaseException as err:  # noqa: BLE001 - re-raised below, in the caller's thread
                 errors.append(err)
 
-    longest = max(todo, key=lambda ch: ch.recipe == "pretrain-finetune")
-    groups = [[longest], [ch for ch in todo if ch is not longest]]
-    threads = [threading.Thread(target=train, args=(g,), name=f"hrviz-story-{i}") for i, g in enumerate(groups) if g]
+    threads = [threading.Thread(target=train, args=(g,), name=f"hrviz-story-{i}")
+               for i, g in enumerate(threads_for(todo))]
     for t in threads:
         t.start()
     for t in threads:
@@ -136,13 +251,13 @@ def ensure_story(store, *, seed: int = 0, force: bool = False, hierarchy=None) -
 
 
 def missing(store) -> list[Chapter]:
-    """The chapters without a finished run in ``store`` (:func:`story_runs`), in story order."""
-    have = story_runs(store)
-    return [ch for ch in CHAPTERS if ch.key not in have]
+    """The chapters (:data:`ALL_CHAPTERS`) without a finished run in ``store``, in story order."""
+    have = story_runs(store, chapters=ALL_CHAPTERS)
+    return [ch for ch in ALL_CHAPTERS if ch.key not in have]
 
 
 def start_story(jobs, store, *, seed: int = 0, force: bool = False, hierarchy=None):
-    """Train the story's missing runs (all three with ``force``, e.g. a new seed) in the
+    """Train the story's missing runs (all of them with ``force``, e.g. a new seed) in the
     background, as one job of ``jobs`` (a :class:`hrviz.jobs.Jobs`); the job, or None when
     nothing is missing and no story job was started before.
 
@@ -157,7 +272,7 @@ def start_story(jobs, store, *, seed: int = 0, force: bool = False, hierarchy=No
     job = jobs.get("story", JOB_KEY)
     if job is not None and (job.alive or not force):
         return job
-    todo = list(CHAPTERS) if force else missing(store)
+    todo = list(ALL_CHAPTERS) if force else missing(store)
     if not todo:
         return job
     runs = store.runs()
@@ -187,15 +302,17 @@ class ChapterProgress:
 
 def progress(store, chapters: list[str], after: int = 0) -> list[ChapterProgress]:
     """The runs of a story job (:func:`start_story`'s ``info``): for each chapter key in
-    ``chapters``, its newest run named :data:`NAME` on :data:`SOURCE` at d = :data:`DIM` with a
-    run id above ``after``, its status and its last ``progress`` metric (the fraction of its
-    steps done, logged with its losses); ``waiting`` while the chapter has no run yet."""
+    ``chapters``, its newest run named :data:`NAME` in its setting (source, d, ...) with a run id
+    above ``after``, its status and its last ``progress`` metric (the fraction of its steps
+    done, logged with its losses); ``waiting`` while the chapter has no run yet."""
     out = {key: ChapterProgress(CHAPTERS_BY_KEY[key]) for key in chapters}
-    runs = store.runs(source=SOURCE)
-    runs = runs[(runs["run_id"] > int(after)) & (runs["name"] == NAME) & (runs["dim"] == DIM)]
-    for row in runs.sort_values("run_id").to_dict("records"):  # newest last: it wins
-        ch = chapter_of(row["params"])
-        if ch is not None and ch.key in out:
+    runs = store.runs()
+    if not runs.empty:
+        runs = runs[(runs["run_id"] > int(after)) & (runs["name"] == NAME)]
+    for row in runs.sort_values("run_id").to_dict("records") if not runs.empty else []:  # newest last: it wins
+        ch = next((CHAPTERS_BY_KEY[k] for k in chapters
+                   if CHAPTERS_BY_KEY[k].matches(row["source"], row["dim"], row["params"])), None)
+        if ch is not None:
             err = row.get("error")
             out[ch.key] = ChapterProgress(ch, row["status"], 1.0 if row["status"] == "finished" else 0.0,
                                           int(row["run_id"]), err if isinstance(err, str) and err else None)
@@ -210,9 +327,9 @@ def progress(store, chapters: list[str], after: int = 0) -> list[ChapterProgress
 
 
 def overall(states: list[ChapterProgress]) -> float:
-    """The fraction of a story job's training steps done (chapters weighted by :func:`steps`)."""
-    total = sum(steps(p.chapter) for p in states)
-    return sum(p.fraction * steps(p.chapter) for p in states) / total if total else 1.0
+    """The fraction of a story job's work done (chapters weighted by :attr:`Chapter.seconds`)."""
+    total = sum(p.chapter.seconds for p in states)
+    return sum(p.fraction * p.chapter.seconds for p in states) / total if total else 1.0
 
 
 def progress_line(states: list[ChapterProgress]) -> str:
@@ -222,7 +339,7 @@ def progress_line(states: list[ChapterProgress]) -> str:
     for p in states:
         label = {"running": "training", "finished": "done"}.get(p.status, p.status)
         groups.setdefault(label, []).append(
-            f"{p.chapter.short} {p.fraction:.0%}" if p.status == "running" else p.chapter.short)
+            f"{p.chapter.label} {p.fraction:.0%}" if p.status == "running" else p.chapter.label)
     order = ["training", "waiting", "done"]
     parts = [f"{label}: {', '.join(groups[label])}"
              for label in sorted(groups, key=lambda g: order.index(g) if g in order else len(order))]

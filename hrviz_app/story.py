@@ -1,5 +1,6 @@
-"""The story Home tells (:mod:`hrviz.story`): its three runs, trained in the background when the
-store lacks them (a first start, about 20 s on 2 cores) and again on demand with a new seed.
+"""The story Home tells (:mod:`hrviz.story`): its runs (the paper's tree, the WordNet chapters),
+trained in the background when the store lacks them (a first start, 30 to 50 s on 2 cores) and
+again on demand with a new seed.
 
 The training is one job of the process's job registry (:func:`hrviz_app.resources.jobs`, one per
 process and store, shared by every session): :func:`start_first_story` (``app.py``, every
@@ -41,7 +42,7 @@ def story_job() -> Job | None:
 
 
 def rerun_story(seed: int) -> Job:
-    """Train the three story runs again with ``seed``, in the background (~20 s); the job (the
+    """Train the story's runs again with ``seed``, in the background (30 to 50 s); the job (the
     live one, unchanged, while a story job is still training)."""
     return story.start_story(_jobs(db_key()), _store(db_key()), force=True, seed=int(seed))
 

@@ -1,5 +1,7 @@
-"""Home: the task, then the paper's story as three runs of this store (hrviz.story): lost in the
-long distance, repaired by pretrain-finetune, and the cause removed. While the story's runs train
+"""Home: the task, the paper's synthetic tree (three recipes), then the paper's story as runs of
+this store (hrviz.story): lost in the long distance, repaired by pretrain-finetune, the cause
+removed, the cause corrected (logQ); then full WordNet as measured offline (hrviz.measured).
+While the story's runs train
 in the background (a first start, or a re-run), a status fragment at the top redraws their
 progress (read from the store) every second and reruns the page whenever one of them ends, so the
 chapters fill in as their runs finish; the timer stops with the job."""
@@ -9,8 +11,8 @@ import random
 import pandas as pd
 import streamlit as st
 
-from hrviz import charts, story
-from hrviz.paper import WORDNET
+from hrviz import charts, measured, story
+from hrviz.paper import SYNTHETIC, WORDNET
 from hrviz_app.navigation import PAGES, through_app
 from hrviz_app.resources import get_store, load_hierarchy
 from hrviz_app.story import rerun_story, story_job
@@ -22,8 +24,9 @@ st.markdown(
     "and retrieves by dot product. In **hierarchical retrieval** a query must retrieve itself "
     "and *all* its ancestors. The paper behind hrviz (You et al., NeurIPS 2025) reports that "
     "standard training finds the near ancestors and loses the far ones, and that a "
-    "**pretrain-finetune** recipe brings them back. Below: the task, then the story as three "
-    "runs in *this* store, with the paper's numbers as black ticks."
+    "**pretrain-finetune** recipe brings them back. Below: the task, the paper's own synthetic "
+    "experiment, then the story on WordNet, all as runs in *this* store, with the paper's "
+    "numbers as black ticks, and full WordNet as measured offline."
 )
 
 # ----- the story's runs, and their job when they train in the background (a first start, a re-run)
@@ -54,7 +57,8 @@ def job_status() -> None:
     if drawn_state(job, states) != st.session_state.get("home_drawn"):
         st.rerun(scope="app")
     info = job.info
-    what = (f"{len(info['chapters'])} ({', '.join(info['chapters'])}) on the WordNet mammal subtree "
+    what = (f"{len(info['chapters'])} ({', '.join(info['chapters'])}) on the paper's tree "
+            f"(`{story.TREE_SOURCE}`, d={story.TREE_DIM}) and the WordNet mammal subtree "
             f"(`{story.SOURCE}`, d={story.DIM})")
     if job.alive:
         if info["force"]:
@@ -62,7 +66,7 @@ def job_status() -> None:
                     "below fill in as their runs finish.", icon=":material/model_training:")
         else:
             st.info(f"First start: the results store had no story runs, so hrviz is training {what} "
-                    "in the background (about 20 s). The other pages work meanwhile; the chapters "
+                    "in the background (30 to 50 s). The other pages work meanwhile; the chapters "
                     "below fill in as their runs finish.", icon=":material/model_training:")
         st.progress(story.overall(states), text=story.progress_line(states))
     elif job.status == "failed":
@@ -85,19 +89,20 @@ st.fragment(job_status, run_every=1.0 if training else None)()
 runs = story.story_runs(store, st.session_state.get("home_runs"))
 pending = {p.chapter.key: p for p in states if p.status != "finished"}  # runs of the job not finished
 runs = {k: r for k, r in runs.items() if k not in pending}  # not an older run in their place
-final = pd.DataFrame()
-if runs:
-    rec = store.recall([int(r["run_id"]) for r in runs.values()], split="all")
-    final = charts.final_recall_frame(rec[rec["stage"] == "final"])
-    chapter = {int(r["run_id"]): story.CHAPTERS_BY_KEY[k].short for k, r in runs.items()}
-    final["chapter"] = final["run_id"].map(chapter)
-    if st.session_state.get("run_id") is None:  # a first start's session: its runs are there now
-        st.session_state["run_id"] = max(int(r["run_id"]) for r in runs.values())
+final = story.final_frame(store, runs)
+if runs and st.session_state.get("run_id") is None:  # a first start's session: its runs are there now
+    st.session_state["run_id"] = max(int(r["run_id"]) for r in runs.values())
+tree_runs = story.story_runs(store, st.session_state.get("home_runs"), chapters=story.TREE_CHAPTERS)
+tree_runs = {k: r for k, r in tree_runs.items() if k not in pending}
+tree_final = story.final_frame(store, tree_runs)
 
 
-def in_words(key: str) -> str:
+def in_words(key: str, frame: pd.DataFrame | None = None) -> str:
     """One chapter's chart in words: every distance, the weakest and the strongest."""
-    part = final[final["chapter"] == story.CHAPTERS_BY_KEY[key].short].sort_values("distance")
+    frame = final if frame is None else frame
+    if frame.empty:
+        return ""
+    part = frame[frame["chapter"] == story.CHAPTERS_BY_KEY[key].short].sort_values("distance")
     if part.empty:
         return ""
     cells = " · ".join(f"d{int(d)} {r:.0%}" for d, r in zip(part["distance"], part["recall"]))
@@ -110,7 +115,7 @@ def not_there(ch: story.Chapter) -> None:
     """In place of a chapter's chart: why its run is not there (training, waiting, failed, none)."""
     state = pending.get(ch.key)
     if state is None:
-        st.info(f"No finished *{ch.short}* run on `{story.SOURCE}` yet: re-run the story below.")
+        st.info(f"No finished *{ch.short}* run on `{ch.source}` yet: re-run the story below.")
     elif state.status == "running":
         st.info(f"Run #{state.run_id} ({ch.short}) is training in the background: its chart appears "
                 "here when it ends.", icon=":material/hourglass_top:")
@@ -144,11 +149,16 @@ def chapter_section(number: int, ch: story.Chapter) -> None:
         if part.empty:
             not_there(ch)
             return
+        other = story.CHAPTERS_BY_KEY.get(ch.beside)  # drawn beside it (logQ beside the repair)
+        if other is not None:
+            part = final[final["chapter"].isin([ch.short, other.short])]
         ref = charts.reference_frame(PAPER.get(ch.key), chapter=PAPER_LABEL)
         st.altair_chart(charts.recall_by_distance_chart(
             part, color="chapter", reference=ref,
-            title=f"recall by distance: {ch.short}"), width="stretch")
-        st.caption(in_words(ch.key) + (f" Black ticks: {PAPER_LABEL}." if not ref.empty else ""))
+            title=f"recall by distance: {ch.short}" + (f" beside {other.short}" if other else "")),
+            width="stretch")
+        st.caption(in_words(ch.key) + (f" Black ticks: {PAPER_LABEL}." if not ref.empty else "")
+                   + (f" Beside it: {other.short} ({in_words(other.key)})" if other and other.key in runs else ""))
 
 
 # ----- 1. the task
@@ -167,17 +177,62 @@ with c1:
 with c2:
     st.altair_chart(charts.query_tree_chart(small, q, height=300), width="stretch")
 
-# ----- 2-4. the chapters, 5. the three together
-for i, ch in enumerate(story.CHAPTERS, start=2):
+# ----- 2. the paper's own experiment: its synthetic tree, three recipes
+st.header("2 · The paper's synthetic tree")
+c1, c2 = st.columns([1, 3])
+with c1:
+    st.markdown(
+        f"The paper's first table: a perfect tree of 4 levels and 5 children a node "
+        f"(`{story.TREE_SOURCE}`, 156 nodes), embedded in **d={story.TREE_DIM}**; each leaf must "
+        "retrieve itself and its ancestors up to distance 2. Three recipes in the paper regime, "
+        "with its preset for these trees (pairs drawn per document, free norms), the "
+        "Train page's defaults here.")
+with c2:
+    if tree_final.empty:
+        for ch in story.TREE_CHAPTERS:
+            not_there(ch)
+    else:
+        ref = pd.concat([charts.reference_frame(story.tree_reference(ch), chapter=ch.short)
+                         for ch in story.TREE_CHAPTERS], ignore_index=True)
+        st.altair_chart(charts.recall_by_distance_chart(
+            tree_final, color="chapter", reference=ref,
+            title=f"recall by distance on {story.TREE_SOURCE}, d={story.TREE_DIM}: three recipes"),
+            width="stretch")
+        st.caption(" ".join(f"**{ch.short}**: {in_words(ch.key, tree_final)}"
+                            for ch in story.TREE_CHAPTERS if ch.key in tree_runs)
+                   + " Black ticks: the paper's numbers (" + "; ".join(
+                       f"{ch.short}: " + ", ".join(
+                           [f"d{d} {v:.1%}" for d, v in SYNTHETIC[ch.recipe]["recall_by_distance"].items()]
+                           + [f"{SYNTHETIC[ch.recipe]['overall']:.1%} overall"])
+                       for ch in story.TREE_CHAPTERS) + "). The map behind the preset: "
+                   "bench/results/synthetic_paper.md.")
+        for ch in story.TREE_CHAPTERS:
+            if ch.key not in tree_runs:
+                not_there(ch)
+for col, ch in zip(st.columns(len(story.TREE_CHAPTERS)), story.TREE_CHAPTERS):
+    with col:
+        run = tree_runs.get(ch.key)
+        if run is not None and run.get("overall") is not None:
+            ref = story.tree_reference(ch) or {}
+            st.metric(f"Overall ({ch.short}, tree)", f"{run['overall']:.1%}",
+                      delta=None if ref.get("overall") is None else f"paper {ref['overall']:.1%}",
+                      delta_color="off", delta_arrow="off",
+                      help="pooled over the leaves' pairs (distances 0-2)")
+        st.caption(ch.caption)
+
+# ----- 3-6. the WordNet chapters, 7. all of them together
+first = 3
+for i, ch in enumerate(story.CHAPTERS, start=first):
     chapter_section(i, ch)
 
-st.header(f"{len(story.CHAPTERS) + 2} · The three together")
+TOGETHER = {3: "three", 4: "four", 5: "five"}.get(len(story.CHAPTERS), str(len(story.CHAPTERS)))
+st.header(f"{len(story.CHAPTERS) + first} · The {TOGETHER} together")
 if final.empty:
     st.info("No story runs yet: " + ("they are training, see the progress above." if training
                                      else "re-run the story below."))
 else:
     st.altair_chart(charts.recall_by_distance_chart(
-        final, color="chapter", title="recall by distance: lost, repaired, cause removed"),
+        final, color="chapter", title="recall by distance: " + ", ".join(ch.short for ch in story.CHAPTERS)),
         width="stretch")
     st.caption("Runs shown: " + ", ".join(f"#{r['run_id']} {story.CHAPTERS_BY_KEY[k].short} "
                                           f"(seed {r['seed']})" for k, r in runs.items()) + ".")
@@ -188,12 +243,44 @@ st.markdown(
     "negatives that are not masked: a far ancestor such as *mammal* is somebody's positive in "
     "almost every batch, so every other query learns to push it away. hrviz's default "
     "(`--regime exact`) masks those false negatives; the paper's regime (`--regime paper`) "
-    "does not. The full map of what fails and what repairs it is on the Study page and in "
+    "does not; `--logq` keeps them and corrects their popularity. The full map of what fails and what repairs it is on the Study page and in "
     "`docs/science-notes.md`."
 )
 
+# ----- full WordNet: measured offline (too long for a first start), read from hrviz/measurements
+st.header(f"{len(story.CHAPTERS) + first + 1} · Full WordNet, measured")
+try:
+    measured_runs = measured.wordnet_paper()
+    measured_error = None
+except ValueError as err:
+    measured_runs, measured_error = [], str(err)
+paper_rows = {f"paper, d={story.DIM}: {recipe}": WORDNET[(story.DIM, recipe)]
+              for recipe in ("standard", "pretrain-finetune")}
+st.markdown(
+    "All 82,115 WordNet nouns, ancestors up to distance 8, d=64, the paper regime (in-batch "
+    "negatives, nothing masked, dense Adam, batch 4,096): runs of hrviz measured offline (each "
+    "takes 10 to 30 minutes on 2 cores), beside the paper's rows. Recall in %.")
+if measured_error:
+    st.warning(f"The measured runs could not be read: {measured_error}")
+rows = measured.table(measured_runs, paper_rows, percent=True)
+st.dataframe(rows.drop(columns=["command"]), hide_index=True, width="stretch",
+             column_config={"seconds": st.column_config.NumberColumn("train s", format="%.0f"),
+                            **{c: st.column_config.NumberColumn(format="%.1f")
+                               for c in rows.columns if c not in ("row", "what", "seconds", "command")}})
+if measured_runs:
+    ref = pd.concat([charts.reference_frame(v, run=k) for k, v in paper_rows.items()], ignore_index=True)
+    st.altair_chart(charts.recall_by_distance_chart(
+        measured.frame(measured_runs), color="run", reference=ref,
+        title="recall by distance, full WordNet, d=64: measured runs (lines), the paper (ticks)"),
+        width="stretch")
+    st.caption("Produced by (in a checkout of hrviz; rows copied from bench/results/wordnet_paper.jsonl "
+               "into hrviz/measurements/wordnet_paper.jsonl):")
+    st.code("\n".join(dict.fromkeys(r.command for r in measured_runs if r.command)), language="bash")
+else:
+    st.info("No measured full-WordNet runs shipped yet (hrviz/measurements/wordnet_paper.jsonl).")
+
 # ----- beside the story: hyperbolic embeddings on the same hierarchy
-st.header(f"{len(story.CHAPTERS) + 3} · Why not hyperbolic embeddings?")
+st.header(f"{len(story.CHAPTERS) + first + 2} · Why not hyperbolic embeddings?")
 hyp = story.poincare_run(store)
 c1, c2 = st.columns([1, 3])
 with c1:
@@ -235,7 +322,7 @@ st.header("Try it")
 c1, c2 = st.columns([1, 2])
 with c1:
     if st.button("Re-run the story (new seed)", type="primary", key="home_rerun", disabled=training,
-                 icon=":material/replay:", help="trains the three runs again in the background, about 20 s"):
+                 icon=":material/replay:", help="trains the story's runs again in the background, 30 to 50 s"):
         seed = random.randrange(1, 10_000)
         st.session_state["home_rerun_seed"] = seed
         rerun_story(seed)

@@ -7,6 +7,7 @@ import streamlit as st
 from hrviz import charts
 from hrviz.errors import InputError
 from hrviz.training import REGIME_HELP, REGIMES, RECIPES, TrainConfig  # imports torch: only the page that trains does
+from hrviz.training.config import regime_values
 from hrviz_app.loaded import vectors_upload
 from hrviz_app.navigation import through_app
 from hrviz_app.poincare import MODEL_KINDS, POINCARE, poincare_settings
@@ -30,6 +31,7 @@ st.caption(f"Trains a dual encoder (lookup tables or a text tower) or a PoincarÃ
 
 base = TrainConfig()
 st.session_state.setdefault("t_recipe", "pretrain-finetune")
+st.session_state.setdefault("t_regime", "paper")  # the story's regime; on tree:... the paper's synthetic setting
 st.session_state.setdefault("t_pf", st.session_state["t_recipe"] == "pretrain-finetune")
 
 
@@ -41,10 +43,22 @@ def _on_recipe() -> None:
     st.session_state["t_pf"] = st.session_state["t_recipe"] == "pretrain-finetune"
 
 
-def _on_regime() -> None:
-    """A new regime brings its own finetune defaults: forget the old regime's slider values."""
-    for key in [k for k in st.session_state if k == "t_ratio" or k.startswith("t_threshold_")]:
+FINETUNE_KEYS = ("t_ratio", "t_ft_temp")  # and t_threshold_<hash>: widgets whose defaults are the preset's
+
+
+def _forget_finetune_values() -> None:
+    for key in [k for k in st.session_state if k in FINETUNE_KEYS or k.startswith("t_threshold_")]:
         del st.session_state[key]
+
+
+def _on_regime() -> None:
+    """A new regime brings its own finetune defaults: forget the old regime's values."""
+    _forget_finetune_values()
+
+
+def unless_preset(value, preset):
+    """None (the preset applies) where a widget still shows the preset's value, else the value."""
+    return None if value is None or value == preset else value
 
 
 # ----- settings
@@ -68,14 +82,20 @@ else:
         regime = st.selectbox("Regime", list(REGIMES), key="t_regime", help=TrainConfig.help("regime"),
                               on_change=_on_regime)
         st.caption(REGIME_HELP[regime])
+        preset = regime_values(regime, h)  # hierarchy-aware: the paper regime on tree:... is PAPER_TREE
+        if st.session_state.get("t_preset") != (regime, h.hash):  # another preset: its own defaults
+            _forget_finetune_values()
+            st.session_state["t_preset"] = (regime, h.hash)
     with c2:
         steps = st.number_input("Steps (pretrain / main stage)", 1, 100_000, value=None, step=100,
                                 key="t_steps", placeholder="auto",
                                 help=TrainConfig.help("steps"))
         seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="t_seed", help=TrainConfig.help("seed"))
         max_distance = st.session_state.get("max_distance")
-        st.caption(f"Pairs up to distance {max_distance or h.max_depth} "
-                   "(the cap set on the Hierarchy page).")
+        cap = max_distance if max_distance is not None else preset["max_distance"]
+        st.caption(f"Pairs up to distance {min(cap or h.max_depth, h.max_depth)} " + (
+            "(the cap set on the Hierarchy page)." if max_distance is not None or cap is None
+            else f"(the {regime} regime's preset on this hierarchy)."))
     with c3:
         ft_steps = ratio = ft_temp = threshold = None
         p = base.rebalance_p
@@ -83,18 +103,21 @@ else:
             ft_steps = st.number_input("Finetune steps", 1, 100_000, value=None, step=50,
                                        key="t_ft_steps", placeholder="auto (a quarter of the steps)",
                                        help=TrainConfig.help("finetune_steps"))
-            ratio = st.select_slider("Finetune learning-rate ratio",
-                                     [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0],
-                                     value=REGIMES[regime]["finetune_lr_ratio"], key="t_ratio",
-                                     format_func=lambda v: f"{v:g}",
-                                     help=TrainConfig.help("finetune_lr_ratio"))
-            ft_temp = st.number_input("Finetune temperature", 1.0, 5000.0, float(base.finetune_temperature or 500.0),
-                                      step=50.0, key="t_ft_temp", help=TrainConfig.help("finetune_temperature"))
-            dmax = max(1, min(max_distance or h.max_depth, h.max_depth))
-            threshold = st.slider("Long-distance threshold", 1, dmax,
-                                  min(dmax, REGIMES[regime]["long_threshold"] or max(1, -(-dmax // 2))),
-                                  key=f"t_threshold_{h.hash}",
-                                  help=TrainConfig.help("long_threshold"))
+            # defaults: the regime's preset on this hierarchy; a value left there is sent as None
+            ratios = sorted({1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0, preset["finetune_lr_ratio"]})
+            ratio = unless_preset(st.select_slider(
+                "Finetune learning-rate ratio", ratios, value=preset["finetune_lr_ratio"], key="t_ratio",
+                format_func=lambda v: f"{v:g}", help=TrainConfig.help("finetune_lr_ratio")),
+                preset["finetune_lr_ratio"])
+            ft_temp = unless_preset(st.number_input(
+                "Finetune temperature", 1.0, 5000.0, float(preset["finetune_temperature"]), step=10.0,
+                key="t_ft_temp", help=TrainConfig.help("finetune_temperature")),
+                float(preset["finetune_temperature"]))
+            dmax = max(1, min(cap or h.max_depth, h.max_depth))
+            auto = min(dmax, preset["long_threshold"] or max(1, -(-dmax // 2)))
+            threshold = unless_preset(st.slider(
+                "Long-distance threshold", 1, dmax, auto, key=f"t_threshold_{h.hash}",
+                help=TrainConfig.help("long_threshold")), auto)
         elif recipe == "rebalanced":
             p = st.slider("Share of distance-0 pairs p", 0.0, 1.0, base.rebalance_p, 0.01, key="t_p",
                           help=TrainConfig.help("rebalance_p"))
@@ -103,7 +126,7 @@ else:
         batch = e1.number_input("Batch size", 1, 65_536, value=None, key="t_batch", placeholder="auto",
                                 help=TrainConfig.help("batch_size"))
         lr = e2.number_input("Learning rate", 1e-6, 10.0, value=None, format="%g", key="t_lr",
-                             placeholder=f"regime: {REGIMES[regime]['lr']:g}", help=TrainConfig.help("lr"))
+                             placeholder=f"regime: {preset['lr']:g}", help=TrainConfig.help("lr"))
         temp = e3.number_input("Temperature", 0.1, 5000.0, base.temperature, key="t_temp",
                                help=TrainConfig.help("temperature"))
         eval_every = e4.number_input("Evaluate every (steps)", 1, 10_000, value=None, key="t_eval",
@@ -115,7 +138,7 @@ else:
                                  (n3, "masking", "Masking"), (n4, "optimizer", "Optimiser")):
             regime_choice[name] = col.selectbox(
                 label, TrainConfig.choices(name), index=None, key=f"t_{name}",
-                placeholder=f"regime: {REGIMES[regime][name]}", help=TrainConfig.help(name))
+                placeholder=f"regime: {preset[name]}", help=TrainConfig.help(name))
 
     cfg = TrainConfig(
         dim=int(dim), recipe=recipe, seed=int(seed), max_distance=max_distance,
@@ -123,7 +146,7 @@ else:
         regime=regime, lr=None if lr is None else float(lr), temperature=float(temp), eval_every=None if eval_every is None else int(eval_every),
         finetune_steps=None if ft_steps is None else int(ft_steps),
         finetune_lr_ratio=None if ratio is None else float(ratio),
-        finetune_temperature=float(ft_temp) if ft_temp is not None else base.finetune_temperature,
+        finetune_temperature=None if ft_temp is None else float(ft_temp),
         long_threshold=threshold, rebalance_p=float(p),
         **regime_choice,
     )

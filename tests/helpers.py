@@ -182,7 +182,8 @@ def tiny_poincare_config(seed: int = 0):
 
 
 def seed_demo(db: Path) -> list[int]:
-    """Fill a store as a first start leaves it, small: the story's three runs (named ``story``),
+    """Fill a store as a first start leaves it, small: the story's runs (named ``story``, every
+    chapter on its own hierarchy),
     then two runs on the session's default tree (named ``demo``), the newest, so they are the
     active run of a new session."""
     from hrviz import story
@@ -191,9 +192,8 @@ def seed_demo(db: Path) -> list[int]:
     from hrviz.store import Store
 
     with Store(db) as store:
-        h = load_source(story.SOURCE)
-        ids = [run_training(story.SOURCE, tiny_story_config(ch), store, hierarchy=h, name=story.NAME)
-               for ch in story.CHAPTERS]
+        ids = [run_training(ch.source, tiny_story_config(ch), store, hierarchy=load_source(ch.source),
+                            name=story.NAME) for ch in story.ALL_CHAPTERS]
         return ids + [run_training(DEMO_SOURCE, tiny_demo_config(r), store, name="demo") for r in DEMO_RECIPES]
 
 

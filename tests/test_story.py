@@ -49,5 +49,5 @@ def test_the_exact_regime_removes_the_cause(outcomes):
 def test_chapters_are_found_from_run_params():
     for ch in story.CHAPTERS:
         cfg = story.config(ch)
-        assert story.chapter_of({"regime": cfg.regime, "recipe": cfg.recipe}) is ch
+        assert story.chapter_of({"regime": cfg.regime, "recipe": cfg.recipe, "logq": cfg.logq}) is ch
     assert story.chapter_of({"regime": "exact", "recipe": "joint"}) is None

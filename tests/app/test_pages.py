@@ -79,11 +79,13 @@ def test_first_start_trains_the_story_and_home_says_so(tmp_path, monkeypatch, ti
     assert story_job().wait(120) and story_job().status == "done", story_job().error
     at.run()
     note = [i.value for i in at.info if "First start" in i.value]
-    assert len(note) == 1 and "wordnet:mammal.n.01" in note[0] and "3 (lost, repaired, cause-removed)" in note[0]
+    assert len(note) == 1 and "wordnet:mammal.n.01" in note[0] and "7 (lost, repaired, cause-removed, corrected, tree-" in note[0]
     from hrviz_app.resources import get_store  # the app's own Store on that file
 
     runs = get_store().runs()
-    assert sorted(runs["recipe"]) == ["pretrain-finetune", "standard", "standard"]
+    assert len(runs[runs["source"] == "tree:H=4,W=5"]) == 3  # the paper's tree (tests/test_story_chapters.py)
+    runs = runs[runs["source"] != "tree:H=4,W=5"]
+    assert sorted(runs["recipe"]) == ["pretrain-finetune", "standard", "standard", "standard"]  # + logQ
     assert set(runs["name"]) == {"story"} and set(runs["status"]) == {"finished"}
     assert set(runs["source"]) == {"wordnet:mammal.n.01"} and set(runs["dim"]) == {64}
     assert at.session_state["run_id"] in set(runs["run_id"])
@@ -91,16 +93,16 @@ def test_first_start_trains_the_story_and_home_says_so(tmp_path, monkeypatch, ti
     # a second session of the same process does not train again
     again = app()
     assert not again.exception
-    assert len(get_store().runs()) == 3
+    assert len(get_store().runs()) == 7
     # beside the story: a Poincaré ball on the same hierarchy, one click away
     assert any("No Poincaré run" in i.value for i in again.info)
     again.button(key="home_poincare").click().run()
     assert not again.exception
-    hyp = get_store().runs()[lambda r: ~r["run_id"].isin(runs["run_id"])]
+    hyp = get_store().runs()[lambda r: ~r["run_id"].isin(runs["run_id"]) & (r["source"] != "tree:H=4,W=5")]
     assert len(hyp) == 1 and hyp["status"].iloc[0] == "finished" and hyp["dim"].iloc[0] == 64
     assert hyp["params"].iloc[0]["model"] == "poincare"  # store.runs() parses params, as store.run() does
     assert metrics(again)["Overall (Poincaré)"] == f"{hyp['overall'].iloc[0]:.1%}"
-    assert len(charts(again)) == 6  # the task, three chapters, together, with the Poincaré ball
+    assert len(charts(again)) == 9  # the task, the tree, four chapters, together, measured, Poincaré
 
 
 def test_a_store_held_by_another_process_is_reported_in_words(tmp_path, monkeypatch):
@@ -128,16 +130,18 @@ def test_home_tells_the_story_from_the_stores_runs(app_env):
     at = app()
     assert at.title[0].value.startswith("Hierarchical retrieval")
     headers = [h.value for h in at.header]
-    assert headers[:7] == ["1 · The task", "2 · Standard training: lost in the long distance",
-                           "3 · Pretrain-finetune: the far ancestors come back",
-                           "4 · Exact training: the cause removed", "5 · The three together",
-                           "6 · Why not hyperbolic embeddings?", "Try it"]
+    assert headers[:10] == ["1 · The task", "2 · The paper's synthetic tree",
+                            "3 · Standard training: lost in the long distance",
+                            "4 · Pretrain-finetune: the far ancestors come back",
+                            "5 · Exact training: the cause removed", "6 · The cause, corrected: logQ",
+                            "7 · The four together", "8 · Full WordNet, measured",
+                            "9 · Why not hyperbolic embeddings?", "Try it"]
     assert not at.warning, [w.value for w in at.warning]
     assert not [i for i in at.info if "First start" in i.value]  # the store had the runs already
-    assert len(charts(at)) == 5  # the task tree, three chapters, the three together
+    assert len(charts(at)) == 8  # the task tree, the paper's tree, four chapters, together, measured
     # each chapter's numbers are its run's, read from the store
     runs = story.story_runs(get_store())
-    assert sorted(runs) == ["cause-removed", "lost", "repaired"]
+    assert sorted(runs) == ["cause-removed", "corrected", "lost", "repaired"]
     m = metrics(at)
     for key, run in runs.items():
         short = story.CHAPTERS_BY_KEY[key].short
@@ -186,9 +190,9 @@ def test_home_rerun_button_trains_the_three_story_runs_again(app_env, store):
     at.run()
     assert not at.exception
     new = set(store.runs()["run_id"]) - before
-    assert len(new) == 3
-    rows = store.runs()[lambda r: r["run_id"].isin(new)]
-    assert sorted(rows["recipe"]) == ["pretrain-finetune", "standard", "standard"]
+    assert len(new) == 7  # the WordNet story's four, the paper tree's three
+    rows = store.runs()[lambda r: r["run_id"].isin(new) & (r["source"] != "tree:H=4,W=5")]
+    assert sorted(rows["recipe"]) == ["pretrain-finetune", "standard", "standard", "standard"]
     assert set(rows["status"]) == {"finished"} and set(rows["name"]) == {"story"}
     assert len(set(rows["seed"])) == 1 and 0 not in set(rows["seed"])  # one new seed
     assert sorted(at.session_state["home_runs"]) == sorted(new)
