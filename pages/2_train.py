@@ -91,6 +91,9 @@ else:
                                 key="t_steps", placeholder="auto",
                                 help=TrainConfig.help("steps"))
         seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="t_seed", help=TrainConfig.help("seed"))
+        logq = st.select_slider("logQ correction", [0.0, 0.25, 0.5, 0.75, 1.0], value=base.logq, key="t_logq",
+                                format_func=lambda v: "off" if v == 0 else f"alpha {v:g}",
+                                help=TrainConfig.help("logq"))
         max_distance = st.session_state.get("max_distance")
         cap = max_distance if max_distance is not None else preset["max_distance"]
         st.caption(f"Pairs up to distance {min(cap or h.max_depth, h.max_depth)} " + (
@@ -147,7 +150,7 @@ else:
         finetune_steps=None if ft_steps is None else int(ft_steps),
         finetune_lr_ratio=None if ratio is None else float(ratio),
         finetune_temperature=None if ft_temp is None else float(ft_temp),
-        long_threshold=threshold, rebalance_p=float(p),
+        long_threshold=threshold, rebalance_p=float(p), logq=float(logq),
         **regime_choice,
     )
     try:
@@ -157,7 +160,9 @@ else:
                    + f"), batch {plan.batch_size:,}, evaluation every {plan.eval_every:,} steps, "
                    f"{plan.regime} regime: {plan.pairs} pairs, {plan.negatives} softmax, "
                    f"masking {plan.masking}, {plan.optimizer} at lr {plan.lr:g}"
-                   + (", false negatives NOT masked" if plan.masking != "hierarchy" else "") + ".")
+                   + (", false negatives NOT masked" if plan.masking != "hierarchy" else "")
+                   + (f", logQ-corrected (alpha {plan.logq:g})" if plan.logq and plan.negatives != "full" else "")
+                   + ".")
         st.caption(f"Device: {__import__('hrviz.training.device', fromlist=['device_name']).device_name(plan.device)}")
     except InputError as err:
         plan = None
