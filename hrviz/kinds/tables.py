@@ -47,7 +47,7 @@ class TablesKind:
         return cfg.resolved(h)
 
     def run_row(self, cfg: TrainConfig, h) -> RunRow:
-        return RunRow(cfg.recipe, cfg.dim, cfg.seed, asdict(cfg))
+        return RunRow(cfg.recipe, cfg.dim, cfg.seed, {**asdict(cfg), "model": self.name})
 
     def fit(self, h, cfg: TrainConfig, *, callback, stop) -> Fitted:
         result = fit(h, cfg, callback=callback, stop=stop)
