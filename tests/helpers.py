@@ -197,6 +197,32 @@ def seed_demo(db: Path) -> list[int]:
         return ids + [run_training(DEMO_SOURCE, tiny_demo_config(r), store, name="demo") for r in DEMO_RECIPES]
 
 
+def app_at(page: str | None = None):
+    """An AppTest of ``app.py`` run once (the Home page), then switched to ``page`` if given;
+    fails on any exception."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def new_active_run(at, store, before: set[int]) -> dict:
+    """The one run an upload just stored (run ids not in ``before``), checked to be the
+    session's active run and finished; its row."""
+    assert not at.error, [e.value for e in at.error]
+    new = set(store.runs()["run_id"]) - before
+    assert len(new) == 1, new
+    run_id = new.pop()
+    assert at.session_state["run_id"] == run_id
+    row = store.run(run_id)
+    assert row["status"] == "finished"
+    return row
+
+
 def standalone(path: str, **session):
     """An AppTest of one page file alone (without app.py), as if app.py had run before it,
     with ``session`` as its session state (not run yet). ``path``: ``page_path("4_query.py")``."""

@@ -20,17 +20,11 @@ from streamlit.testing.v1 import AppTest
 
 from hrviz.errors import InputError
 from hrviz.store import Store
-from tests.helpers import APP, FIXTURES, ROOT
+from tests.helpers import APP, FIXTURES, ROOT, app_at, new_active_run
 TAXONOMY = (FIXTURES / "taxonomy.csv").read_bytes()
 
 
-def app(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception, at.exception
-    if page:
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-    return at
+app = app_at  # the app run once, then switched to a page
 
 
 def metrics(at: AppTest) -> dict[str, str]:
@@ -389,13 +383,9 @@ def test_train_load_model_refuses_another_hierarchy_and_accepts_its_own(app_env,
     at.switch_page("pages/2_train.py").run()
     before = set(store.runs()["run_id"])
     at.file_uploader(key="t_model").set_value(("demo2.safetensors", data, "application/octet-stream")).run()
-    assert not at.error, [e.value for e in at.error]
-    new = set(store.runs()["run_id"]) - before
-    assert len(new) == 1
-    run_id = new.pop()
-    assert at.session_state["run_id"] == run_id
-    row = store.run(run_id)
-    assert row["status"] == "finished" and 0 <= row["overall"] <= 1
+    row = new_active_run(at, store, before)
+    run_id = int(row["run_id"])
+    assert 0 <= row["overall"] <= 1
     assert not store.final_recall(run_id).empty
 
     junk = app("pages/2_train.py")

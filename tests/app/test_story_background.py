@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from hrviz import story
 from hrviz.jobs import Jobs
 from hrviz.store import Store
-from tests.helpers import APP, ROOT, free_port, wait_healthy
+from tests.helpers import APP, ROOT, app_at, free_port, wait_healthy
 
 
 
@@ -56,13 +56,7 @@ def empty_store(tmp_path, monkeypatch):
         job.wait(120)
 
 
-def app(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception, at.exception
-    if page:
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-    return at
+app = app_at  # the app run once, then switched to a page
 
 
 def wait_reached(gate, n: int) -> None:
@@ -350,8 +344,10 @@ def test_a_fresh_server_serves_pages_while_the_story_trains_and_home_fills_in(br
         gate.touch()
         home.wait_for_function(  # the task, the tree, four chapters, together, measured; no reload
             "document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]').length >= 8", timeout=120_000)
+        # the bar goes when the job ends (the page reruns itself): no reload
+        home.wait_for_function("document.querySelectorAll('[data-testid=\"stProgress\"]').length == 0",
+                               timeout=120_000)
         home.wait_for_selector(idle, timeout=60_000)
-        assert bar.count() == 0
         assert "has just trained 7" in home.locator('[data-testid="stAlert"]').first.inner_text()
         assert home.locator('[data-testid="stException"]').count() == 0
     finally:
