@@ -118,7 +118,8 @@ def test_train_pretrain_finetune_and_watch_the_recall_chart_update(page, streaml
     # every other page still responds while it trains
     other = page.context.new_page()
     open_page(other, streamlit_server, "results")
-    expect(other.locator("body")).to_contain_text(f"#{run}", timeout=20_000)
+    # the table lists the new run (running or just finished): run ids count up from 1 in this store
+    expect(other.locator("body")).to_contain_text(f"{run} of {run} runs", timeout=20_000)
     no_exception(other, "Results during a run")
     other.close()
     # the run ends, and the page shows its final numbers
