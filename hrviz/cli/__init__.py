@@ -12,6 +12,7 @@ import sys
 
 from . import geometry as cli_geometry, load as cli_load, runs as cli_runs, sweep as cli_sweep, text as cli_text
 from ..errors import InputError
+from ..write_errors import is_write_failure, write_failure
 from ..sources import load_source
 
 
@@ -57,8 +58,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hrviz {args.command}: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # a full disk or a read-only folder is bad input too: one line, exit 2
-        from ..write_errors import is_write_failure, write_failure
-
         if not is_write_failure(e):
             raise
         print(f"hrviz {args.command}: {write_failure(e, None, 'a file')}", file=sys.stderr)

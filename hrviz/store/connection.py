@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from ..errors import InputError
+from ..write_errors import writing
 from .schema import (
     BUSY_TIMEOUT, DEFAULT_DB, SCHEMA_VERSION, _BUSY_HINT, _CHUNK, _RUNS_HINT, _SCHEMA, _TABLES,
     _migrate_1_to_2, _write_lock,
@@ -193,8 +194,6 @@ class StoreBase:
         if self.read_only:
             raise InputError("the results store is open read-only", where=str(self.path),
                              hint="open it without read_only to write")
-        from ..write_errors import writing
-
         with self._lock, self._open() as cur:
             if getattr(self._local, "in_tx", False):
                 yield cur
