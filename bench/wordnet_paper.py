@@ -107,9 +107,35 @@ def report() -> None:
         lines.append(f"| {r['setting']} ({r['what']}) | {r['seed']} | " + " | ".join(f"{100 * rb[t]:.1f}" for t in ds)
                      + f" | {100 * r['min']:.1f} | {100 * r['overall']:.1f} | {r['map']:.3f} | {r['train_seconds']} | "
                        f"{r['eval_seconds']} | {r['load_avg']} |")
-    lines += ["", "Recall in %. `load` is the 1-minute load average when the run ended: above 2 the two cores "
+    lines += ["", "![recall by distance](wordnet_paper.png)", "", "Recall in %. `load` is the 1-minute load average when the run ended: above 2 the two cores "
               "were shared with other work and the seconds are inflated."]
     (OUT / "wordnet_paper.md").write_text("\n".join(lines) + "\n")
+    plot(rows)
+
+
+def plot(rows: list[dict]) -> None:
+    """bench/results/wordnet_paper.png: recall by distance, standard rows left, pretrain-finetune
+    rows right, the paper's row of each recipe in black."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    for ax, recipe in zip(axes, ("standard", "pretrain-finetune")):
+        for r in rows:
+            if r["config"]["recipe"] != recipe:
+                continue
+            rb = r["recall_by_distance"]
+            ax.plot(range(9), [100 * rb[str(t)] for t in range(9)], marker=".", label=r["setting"])
+        p = WORDNET[(64, recipe)]["recall_by_distance"]
+        ax.plot(range(9), [100 * p[t] for t in range(9)], color="black", linewidth=2.5, label="paper")
+        ax.set_title(f"{recipe} (full WordNet, d=64, paper regime variants)")
+        ax.set_xlabel("distance")
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("recall@auto (%)")
+    fig.tight_layout()
+    fig.savefig(OUT / "wordnet_paper.png", dpi=110)
 
 
 def main():
