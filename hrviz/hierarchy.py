@@ -38,7 +38,9 @@ class Hierarchy:
 
     Attributes: ``names`` (list of str), ``labels``/``descriptions`` (lists or None),
     ``n`` nodes, ``n_edges``, CSR arrays ``parent_ptr``/``parent_idx`` and
-    ``child_ptr``/``child_idx``, ``source`` (how it was made, for display).
+    ``child_ptr``/``child_idx``, ``source`` (how it was made, for display), ``warnings`` (what a
+    parsed file holds that is allowed but maybe not meant: a list of
+    :class:`hrviz.sources.checks.SourceWarning`, empty unless a file parser filled it).
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class Hierarchy:
         self.source = source
         self.labels = labels
         self.descriptions = descriptions
+        self.warnings: list = []
         child = np.asarray(child, dtype=np.int64)
         parent = np.asarray(parent, dtype=np.int64)
         if n == 0:

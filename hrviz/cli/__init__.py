@@ -27,12 +27,14 @@ def _add_info(sub) -> None:
 def _cmd_info(args) -> int:
     h = load_source(args.source)
     info = h.info(args.max_distance)
-    if args.json:
-        print(json.dumps(info))
+    if args.json:  # a file's warnings (isolated nodes, several roots, merged names): hrviz.sources.checks
+        print(json.dumps({**info, "warnings": [w.as_dict() for w in h.warnings]}))
     else:
         print(f"{h.source}")
         for k, v in info.items():
             print(f"  {k:14s} {v:,}")
+        for w in h.warnings:
+            print(f"warning: {w}")
     return 0
 
 

@@ -15,12 +15,14 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..hierarchy import Hierarchy
-from .files import DEFAULT_MAX_BYTES, load_file, parse_upload
+from .checks import DUPLICATES, SourceWarning
+from .files import DEFAULT_MAX_BYTES, hierarchy_json, load_file, parse_upload
 from .synthetic import perfect_tree, random_dag
 from .wordnet import wordnet, wordnet_subtree
 
 __all__ = ["load_source", "perfect_tree", "random_dag", "wordnet", "wordnet_subtree",
-           "load_file", "parse_upload", "DEFAULT_MAX_BYTES", "parse_params", "parse_source"]
+           "load_file", "parse_upload", "DEFAULT_MAX_BYTES", "DUPLICATES", "SourceWarning", "hierarchy_json", "parse_params",
+           "parse_source"]
 
 _DAG_KEYS = {"n": ("nodes", int), "nodes": ("nodes", int), "depth": ("depth", int),
              "parents": ("parents", int), "p": ("p_extra", float), "seed": ("seed", int)}

@@ -40,7 +40,12 @@ OBO (e.g. the Gene Ontology)
     ``is_obsolete: true`` are dropped; an ``is_a`` to an unknown or dropped term is
     dropped silently.
 
-Every hierarchy needs at least one edge: a file with nodes but no edges is an error.
+Every hierarchy needs at least one edge: a file with nodes but no edges is an error, and a
+header-less edge list that reads as prose (sentences, an "edge" taken from a ``;`` in a
+sentence) is refused. What is allowed but maybe not meant (isolated nodes, several roots, a
+name under several parents) comes back as ``h.warnings`` (:mod:`hrviz.sources.checks`). A name
+under several parents is one node (``duplicates="merge"``, the default) or one node per parent,
+``"x (parent)"`` (``duplicates="by-parent"``); OBO ids are identifiers, always merged.
 Size: the file, and its decompressed content if gzip'd (against gzip bombs), may not
 exceed ``max_bytes`` (default :data:`DEFAULT_MAX_BYTES`, 200 MiB).
 """
@@ -53,8 +58,11 @@ import re
 import zlib
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import InputError
 from ..hierarchy import Hierarchy
+from .checks import check_duplicates
 from .obo import parse_obo
 from .parsers import parse_edge_list, parse_json
 
@@ -79,8 +87,9 @@ def _size_error(what: str, size: int | None, max_bytes: int, where: str) -> Inpu
 
 
 # ----- entry points ------------------------------------------------------
-def load_file(path, max_bytes: int = DEFAULT_MAX_BYTES) -> Hierarchy:
-    """Read the hierarchy file at ``path`` (see the module docstring for the formats)."""
+def load_file(path, max_bytes: int = DEFAULT_MAX_BYTES, duplicates: str = "merge") -> Hierarchy:
+    """Read the hierarchy file at ``path`` (see the module docstring for the formats and
+    ``duplicates``)."""
     p = Path(path)
     where = str(path)
     try:
@@ -96,12 +105,15 @@ def load_file(path, max_bytes: int = DEFAULT_MAX_BYTES) -> Hierarchy:
     except PermissionError:
         raise InputError("cannot read the file: permission denied", where=where,
                          hint="check the file's permissions") from None
-    return parse_upload(data, where, max_bytes=max_bytes)
+    return parse_upload(data, where, max_bytes=max_bytes, duplicates=duplicates)
 
 
-def parse_upload(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Hierarchy:
+def parse_upload(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES,
+                 duplicates: str = "merge") -> Hierarchy:
     """Parse the bytes of an uploaded file; ``filename`` (the original name) picks the format
-    and names the file in error messages and in ``Hierarchy.source``."""
+    and names the file in error messages and in ``Hierarchy.source``. ``duplicates``: how a
+    name under several parents is read, ``"merge"`` or ``"by-parent"`` (module docstring)."""
+    check_duplicates(duplicates)
     where = filename
     if len(data) > max_bytes:
         raise _size_error("the file", len(data), max_bytes, where)
@@ -127,8 +139,28 @@ def parse_upload(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES)
         kind = "json"
     else:
         kind = "edges"
-    parse = {"edges": parse_edge_list, "json": parse_json, "obo": parse_obo}[kind]
-    return parse(text, filename, ext)
+    if kind == "obo":
+        return parse_obo(text, filename, ext)
+    parse = {"edges": parse_edge_list, "json": parse_json}[kind]
+    return parse(text, filename, ext, duplicates=duplicates)
+
+
+def hierarchy_json(h: Hierarchy) -> str:
+    """``h`` as a JSON edge list ``{"nodes": [...], "edges": [[child, parent], ...]}`` that
+    :func:`parse_upload` reads back as the same hierarchy (the same names in the same order, the
+    same edges, labels and descriptions: the same ``hash``). The app keeps an upload read with
+    ``duplicates="by-parent"`` this way, so that its path reloads what was read."""
+    import json
+
+    nodes = []
+    for i, name in enumerate(h.names):
+        label = h.labels[i] if h.labels else ""
+        desc = h.descriptions[i] if h.descriptions else ""
+        node = {"id": name, **({"label": label} if label else {}), **({"description": desc} if desc else {})}
+        nodes.append(node if len(node) > 1 else name)
+    child = np.repeat(np.arange(h.n), h.n_parents)
+    edges = [[h.names[int(c)], h.names[int(p)]] for c, p in zip(child, h.parent_idx)]
+    return json.dumps({"nodes": nodes, "edges": edges}, ensure_ascii=False, indent=0)
 
 
 # ----- bytes to text -------------------------------------------------------
@@ -151,6 +183,12 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
+# files people pick by mistake, known by their first bytes: said in words, not as "binary data"
+_BINARY_KINDS = [(b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+                 (b"%PDF", "a PDF document"), (b"SQLite format 3\x00", "an SQLite database"),
+                 (b"PAR1", "a Parquet file"), (b"\x93NUMPY", "a NumPy array"), (b"\x7fELF", "a program")]
+
+
 def _decode(data: bytes, where: str) -> str:
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a byte order mark (Excel, Notepad)
         try:
@@ -158,6 +196,9 @@ def _decode(data: bytes, where: str) -> str:
         except UnicodeDecodeError as e:
             raise InputError(f"invalid UTF-16 text at byte offset {e.start}", where=where,
                              hint="save the file as UTF-8 text") from None
+    for magic, kind in _BINARY_KINDS:
+        if data.startswith(magic):
+            raise InputError(f"this is {kind}, not a text file", where=where, hint=FORMATS_HINT)
     if data[:4] == b"PK\x03\x04":
         raise InputError("this is a ZIP archive (an Excel .xlsx file?), not a text file", where=where,
                          hint="export the sheet as CSV, or unzip it; " + FORMATS_HINT)

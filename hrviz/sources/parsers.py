@@ -8,7 +8,9 @@ of :mod:`hrviz.sources.files`, which picks the parser; OBO has its own module,
 :mod:`hrviz.sources.obo`.
 
 Every parser collects what it reads in a :class:`Found`: nodes in first-seen order, edges
-without duplicates, and the first label and description given for each node.
+without duplicates, and the first label and description given for each node. Its
+:meth:`Found.build` also reads a name under several parents as ``duplicates`` says (merged, or
+kept apart by parent) and attaches the warnings of :mod:`hrviz.sources.checks` to the result.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import re
 
 from ..errors import InputError
 from ..hierarchy import Hierarchy
+from .checks import check_duplicates, keep_apart, prose_reason, repeated_names, warnings_for
 
 _DELIMITERS = ["\t", ";", "|", ","]  # tie-break order: commas are the likeliest inside names
 
@@ -44,7 +47,16 @@ class Found:
         self.edges: list[tuple[str, str]] = []
         self.labels: dict[str, str] = {}
         self.descriptions: dict[str, str] = {}
+        self.occurrences: list[tuple[str, int | None]] | None = None  # a JSON tree's node objects
         self._seen: set[tuple[str, str]] = set()
+
+    def occurrence(self, name: str, parent: int | None) -> int:
+        """Note a node object of a JSON tree, under the object ``parent`` (an index) or at the
+        top; its index. Only a tree says which place of a repeated name a child is under."""
+        if self.occurrences is None:
+            self.occurrences = []
+        self.occurrences.append((name, parent))
+        return len(self.occurrences) - 1
 
     def node(self, name: str, label: str = "", description: str = "") -> None:
         """Add a node; the first non-empty label and description given for it are kept."""
@@ -62,15 +74,26 @@ class Found:
             self._seen.add((child, parent))
             self.edges.append((child, parent))
 
-    def build(self, filename: str, what: str) -> Hierarchy:
-        """The Hierarchy; ``what`` is the hint when there are no edges."""
+    def build(self, filename: str, what: str, duplicates: str | None = None) -> Hierarchy:
+        """The Hierarchy, with its ``warnings``; ``what`` is the hint when there are no edges.
+
+        duplicates: ``"merge"`` or ``"by-parent"``, how a name under several parents is read
+        (:mod:`hrviz.sources.checks`); None where names are identifiers (OBO ids): a term with
+        several ``is_a`` is one node with several parents, and no warning.
+        """
         if not self.edges:
             n = len(self.nodes)
             found = f"{n} node{'s' if n != 1 else ''} but no edges" if n else "no nodes"
             raise InputError(f"found {found}: a hierarchy needs at least one child -> parent edge",
                              where=filename, hint=what)
-        return Hierarchy.from_names(self.edges, nodes=list(self.nodes), labels=self.labels or None,
-                                    descriptions=self.descriptions or None, source=filename, where=filename)
+        h = Hierarchy.from_names(self.edges, nodes=list(self.nodes), labels=self.labels or None,
+                                 descriptions=self.descriptions or None, source=filename, where=filename)
+        repeated = repeated_names(h, self.occurrences) if duplicates is not None else {}
+        kept = None
+        if repeated and check_duplicates(duplicates) == "by-parent":
+            h, kept = keep_apart(h, self.occurrences, repeated, filename)
+        h.warnings = warnings_for(h, repeated, kept)
+        return h
 
 
 # ----- edge lists ------------------------------------------------------------
@@ -141,14 +164,17 @@ def _row_edge(fields: list[str], row: list[str], cols: dict[str, int] | None, de
     return child, parent
 
 
-def parse_edge_list(text: str, filename: str, ext: str) -> Hierarchy:
-    """One ``child,parent`` row per edge, delimiter detected, optional header."""
+def parse_edge_list(text: str, filename: str, ext: str, duplicates: str = "merge") -> Hierarchy:
+    """One ``child,parent`` row per edge, delimiter detected, optional header; a header-less
+    file that reads as prose is refused. ``duplicates``: see :meth:`Found.build`."""
+    check_duplicates(duplicates)
     delim = _sniff_delimiter(text, ext)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, skipinitialspace=True)
     found = Found()
     cols: dict[str, int] | None = None
     first = True
     end = 0  # line number where the previous row ended
+    rows: list[list[str]] = []  # the data rows of a header-less file, for the prose check
     try:
         for row in reader:
             start, end = end + 1, reader.line_num
@@ -164,6 +190,8 @@ def parse_edge_list(text: str, filename: str, ext: str) -> Hierarchy:
                 cols = _header_columns(fields)
                 if cols is not None:
                     continue
+            if cols is None:
+                rows.append(fields)
             child, parent = _row_edge(fields, row, cols, delim, f"{filename}, line {start}")
             found.node(child)
             if parent is not None:
@@ -173,7 +201,12 @@ def parse_edge_list(text: str, filename: str, ext: str) -> Hierarchy:
     except csv.Error as e:
         raise InputError(f"cannot read the row: {e}", where=f"{filename}, line {reader.line_num}",
                          hint="check the quotes on this line: a quoted name must end with a quote") from None
-    return found.build(filename, "write one child,parent row per edge (tab, comma, semicolon or pipe between them)")
+    why = prose_reason(rows) if cols is None else None
+    if why:
+        raise InputError(f"this reads as prose, not as a hierarchy: {why}", where=filename,
+                         hint="write one child,parent row per edge, e.g. Dog,Mammal")
+    return found.build(filename, "write one child,parent row per edge (tab, comma, semicolon or pipe between them)",
+                       duplicates)
 
 
 # ----- JSON --------------------------------------------------------------------
@@ -274,15 +307,16 @@ def _json_pairs(pairs: list, in_object: bool, found: Found, filename: str) -> No
 def _json_trees(doc, found: Found, filename: str) -> None:
     """Walk a tree or a list of trees iteratively (no recursion limit)."""
     trees = doc if isinstance(doc, list) else [doc]
-    # (object, its JSON path, parent name or None)
-    stack = [(t, f"$[{k}]" if isinstance(doc, list) else "$", None) for k, t in enumerate(trees)][::-1]
+    # (object, its JSON path, parent name or None, the parent object's occurrence or None)
+    stack = [(t, f"$[{k}]" if isinstance(doc, list) else "$", None, None) for k, t in enumerate(trees)][::-1]
     while stack:
-        obj, path, parent = stack.pop()
+        obj, path, parent, up = stack.pop()
         if not isinstance(obj, dict):
             raise InputError(f"at {path}: expected a node object {{\"name\": ..., \"children\": [...]}}, "
                              f"got {snippet(json.dumps(obj))}", where=filename,
                              hint=f"the file should hold {_TREE_SHAPE}")
         name = _json_node(obj, path, found, filename)
+        here = found.occurrence(name, up)
         if parent is not None:
             if name == parent:
                 raise InputError(f"at {path}: node {name!r} is its own child (self-loop)", where=filename,
@@ -295,11 +329,13 @@ def _json_trees(doc, found: Found, filename: str) -> None:
             raise InputError(f'at {path}.children: "children" must be a list, got {_json_type(kids)}',
                              where=filename, hint='write "children": [{"name": ...}, ...]')
         for k in range(len(kids) - 1, -1, -1):
-            stack.append((kids[k], f"{path}.children[{k}]", name))
+            stack.append((kids[k], f"{path}.children[{k}]", name, here))
 
 
-def parse_json(text: str, filename: str, ext: str) -> Hierarchy:
-    """A nested tree, a forest, or an edge list (``{"edges": ...}`` or bare pairs)."""
+def parse_json(text: str, filename: str, ext: str, duplicates: str = "merge") -> Hierarchy:
+    """A nested tree, a forest, or an edge list (``{"edges": ...}`` or bare pairs).
+    ``duplicates``: see :meth:`Found.build`."""
+    check_duplicates(duplicates)
     doc = _load_json(text, filename)
     found = Found()
     pairs = _json_edge_list(doc, found, filename)
@@ -307,4 +343,5 @@ def parse_json(text: str, filename: str, ext: str) -> Hierarchy:
         _json_pairs(pairs, isinstance(doc, dict), found, filename)
     else:
         _json_trees(doc, found, filename)
-    return found.build(filename, f"the file should hold {_TREE_SHAPE} with at least one parent-child link")
+    return found.build(filename, f"the file should hold {_TREE_SHAPE} with at least one parent-child link",
+                       duplicates)

@@ -304,3 +304,139 @@ def test_wordnet_as_an_uploaded_tsv_gz_matches_the_builtin_source():
     raw = (ROOT / "data" / "wordnet_nouns_edges.tsv.gz").read_bytes()
     h = parse_upload(raw, "wordnet_edges.tsv.gz")
     assert h.info() == load_source("wordnet").info()
+
+
+# ----- warnings, repeated names, prose (issue 26) ------------------------------------------
+def kinds(h) -> dict:
+    return {w.kind: w for w in h.warnings}
+
+
+MEETING_NOTES = (b"Meeting notes 12 March: discussed the roadmap with Anna and Tom.\n"
+                 b"Action items: Tom to send the budget; Anna reviews the draft by Friday.\n"
+                 b"Next meeting on Tuesday, room 4.\n")
+
+
+@pytest.mark.parametrize("data", [
+    MEETING_NOTES,  # an "edge" from the ';' in the second sentence: 4 nodes, 3 roots before
+    b"Meeting notes 12 March\nDiscussed the roadmap with Anna and Tom\nTom to send the budget; Anna reviews it\n",
+    b"We met today; nothing was decided.\nBob left early; Anna stayed until six.\n",
+])
+def test_a_file_that_reads_as_prose_is_refused_in_one_line(data):
+    msg = error_of(data, "notes.txt")
+    assert msg.startswith("notes.txt: this reads as prose, not as a hierarchy: ") and "\n" not in msg
+    assert "child,parent" in msg and len(msg) < 250
+
+
+@pytest.mark.parametrize("data, name", [
+    (b"Running shoes for kids.,Shoes\nShoes,Products\n", "x.csv"),  # one sentence-like name is allowed
+    (b"positive regulation of transcription by RNA polymerase II\tregulation of transcription\n", "go.tsv"),
+    (b"A\nB\nC\nB,A\nC,A\n", "x.csv"),  # node declarations without a delimiter, short names
+])
+def test_long_or_odd_names_are_not_prose(data, name):
+    assert parse_upload(data, name).n >= 2
+
+
+def test_isolated_nodes_and_several_roots_are_warned_with_counts_and_examples():
+    h = parse_upload(b"b,a\nc,a\nlonely\nalone\ny,x\n", "w.csv")
+    w = kinds(h)
+    assert set(w) == {"isolated", "roots"}
+    assert (w["isolated"].count, w["isolated"].examples) == (2, ("lonely", "alone"))
+    assert "2 isolated nodes (no parent, no child): 'lonely', 'alone'" in str(w["isolated"])
+    assert w["roots"].count == 4 == len(h.roots) and w["roots"].examples == ("a", "lonely", "alone")
+    assert "4 roots" in w["roots"].message and "and 1 more" in w["roots"].message
+    assert w["roots"].as_dict() == {"kind": "roots", "count": 4, "examples": ["a", "lonely", "alone"],
+                                    "message": w["roots"].message}
+    assert parse_upload(b"b,a\nc,b\n", "tree.csv").warnings == []
+    assert load_file(FIXTURES / "mini.obo").warnings == []  # OBO ids: several is_a are a DAG, not a merge
+    assert load_source("tree:H=3,W=2").warnings == []
+
+
+def other_under_18() -> bytes:
+    """18 categories with an 'Other' each: 18 things that share one name."""
+    return ("child,parent\n" + "".join(f"Cat{i},Root\nOther,Cat{i}\n" for i in range(18))).encode()
+
+
+def test_merged_duplicate_names_are_warned_and_can_be_kept_apart_by_parent():
+    merged = parse_upload(other_under_18(), "shop.csv")
+    assert merged.n == 20 and not merged.is_tree  # one node with 18 parents
+    w = kinds(merged)["merged_names"]
+    assert (w.count, w.examples) == (1, ("Other",))
+    assert "under 18 parents" in w.message and "'Cat0', 'Cat1', 'Cat2' and 15 more" in w.message
+    assert "keep them apart by their parent" in w.message
+    apart = parse_upload(other_under_18(), "shop.csv", duplicates="by-parent")
+    assert apart.n == 37 and apart.is_tree and len(apart.roots) == 1
+    assert ("Other (Cat3)", "Cat3") in edges_of(apart) and "Other" not in apart.index
+    w = kinds(apart)
+    assert set(w) == {"kept_apart"} and w["kept_apart"].count == 1
+    assert "18 nodes" in w["kept_apart"].message and "'Other (Cat0)'" in w["kept_apart"].message
+    with pytest.raises(InputError, match="duplicates is 'merge'"):
+        parse_upload(other_under_18(), "shop.csv", duplicates="apart")
+
+
+def test_kept_apart_in_a_json_tree_keeps_each_copy_with_its_own_children():
+    tree = {"name": "R", "children": [
+        {"name": "a", "children": [{"name": "x", "children": [{"name": "y"}]}]},
+        {"name": "b", "children": [{"name": "x", "children": [{"name": "z"}, {"name": "y"}]}]}]}
+    data = json.dumps(tree).encode()
+    assert edges_of(parse_upload(data, "t.json")) >= {("x", "a"), ("x", "b"), ("y", "x"), ("z", "x")}
+    h = parse_upload(data, "t.json", duplicates="by-parent")
+    assert edges_of(h) == {("a", "R"), ("b", "R"), ("x (a)", "a"), ("x (b)", "b"), ("y (x (a))", "x (a)"),
+                           ("y (x (b))", "x (b)"), ("z", "x (b)")}
+    assert h.is_tree
+    w = kinds(h)["kept_apart"]
+    assert w.count == 1 and w.examples == ("x",) and "'y'" in w.message  # y copied with its parent
+
+
+def test_kept_apart_in_an_edge_list_copies_the_children_and_refuses_a_blow_up():
+    h = parse_upload(b"x,a\nx,b\ny,x\na,R\nb,R\n", "e.csv", duplicates="by-parent")
+    assert edges_of(h) == {("a", "R"), ("b", "R"), ("x (a)", "a"), ("x (b)", "b"),
+                           ("y (x (a))", "x (a)"), ("y (x (b))", "x (b)")}
+    assert "does not say which one" in kinds(h)["kept_apart"].message
+    # a name that already exists is not taken over by a copy
+    h = parse_upload(b"x,a\nx,b\nx (a),c\n", "e.csv", duplicates="by-parent")
+    assert {"x (a)", "x (a) [2]", "x (b)"} <= set(h.names) and len(h.names) == len(set(h.names))
+    # a DAG by design: each level doubles the copies below it
+    rows = "".join(f"n{k + 1},n{k}\nn{k + 1},m{k}\nm{k + 1},n{k}\nm{k + 1},m{k}\n" for k in range(16))
+    msg = error_of(rows.encode(), "dag.csv", duplicates="by-parent")
+    assert "keeping names apart by their parent would make more than" in msg and "merge" in msg
+
+
+def test_a_kept_apart_hierarchy_reloads_the_same_from_its_json():
+    from hrviz.sources import hierarchy_json
+
+    data = ("child,parent,label,description\n" + "".join(
+        f"Cat{i},Root,Category {i},\nOther,Cat{i},Other things,misc\n" for i in range(5))).encode()
+    for how in ("merge", "by-parent"):
+        h = parse_upload(data, "shop.csv", duplicates=how)
+        back = parse_upload(hierarchy_json(h).encode(), "shop.json")
+        assert back.hash == h.hash and back.labels == h.labels and back.descriptions == h.descriptions
+
+
+@pytest.mark.parametrize("magic, kind", [(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a PNG image"),
+                                         (b"\xff\xd8\xff\xe0\x00\x10JFIF", "a JPEG image"),
+                                         (b"%PDF-1.7\n%\xe2\xe3", "a PDF document")])
+def test_a_picture_or_document_is_named_in_words(magic, kind):
+    msg = error_of(magic + b"\x00" * 50, "photo.csv")
+    assert msg.startswith(f"photo.csv: this is {kind}, not a text file")
+
+
+def test_cli_info_shows_the_warnings(tmp_path, capsys):
+    from hrviz.cli import main
+
+    path = tmp_path / "w.csv"
+    path.write_bytes(b"b,a\nc,a\nlonely\nc,d\n")
+    assert main(["info", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["nodes"] == 5
+    assert [(w["kind"], w["count"]) for w in out["warnings"]] == [("merged_names", 1), ("isolated", 1), ("roots", 3)]
+    assert out["warnings"][1]["examples"] == ["lonely"]
+    assert main(["info", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "warning: 1 isolated node" in text and "warning: 3 roots" in text
+    assert main(["info", "tree:H=3,W=2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip())["warnings"] == []
+
+
+def test_company_names_with_abbreviations_are_not_sentences():
+    h = parse_upload(b"Acme Widgets Inc.,Suppliers\nBeta Tools Holding Co.,Suppliers\nSuppliers,Root\n", "s.csv")
+    assert h.n == 4
