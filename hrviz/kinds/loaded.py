@@ -3,14 +3,16 @@
 Config :class:`~hrviz.loaded.LoadedVectors` (read and checked by :func:`hrviz.loaded.read_vectors`);
 fit wraps them, as given and unnormalised, in a :class:`~hrviz.models.dual_encoder.DualEncoder`
 (scores are their dot products); the final evaluation counts every pair within the run's
-distance cap. Nothing trains, so the run has no ``loss`` or validation rows: only stage ``final``.
+distance cap (``max_distance``, recorded in the run's params as a trained run records it, so a
+trained run's exported vectors loaded back with its cap read the same numbers). Nothing trains,
+so the run has no ``loss`` or validation rows: only stage ``final``.
 """
 
 from __future__ import annotations
 
 from ..errors import InputError
 from ..evaluate import evaluate
-from ..loaded import KIND, LoadedVectors
+from ..loaded import KIND, LoadedVectors, check_cap
 from ..models.dual_encoder import DualEncoder
 from .base import Final, Fitted, RunRow
 
@@ -24,6 +26,7 @@ class LoadedKind:
         if cfg.query.shape != (h.n, cfg.dim) or cfg.doc.shape != cfg.query.shape:
             raise InputError(f"vectors of shape {cfg.query.shape} for a hierarchy of {h.n:,} nodes",
                              hint="read them with hrviz.loaded.read_vectors against this hierarchy")
+        cfg.max_distance = check_cap(cfg.max_distance, h)  # before the run row exists
         return cfg
 
     def run_row(self, cfg: LoadedVectors, h) -> RunRow:
