@@ -132,34 +132,39 @@ def _align(names: list[str], rows: np.ndarray, h: Hierarchy, where: str, side: s
     index = h.index
     unknown = [n for n in names if n not in index]
     if unknown:
-        raise InputError(f"{len(unknown):,} node name(s) the hierarchy lacks: {_few(unknown)}", where=where,
+        raise InputError(f"{len(unknown):,} node name(s) the hierarchy lacks: {_few(dict.fromkeys(unknown))}",
+                         where=where,
                          hint=f"use the hierarchy's node names, e.g. {clip(h.names[0], 30)!r}")
     pos = np.fromiter((index[n] for n in names), dtype=np.int64, count=len(names))
     counts = np.bincount(pos, minlength=h.n)
     if (counts > 1).any():
         twice = [h.names[i] for i in np.flatnonzero(counts > 1)]
-        raise InputError(f"{len(twice):,} node(s) given more than once ({side} side): {_few(twice)}", where=where,
+        raise InputError(f"{len(twice):,} node(s) given more than once ({_side(side)}): {_few(twice)}", where=where,
                          hint="one vector per node and side")
     if len(names) < h.n:
         missing = [h.names[i] for i in np.flatnonzero(counts == 0)]
         raise InputError(f"vectors for {len(missing):,} of the hierarchy's {h.n:,} nodes are missing "
-                         f"({side} side): {_few(missing)}", where=where,
+                         f"({_side(side)}): {_few(missing)}", where=where,
                          hint="every node needs a query and a document vector")
     out = np.empty((h.n, rows.shape[1]), dtype=np.float64)
     out[pos] = rows
     return out
 
 
+def _side(side: str) -> str:
+    return "both sides" if side == "both" else f"{side} side"
+
+
 def _check_finite(x: np.ndarray, h: Hierarchy, where: str, side: str) -> None:
     bad = ~np.isfinite(x)
     if bad.any():
         rows = np.flatnonzero(bad.any(axis=1))
-        raise InputError(f"{int(bad.sum()):,} value(s) are NaN, infinite or missing ({side} side), first at "
+        raise InputError(f"{int(bad.sum()):,} value(s) are NaN, infinite or missing ({_side(side)}), first at "
                          f"node {clip(h.names[rows[0]], 30)!r}", where=where, hint="every value must be a finite number")
     largest = float(np.abs(x).max(initial=0.0))
-    if largest > np.finfo(np.float32).max:
-        raise InputError(f"a value of {largest:.2g} ({side} side), beyond float32's range (3.4e+38)", where=where,
-                         hint="scale the vectors down: dividing one side by a constant keeps every ranking")
+    if largest > float(np.finfo(np.float32).max):
+        raise InputError(f"a value of {largest:.2g} ({_side(side)}), beyond float32's range (3.4e+38)", where=where,
+                         hint="scale them down: dividing one side by a constant keeps every ranking")
 
 
 def check_scores(q: np.ndarray, d: np.ndarray, h: Hierarchy, where: str, symmetric: bool) -> None:
@@ -177,15 +182,15 @@ def check_scores(q: np.ndarray, d: np.ndarray, h: Hierarchy, where: str, symmetr
     if top_q * top_d > LARGEST_SCORE:
         raise InputError(f"scores would overflow float32: largest vector norms {top_q:.2g} (query) x "
                          f"{top_d:.2g} (doc) > {LARGEST_SCORE:.0e}", where=where,
-                         hint="scale the vectors down: dividing one side by a constant keeps every ranking")
+                         hint="scale them down: dividing one side by a constant keeps every ranking")
     for side, norms, other in (("query", nq, top_d), ("doc", nd, top_q)):
         tiny = (norms > 0) & (norms * other < SMALLEST_SCORE)
         if tiny.any():
             i = int(np.flatnonzero(tiny)[0])
-            label = "both" if symmetric else side
-            raise InputError(f"{int(tiny.sum()):,} vector(s) too small for float32 scores ({label} side; at most "
+            label = _side("both" if symmetric else side)
+            raise InputError(f"{int(tiny.sum()):,} vector(s) too small for float32 scores ({label}, up to "
                              f"{norms[i] * other:.1g}), first at node {clip(h.names[i], 30)!r}", where=where,
-                             hint="scale the vectors up: multiplying one side by a constant keeps every ranking")
+                             hint="scale them up: multiplying one side by a constant keeps every ranking")
         if symmetric:
             break
 
@@ -195,7 +200,7 @@ def check_cap(max_distance, h: Hierarchy) -> int | None:
     if max_distance is None:
         return None
     if isinstance(max_distance, bool) or not isinstance(max_distance, (int, np.integer)) or max_distance < 0:
-        raise InputError(f"the distance cap must be a whole number >= 0, got {clip(max_distance, 20)!r}",
+        raise InputError(f"the distance cap must be a whole number >= 0, got {clip(max_distance, 20)}",
                          hint=f"0 keeps self pairs only; {h.max_depth} or more keeps every ancestor")
     return int(max_distance)
 

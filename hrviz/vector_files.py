@@ -131,7 +131,7 @@ def read_bounded(path: Path, name: str, limit: int, env: str) -> bytes:
         kind = _kind_of(info.st_mode)
         if kind:
             raise InputError(f"{kind}, not a file of vectors", where=name,
-                             hint="give a .npz, .csv, .parquet or .tsv file (or a pipe)")
+                             hint="give a .npz, .csv, .parquet or .tsv file, or a pipe")
         if stat.S_ISREG(info.st_mode) and info.st_size > limit:
             raise _over("the file is", info.st_size, limit, name, env)
         os.set_blocking(fd, True)  # a pipe with a writer: wait for its data
@@ -143,7 +143,7 @@ def read_bounded(path: Path, name: str, limit: int, env: str) -> bytes:
             chunks.append(chunk)
             total += len(chunk)
             if total > limit:
-                raise InputError(f"longer than the limit of {human(limit)} (the read stopped there)",
+                raise InputError(f"more than the limit of {human(limit)}: the read stopped there",
                                  where=name, hint=f"set {env} (bytes) to allow more")
         return b"".join(chunks)
     except OSError as err:
@@ -194,6 +194,8 @@ class VectorFile:
     def text(self) -> str:
         """The content as text (UTF-8, a byte-order mark dropped), decoded once."""
         if self.decoded is None:
+            if self.content()[:2] == b"\x1f\x8b":
+                raise InputError("a gzip-compressed file", where=self.name, hint="unpack it first, e.g. with gunzip")
             try:
                 self.decoded = self.content().decode("utf-8-sig")
             except UnicodeDecodeError as err:
@@ -637,7 +639,8 @@ def read_raw(files: list[VectorFile], limit: int, env: str) -> RawVectors:
         raise InputError(f"{len(files)} files: give one file (.npz, .csv, .parquet) or a projector "
                          "pair (vectors.tsv metadata.tsv)")
     for f in files:
-        f.load(limit, env)
+        if not f.load(limit, env).content():
+            raise InputError("the file is empty", where=f.name)
     if len(files) == 2:
         return read_projector(files[0], files[1])
     f = files[0]
