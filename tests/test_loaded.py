@@ -80,6 +80,37 @@ def test_round_trip_through_the_projector_export(tmp_path, capsys):
     assert code == 0 and json.loads(out.splitlines()[-1])["overall"] == pytest.approx(trained["overall"])
 
 
+def test_an_exported_run_loaded_back_with_its_cap_reads_the_same_numbers(tmp_path, capsys):
+    """Train with a distance cap, export as projector files, load with the same cap: the eval
+    JSON and the printed lines agree to the last digit. Without the cap the numbers differ
+    (every ancestor becomes relevant): that is why the cap must travel."""
+    db, source = tmp_path / "s.duckdb", "tree:H=4,W=3"
+    code, out, err = run_cli(capsys, "train", source, "--dim", "4", "--recipe", "standard", "--steps", "150",
+                             "--max-distance", "2", "--json", "--db", db)
+    assert code == 0, err
+    trained = json.loads(out.splitlines()[-1])
+    code, out, _ = run_cli(capsys, "export", trained["run_id"], "--format", "projector", "--out", tmp_path / "out",
+                           "--db", db)
+    assert code == 0
+    files = out.split()
+    code, out, err = run_cli(capsys, "load", source, *files, "--max-distance", "2", "--json", "--db", db)
+    assert code == 0, err
+    loaded = json.loads(out.splitlines()[-1])
+    assert loaded["max_distance"] == 2 and list(loaded["recall_by_distance"]) == ["0", "1", "2"]
+    evals = {}
+    for run_id in (trained["run_id"], loaded["run_id"]):
+        code, out, _ = run_cli(capsys, "eval", run_id, "--json", "--db", db)
+        evals[run_id] = {k: v for k, v in json.loads(out).items() if k not in ("run_id", "recipe", "seconds")}
+        code, text, _ = run_cli(capsys, "eval", run_id, "--db", db)
+        evals[run_id]["printed"] = [line.split(" s")[0].rsplit("  ", 1)[0] if "overall" in line else line
+                                    for line in text.splitlines()[1:]]  # the lines after the run's title
+    assert evals[trained["run_id"]] == evals[loaded["run_id"]]
+    code, out, _ = run_cli(capsys, "load", source, *files, "--json", "--db", db)
+    uncapped = json.loads(out.splitlines()[-1])
+    assert code == 0 and uncapped["max_distance"] is None and "3" in uncapped["recall_by_distance"]
+    assert uncapped["overall"] != loaded["overall"]
+
+
 def _write(tmp_path: Path, kind: str, h, q, d) -> list[Path]:
     names = list(h.names)
     order = np.random.default_rng(1).permutation(h.n)  # any row order

@@ -4,6 +4,8 @@
 - :func:`score_by_rank_chart`: the scores of the top-ranked documents of one query, relevant
   ones (the query itself and its ancestors) highlighted, a rule at k = |S(q)| (recall@auto).
   Input: the ``top`` frame of :func:`hrviz.evaluate.query_report` plus a ``label`` column.
+- :func:`path_to_root_text`: one path to the root as a line of text, each ancestor marked
+  retrieved, missed, or beyond the run's distance cap (not relevant, so neither).
 - :func:`embedding_chart`: a 2-d map (PCA or UMAP) coloured by depth, subtree or recall, the
   node in the tooltip, and a point selection named :data:`SELECTION` (a page passes
   ``on_select="rerun"`` to learn which node was clicked). Input: :func:`hrviz.map_points.map_frame`.
@@ -14,7 +16,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-__all__ = ["RELEVANCE_COLORS", "SELECTION", "COLOR_BY", "score_by_rank_chart", "embedding_chart"]
+__all__ = ["RELEVANCE_COLORS", "SELECTION", "COLOR_BY", "score_by_rank_chart", "path_to_root_text",
+           "embedding_chart", "BEYOND_CAP"]
 
 RELEVANCE_COLORS = {"relevant": "#ff7f0e", "other": "#9e9e9e"}
 #: name of the point selection of :func:`embedding_chart`
@@ -58,6 +61,30 @@ def score_by_rank_chart(top: pd.DataFrame, *, k_auto: int | None = None, k: int 
                 domain=["auto", "k"], range=[[6, 3], [2, 2]])),
             tooltip=["what:N"]))
     return alt.layer(*layers).properties(title=title, height=260)
+
+
+#: how a path names the ancestors past the run's distance cap
+BEYOND_CAP = "beyond the cap:"
+
+
+def path_to_root_text(path, hit_of: dict, label) -> str:
+    """A path (node first, root last) as ``✓ a → ✗ b → beyond the cap: c → d``.
+
+    ``hit_of`` maps each *relevant* document of the query (itself and its ancestors within the
+    run's distance cap) to whether it was retrieved within the top |S(q)|. An ancestor not in it
+    lies beyond the cap: it is not relevant, so it is neither a hit nor a miss, and marking it ✗
+    would count a miss the evaluation never counted. Consecutive such ancestors are grouped
+    after one ``beyond the cap:``. ``label`` maps a node id to its text."""
+    parts, beyond = [], False
+    for i in path:
+        i = int(i)
+        if i in hit_of:
+            parts.append(f"{'✓' if hit_of[i] else '✗'} {label(i)}")
+            beyond = False
+        else:
+            parts.append(f"{'' if beyond else f'*{BEYOND_CAP}* '}{label(i)}")
+            beyond = True
+    return " → ".join(parts)
 
 
 def embedding_chart(points: pd.DataFrame, *, color: str = "depth", title: str = "",
