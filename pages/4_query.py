@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from hrviz.charts.query import score_by_rank_chart
+from hrviz.charts.query import path_to_root_text, score_by_rank_chart
 from hrviz.kinds.text import TEXT
 from hrviz.errors import InputError
 from hrviz.evaluate import query_report
@@ -145,11 +145,13 @@ with right:
                    + ", ".join(f"{h.label(int(d))} (#{int(r):,})" for d, r in zip(beyond["doc"], beyond["rank"])))
 
 # ----- paths to the root
-st.markdown("**Paths to the root** (✓ retrieved within the top |S(q)|, ✗ missed)")
-hit_of = dict(zip(anc["doc"].astype(int), anc["hit"]))
+st.markdown("**Paths to the root** (✓ retrieved within the top |S(q)|, ✗ missed"
+            + (f"; *beyond the cap*: farther than the run's distance cap of {cap}, not relevant, not counted)"
+               if cap is not None else ")"))
+hit_of = {int(d): bool(hit) for d, hit in zip(anc["doc"], anc["hit"])}
 paths = h.paths_to_root(node, limit=10)
 for path in paths:
-    st.markdown(" → ".join(f"{'✓' if hit_of.get(i) else '✗'} {h.label(i)}" for i in path))
+    st.markdown(path_to_root_text(path, hit_of, h.label))
 if len(paths) == 10:
     st.caption("The first 10 paths; a DAG node can have many more.")
 
