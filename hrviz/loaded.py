@@ -65,10 +65,11 @@ MAX_BYTES_ENV = "HRVIZ_LOAD_MAX_BYTES"
 KIND = "loaded"  # the model kind (params["model"]) and recipe of a loaded run
 #: the largest score accepted: float32 holds up to 3.4e38; the margin keeps sums of products finite
 LARGEST_SCORE = 1e38
-#: the smallest largest-score a nonzero vector may have: float32 is exact to 7 digits only down
-#: to 1.2e-38, and products of components are smaller than the score (by about the dimension),
-#: so a vector that cannot score above 1e-30 loses its ranking to underflow
-SMALLEST_SCORE = 1e-30
+#: the smallest largest-score a nonzero vector may have: float32's smallest normal number divided
+#: by its precision (1.2e-38 / 1.2e-7, about 1e-31). Below it a score's own rounding step is finer
+#: than float32's normal range, so products that underflow (or that hardware flushes to zero)
+#: change its ranking; values near 1e-30 give products near 1e-60, which float32 holds as 0
+SMALLEST_SCORE = float(np.finfo(np.float32).tiny / np.finfo(np.float32).eps)
 #: the longest message (``hrviz load: `` goes before it; the whole line stays under 200)
 MAX_MESSAGE = 185
 _SHOWN = 3  # names shown in a message

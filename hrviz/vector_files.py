@@ -112,7 +112,7 @@ def _kind_of(mode: int) -> str | None:
     return "not a regular file"
 
 
-def read_bounded(path: Path, name: str, limit: int, env: str) -> bytes:
+def read_bounded(path: Path, name: str, limit: int, env: str) -> bytearray:
     """The whole content of ``path``, read once and never more than ``limit`` + 1 bytes.
 
     Opened without blocking (a pipe nobody writes to reads as empty instead of hanging), then
@@ -135,17 +135,16 @@ def read_bounded(path: Path, name: str, limit: int, env: str) -> bytes:
         if stat.S_ISREG(info.st_mode) and info.st_size > limit:
             raise _over("the file is", info.st_size, limit, name, env)
         os.set_blocking(fd, True)  # a pipe with a writer: wait for its data
-        chunks, total = [], 0
+        data = bytearray()  # grows in place: the content is held once, not once per chunk and once joined
         while True:
-            chunk = os.read(fd, min(_CHUNK, limit + 1 - total))
+            chunk = os.read(fd, min(_CHUNK, limit + 1 - len(data)))
             if not chunk:
                 break
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > limit:
+            data += chunk
+            if len(data) > limit:
                 raise InputError(f"more than the limit of {human(limit)}: the read stopped there",
                                  where=name, hint=f"set {env} (bytes) to allow more")
-        return b"".join(chunks)
+        return data
     except OSError as err:
         raise InputError(f"cannot read the file: {err.strerror or 'read failed'}", where=name) from None
     finally:
@@ -161,7 +160,7 @@ class VectorFile:
 
     name: str
     path: Path | None = None
-    data: bytes | None = None
+    data: bytes | bytearray | None = None
     decoded: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -185,7 +184,7 @@ class VectorFile:
             raise _over("the file is", len(self.data), limit, self.name, env)
         return self
 
-    def content(self) -> bytes:
+    def content(self) -> bytes | bytearray:
         """The bytes, once :meth:`load` has read them."""
         if self.data is None:
             raise RuntimeError("VectorFile.load() first")  # a bug, not bad input
@@ -330,7 +329,7 @@ def read_projector(vec_file: VectorFile, meta_file: VectorFile) -> RawVectors:
     where = f"{vec_file.name} + {meta_file.name}"
     if side_col is None:
         return RawVectors(names, vectors, None, None, "projector", where)
-    sides = [row[side_col].strip() for row in rows]
+    sides = [row[side_col].strip().lower() for row in rows]  # Query, DOC: the same sides
     bad = next((i for i, s in enumerate(sides) if s not in ("query", "doc")), None)
     if bad is not None:
         raise InputError(f"side must be query or doc, got {clip(sides[bad], 30)!r}",

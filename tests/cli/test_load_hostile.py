@@ -424,6 +424,19 @@ def odd(tmp: Path, h, case: str, pipes: list):
         p = tmp / "v.npz"
         np.savez(p, names=names, query=q * 1e-12, doc=d * 1e-12)
         return [p], q * 1e-12, d * 1e-12
+    if case == "values-1e-14-scores-fit":  # scores near 1e-27: small, still exact in float32
+        p = tmp / "v.npz"
+        np.savez(p, names=names, query=q * 1e-14, doc=d * 1e-14)
+        return [p], q * 1e-14, d * 1e-14
+    if case == "capitalised-sides":
+        p, m = tmp / "vectors.tsv", tmp / "metadata.tsv"
+        p.write_text(fmt(np.vstack([q, d])))
+        m.write_text(meta.replace("\tquery\n", "\tQuery\n").replace("\tdoc\n", "\tDOC\n"))
+        return [p, m], q, d
+    if case == "npz-with-an-extra-pickled-array":  # only names, query and doc are ever read
+        p = tmp / "v.npz"
+        np.savez(p, names=names, query=q, doc=d, notes=np.array([{"a": 1}], dtype=object))
+        return [p], q, d
     if case == "one-zero-vector":
         p = tmp / "v.npz"
         q0 = q.copy()
@@ -444,7 +457,8 @@ def odd(tmp: Path, h, case: str, pipes: list):
 ODD = ["projector-pair-through-pipes", "npz-through-a-pipe-without-suffix", "csv-through-a-pipe-without-suffix",
        "crlf-and-bom-projector", "csv-bom-crlf-extra-columns-upper-suffix", "npz-float16", "npz-integers",
        "npz-big-endian-fortran-compressed", "link-to-a-regular-file", "values-1e15-scores-fit",
-       "values-1e-12-scores-fit", "one-zero-vector", "parquet-float32-lists-extra-column", "tsv-table"]
+       "values-1e-12-scores-fit", "values-1e-14-scores-fit", "capitalised-sides", "npz-with-an-extra-pickled-array",
+       "one-zero-vector", "parquet-float32-lists-extra-column", "tsv-table"]
 
 
 @pytest.mark.parametrize("case", ODD)
