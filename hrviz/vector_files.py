@@ -32,6 +32,7 @@ import os
 import re
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -472,7 +473,10 @@ def read_table(f: VectorFile, fmt: str, limit: int, env: str) -> RawVectors:
         fmt = "csv"
     if "node" not in df.columns:
         raise InputError("no column 'node'", where=f.name, hint=LAYOUTS_SHORT)
-    names = [_name_text(n) for n in df["node"].tolist()]
+    try:
+        names = [_name_text(n) for n in df["node"].tolist()]
+    except Exception:  # noqa: BLE001 - text columns convert lazily: bad UTF-8 fails only here
+        raise InputError("column node holds text that is not valid UTF-8", where=f.name) from None
     if "query" in df.columns and "doc" in df.columns:
         q, d = _list_column(df, "query", f.name), _list_column(df, "doc", f.name)
     elif "vector" in df.columns:
@@ -533,7 +537,9 @@ def _npy_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, name: str)
         raise InputError(f"'{key}' is encrypted", where=name, hint=_HINT_NPZ) from None
     except NotImplementedError:
         raise InputError(f"'{key}' is compressed in a way hrviz cannot read", where=name, hint=_HINT_NPZ) from None
-    except Exception:  # noqa: BLE001 - numpy and zipfile raise several kinds for a bad header
+    except (zipfile.BadZipFile, zlib.error, EOFError):
+        raise InputError(f"not a readable .npz: '{key}' is damaged", where=name, hint=_HINT_NPZ) from None
+    except Exception:  # noqa: BLE001 - numpy raises several kinds for a bad header
         raise InputError(f"'{key}' has no readable .npy header", where=name, hint=_HINT_NPZ) from None
     if dtype.hasobject:
         raise InputError("the .npz holds Python objects (pickled)", where=name,

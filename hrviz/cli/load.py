@@ -36,8 +36,8 @@ def register(sub) -> None:
     p.add_argument("source", help="the hierarchy the vectors belong to: tree:H=4,W=5 | dag:... | wordnet | "
                                   "wordnet:SYNSET | FILE")
     p.add_argument("file", metavar="FILE", help="an .npz/.csv/.parquet file, or a projector vectors.tsv")
-    p.add_argument("file2", metavar="FILE2", nargs="?", default=None,
-                   help="with a projector vectors.tsv: its metadata.tsv (either order)")
+    p.add_argument("file2", metavar="FILE2", nargs="*", default=[],
+                   help="with a projector vectors.tsv: its metadata.tsv (either order)")  # more: one line, exit 2
     p.add_argument("--max-distance", type=int, default=None,
                    help="cap on ancestor distance, as for train (default: every ancestor); a trained run's "
                         "cap reads its exported vectors with the same numbers")
@@ -49,7 +49,7 @@ def register(sub) -> None:
 
 def cmd_load(args) -> int:
     h = load_source(args.source)
-    files = [f for f in (args.file, args.file2) if f is not None]
+    files = [args.file, *args.file2]
     vectors = read_vectors(h, files, max_distance=args.max_distance)  # every check before the store is touched
     with Store(args.db) as store:
         run_id = run_training(args.source, vectors, store, hierarchy=h, name=args.name)

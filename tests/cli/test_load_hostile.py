@@ -495,3 +495,76 @@ def test_a_shell_pipe_works_end_to_end(tmp_path, h):
     res = json.loads(done.stdout.splitlines()[-1])
     for key, value in expected(q, d, h).items():
         assert res[key] == pytest.approx(value, rel=1e-12), key
+
+
+def test_three_files_are_one_line_too(tmp_path, capsys, h, store):
+    before = digest(store.parent)
+    files = []
+    for name in ("a.tsv", "b.tsv", "c.tsv"):
+        (tmp_path / name).write_text("1\t2\n")
+        files.append(str(tmp_path / name))
+    code = main(["load", SOURCE, *files, "--db", str(store)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.splitlines() == [f"hrviz load: {err.split(': ', 1)[1]}"] and "3 files" in err
+    assert digest(store.parent) == before
+
+
+# ----- mutated files: whatever a byte flip, cut or insertion makes of a valid file ---------------
+
+def _mutate(data: bytes, rng) -> bytes:
+    b = bytearray(data)
+    for _ in range(int(rng.choice([1, 1, 2, 4, 16]))):
+        i, op = int(rng.integers(len(b) + 1)), rng.random()
+        if op < 0.5 and i < len(b):
+            b[i] = int(rng.integers(256))
+        elif op < 0.7:
+            b[i:i] = rng.integers(0, 256, int(rng.integers(1, 8)), dtype=np.uint8).tobytes()
+        elif op < 0.85:
+            del b[i:i + int(rng.integers(1, 64))]
+        else:
+            b = b[:i]
+    return bytes(b)
+
+
+def test_mutated_files_are_refused_in_one_line_or_loaded(h):
+    """1,200 seeded mutations of valid npz (plain and compressed), csv, parquet (flat and lists)
+    and projector files: each either loads or raises one InputError of one short line in words;
+    no parser exception escapes."""
+    from hrviz.errors import InputError
+    from hrviz.loaded import read_vectors
+
+    rng = np.random.default_rng(11)
+    q, d = rng.normal(size=(h.n, 4)), rng.normal(size=(h.n, 4))
+    names = np.array(list(h.names))
+
+    def saved(fn, **kw) -> bytes:
+        buf = io.BytesIO()
+        fn(buf, **kw)
+        return buf.getvalue()
+
+    flat, lists = io.BytesIO(), io.BytesIO()
+    table(h, q, d).to_parquet(flat)
+    pd.DataFrame({"node": names, "query": list(q), "doc": list(d)}).to_parquet(lists)
+    seeds = {"v.npz": saved(np.savez, names=names, query=q, doc=d),
+             "c.npz": saved(np.savez_compressed, names=names, query=q, doc=d),
+             "v.csv": table(h, q, d).to_csv(index=False).encode(), "v.parquet": flat.getvalue(),
+             "l.parquet": lists.getvalue()}
+    vec = "".join("\t".join(f"{v:.6g}" for v in row) + "\n" for row in np.vstack([q, d])).encode()
+    meta = ("name\tside\n" + "".join(f"{a}\tquery\n" for a in names) + "".join(f"{a}\tdoc\n" for a in names)).encode()
+    outcomes = {"loaded": 0, "refused": 0}
+    for i in range(1200):
+        kind = i % (len(seeds) + 1)
+        if kind == len(seeds):
+            files = [("vectors.tsv", _mutate(vec, rng)), ("metadata.tsv", meta)] if i % 2 else \
+                [("vectors.tsv", vec), ("metadata.tsv", _mutate(meta, rng))]
+        else:
+            name, data = list(seeds.items())[kind]
+            files = [(name, _mutate(data, rng))]
+        try:
+            read_vectors(h, files, max_distance=1)
+            outcomes["loaded"] += 1
+        except InputError as err:
+            line = f"hrviz load: {err}"
+            assert "\n" not in line and len(line) < 200 and not LIBRARY_WORDS.search(line), line
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 1000 and outcomes["loaded"] > 0, outcomes
