@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import torch
 
 from .closure import Closure
 from .rank_count import count_at_or_above
@@ -69,7 +68,6 @@ class Evaluation:
         }
 
 
-@torch.no_grad()
 def pair_ranks(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, queries: np.ndarray | None = None,
                *, chunk: int = 2048):
     """Rank (see module docstring) and score of every relevant pair of ``queries``.
@@ -78,6 +76,8 @@ def pair_ranks(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, queries
     count over the whole row (:func:`hrviz.rank_count.count_at_or_above`): one matrix product
     per chunk of queries, then one cached pass over each row per relevant pair.
     """
+    import torch  # here: what only reads results (charts, most pages) loads without torch
+
     queries = np.arange(len(closure.ptr) - 1) if queries is None else np.asarray(queries)
     Q = torch.from_numpy(np.ascontiguousarray(q_vecs, dtype=np.float32))
     D = torch.from_numpy(np.ascontiguousarray(d_vecs, dtype=np.float32))
@@ -157,7 +157,6 @@ def rank_metrics(qid, dist, rank, score, count=None) -> tuple[float | None, floa
     return mean_rank, float(np.mean(per_q[has] / n_q[has]))
 
 
-@torch.no_grad()
 def query_report(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, query: int, k: int = 20):
     """What the query inspector shows for one query.
 
@@ -165,6 +164,8 @@ def query_report(q_vecs: np.ndarray, d_vecs: np.ndarray, closure: Closure, query
     relevant, distance); ``ancestors`` has every relevant document (doc, distance, rank,
     score, hit), where hit means rank <= |S(q)| (recall@auto).
     """
+    import torch
+
     s = torch.from_numpy(d_vecs.astype(np.float32, copy=False)) @ torch.from_numpy(q_vecs[query].astype(np.float32))
     s = s.numpy()
     docs, dist = closure.of(query)

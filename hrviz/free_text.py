@@ -19,7 +19,6 @@ from .experiment import load_run_model
 from .hierarchy import Hierarchy
 from .kinds.text import TEXT, tower_path
 from .models.text import check_text, clean_name, search_text
-from .models.text_tower import load_tower
 
 
 @dataclass
@@ -47,6 +46,8 @@ def open_text_run(store, run_id: int) -> TextRunModel:
     encoder = run["params"]["encoder"]
     head = None
     if run["recipe"] != "zero-shot":
+        from .models.text_tower import load_tower  # torch: only once a tower's head is needed
+
         tower, _ = load_tower(tower_path(run["model_path"]))
         head = tower.query_from_features
     return TextRunModel(run, encoder, model.doc_vectors(), head)

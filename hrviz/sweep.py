@@ -37,6 +37,7 @@ import tomllib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -44,9 +45,17 @@ from .errors import InputError
 from .experiment import run_training
 from .sources import load_source
 from .store import Store
-from .training import TrainConfig, apply_threads
 
-_FIELDS = {f.name for f in fields(TrainConfig)}
+if TYPE_CHECKING:
+    from .training import TrainConfig
+
+
+def _fields() -> set[str]:
+    """TrainConfig's field names (the training stack loads here, not when the Study page reads
+    sweeps)."""
+    from .training import TrainConfig
+
+    return {f.name for f in fields(TrainConfig)}
 
 
 @dataclass
@@ -71,14 +80,17 @@ class SweepSpec:
 
 
 def _check_keys(table: dict, what: str, where: str) -> None:
+    known = _fields()
     for key in table:
-        if key != "source" and key not in _FIELDS:
+        if key != "source" and key not in known:
             raise InputError(f"unknown key {key!r} in [{what}]", where=where,
-                             hint="use source or a TrainConfig field: " + ", ".join(sorted(_FIELDS)))
+                             hint="use source or a TrainConfig field: " + ", ".join(sorted(known)))
 
 
 def parse_spec(text: str, where: str = "spec") -> SweepSpec:
     """A :class:`SweepSpec` from TOML text; every mistake is an InputError naming the key."""
+    from .training import TrainConfig
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -177,6 +189,8 @@ def varying_keys(cells, ignore: tuple[str, ...] = ("seed",)) -> list[str]:
 
 def _train_cell(db: str, name: str, cell: Cell) -> int:
     """Train one cell in this process (a worker of the pool, or the caller)."""
+    from .training import apply_threads
+
     h = load_source(cell.source)
     resolved = cell.config.resolved(h)
     apply_threads(resolved)

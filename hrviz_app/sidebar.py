@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hrviz.charts.models import model_kind, model_title
+from hrviz.charts.models import model_prefix
 from hrviz.errors import InputError
 
 from .paths import db_path
@@ -30,8 +30,7 @@ def sidebar() -> None:
             st.caption("none: train one, or pick one on Results")
         else:
             overall = "" if row.get("overall") is None else f" · overall {row['overall']:.1%}"
-            kind = model_kind(row.get("params"))
-            model = "" if kind == "dual-encoder" else f"{model_title(kind)} "
+            model = model_prefix(row.get("params"))
             st.caption(f"#{row['run_id']} {model}{row['recipe']} d={row['dim']} on "
                        f"`{source_title(row['source'])}` · {row['status']}{overall}")
         live = active_trainings()

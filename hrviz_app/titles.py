@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hrviz.charts.models import model_kind, model_title
+from hrviz.charts.models import model_prefix
 
 import streamlit as st
 
@@ -28,9 +28,8 @@ def source_title(source: str) -> str:
 
 def run_label(row) -> str:
     """``#12 pretrain-finetune d=3 · tree:H=4,W=5 · finished``: one line per run in selects; a
-    model other than the dual encoder is named (``#13 Poincaré standard d=2 · ...``)."""
-    kind = model_kind(row.get("params") if hasattr(row, "get") else None)
-    model = "" if kind == "dual-encoder" else f"{model_title(kind)} "
+    model other than the default kind's is named (``#13 Poincaré ball standard d=2 · ...``)."""
+    model = model_prefix(row.get("params") if hasattr(row, "get") else None)
     return (f"#{row['run_id']} {model}{row['recipe']} d={row['dim']} · {source_title(row['source'])}"
             f" · {row['status']}")
 

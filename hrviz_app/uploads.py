@@ -1,5 +1,5 @@
 """Files a user uploads: hierarchy files (kept by hash beside the store, so a run can reload
-them) and saved model files (registered as finished runs and evaluated)."""
+them) and saved model files of any model kind (registered as finished runs and evaluated)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from hrviz.errors import InputError
 from hrviz.experiment import models_dir, record_model
 from hrviz.hierarchy import Hierarchy
-from hrviz.models.dual_encoder import DualEncoder
+from hrviz.kinds import read_model_file
 from hrviz.sources import parse_upload
 
 from .paths import uploads_dir
@@ -51,13 +51,14 @@ def save_upload(data: bytes, filename: str, folder: Path | None = None) -> tuple
 
 
 def _check_model(data: bytes, filename: str, h: Hierarchy, folder: Path):
-    """Keep an uploaded model file under ``folder`` when it is an hrviz model of ``h``."""
+    """Keep an uploaded model file under ``folder`` when it is an hrviz model of ``h``, of any
+    kind (its header names the kind: :func:`hrviz.kinds.read_model_file`)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"uploaded-{hashlib.sha256(data).hexdigest()[:16]}.safetensors"
     tmp = path.with_name(path.name + ".part")
     tmp.write_bytes(data)
     try:
-        model = DualEncoder.load(tmp)
+        _, model = read_model_file(tmp)
         model.check_hierarchy(h.hash, where=filename)
         if model.n != h.n:
             raise InputError(f"the model has {model.n:,} nodes, the hierarchy {h.n:,}", where=filename)

@@ -10,10 +10,9 @@ from hrviz.training import REGIME_HELP, REGIMES, RECIPES, TrainConfig  # imports
 from hrviz.training.config import regime_values
 from hrviz_app.loaded import vectors_upload
 from hrviz_app.navigation import through_app
-from hrviz_app.poincare import MODEL_KINDS, POINCARE, poincare_settings
+from hrviz_app.model_choice import kind_settings, model_choice
 from hrviz_app.resources import DEFAULT_SOURCE, get_store, load_hierarchy
 from hrviz_app.story import story_training
-from hrviz_app.text import encoder_choice, text_settings
 from hrviz_app.titles import run_label, run_row, source_title
 from hrviz_app.training import active_trainings, start_training, stop_training, training_job
 from hrviz_app.uploads import import_model
@@ -24,7 +23,7 @@ st.title("Train")
 source = st.session_state.get("source", DEFAULT_SOURCE)
 h = load_hierarchy(source)
 store = get_store()
-st.caption(f"Trains a dual encoder (lookup tables or a text tower) or a Poincaré-ball model on "
+st.caption(f"Trains a model of the kind you choose on "
            f"`{source_title(source)}` ({h.n:,} nodes, depth {h.max_depth}); change the hierarchy on the "
            "Hierarchy page. Training runs in the background and writes every number to the results "
            "store: other pages stay usable.")
@@ -61,16 +60,10 @@ def unless_preset(value, preset):
     return None if value is None or value == preset else value
 
 
-# ----- settings
-model = st.radio("Model", MODEL_KINDS, horizontal=True, key="t_kind",
-                 help="dual encoder: the paper's two lookup tables, score = dot product; Poincaré ball: "
-                      "one table in the hyperbolic unit ball, score = minus the hyperbolic distance "
-                      "(Nickel & Kiela 2017)")
-encoder = None
-if model == POINCARE:
-    cfg = plan = poincare_settings(h, max_distance=st.session_state.get("max_distance"))
-else:
-    encoder = encoder_choice()  # None: lookup tables; a text encoder: a text tower (hrviz_app/text.py)
+# ----- settings: the model's kind (hrviz.kinds), the training settings where it trains with them
+kind = model_choice()
+train = None
+if kind.uses_training:
     c1, c2, c3 = st.columns(3)
     with c1:
         dim = st.number_input("Dimension d", 1, 1024, 3 if h.n <= 1000 else 16 if h.n <= 20_000 else 64,
@@ -167,8 +160,8 @@ else:
     except InputError as err:
         plan = None
         st.error(str(err))
-    if encoder is not None:  # the same training settings, over a frozen text encoder's features
-        cfg = plan = text_settings(h, encoder, cfg if plan is not None else None)
+    train = cfg if plan is not None else None
+cfg = plan = kind_settings(kind, h, train)  # the kind's own settings, its config and plan
 
 
 # ----- start / stop

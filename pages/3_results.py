@@ -6,6 +6,7 @@ import streamlit as st
 
 from hrviz import charts
 from hrviz.charts.models import model_comparison_chart, with_model_kind
+from hrviz.kinds import DEFAULT
 from hrviz.paper import reference
 from hrviz_app.exports import export_run, projector_export
 from hrviz_app.navigation import through_app
@@ -17,7 +18,7 @@ through_app(__file__)  # never the legacy pages-directory mode
 st.title("Results")
 store = get_store()
 runs = store.runs()
-runs = with_model_kind(runs)  # + "model": dual encoder or Poincaré (the run's params["model"])
+runs = with_model_kind(runs)  # + "model": the display name of each run's model kind
 if runs.empty:
     st.info("No runs yet: train one on the Train page.")
     st.stop()
@@ -74,7 +75,7 @@ if compare:
             row = runs[runs["run_id"] == rid].iloc[0]
             params = store.run(rid)["params"]
             ref = (reference(row["source"], int(row["dim"]), row["recipe"], params.get("max_distance"))
-                   if row["model"] == "dual encoder" else None)  # the paper's numbers are dual encoders
+                   if row["model"] == DEFAULT.title else None)  # the paper's numbers are its dual encoder's
             label = final.loc[final["run_id"] == rid, "run"]
             if ref and len(label):
                 refs.append(charts.reference_frame(ref, run=label.iloc[0]))

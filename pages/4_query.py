@@ -15,7 +15,7 @@ from hrviz.errors import InputError
 from hrviz.evaluate import query_report
 from hrviz_app.navigation import page, through_app
 from hrviz_app.resources import default_inspect_run, inspectable_runs, run_vectors
-from hrviz_app.text import free_text_section
+from hrviz_app.free_text import free_text_section
 from hrviz_app.titles import run_label, source_title
 
 CHART_MAX_RANK = 200  # the chart follows far ancestors down to this rank

@@ -12,7 +12,7 @@ from hrviz.charts.models import poincare_disk_chart
 from hrviz.charts.query import COLOR_BY, SELECTION, embedding_chart
 from hrviz.errors import InputError
 from hrviz_app.navigation import through_app
-from hrviz_app.poincare import DISK_CAPTION, disk_points, is_disk_run
+from hrviz_app.poincare_disk import DISK_CAPTION, disk_points, is_disk_run
 from hrviz_app.resources import default_inspect_run, get_store, inspectable_runs, jobs, run_vectors
 from hrviz_app.titles import run_label, source_title
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from .models import model_kind, model_title
+from .models import model_prefix
 
 STAGE_ORDER = ("train", "pretrain", "finetune", "final")
 STAGE_COLORS = {"train": "#1f77b4", "pretrain": "#9ecae1", "finetune": "#2ca02c", "final": "#d62728"}
@@ -24,7 +24,7 @@ def final_recall_frame(recall: pd.DataFrame, runs: pd.DataFrame | None = None) -
 
     Keeps, per (run_id, stage, split), the rows of the largest step; where ``runs`` (from
     ``store.runs()``) is given, adds its recipe, dim, source and a ``run`` label
-    ``"#ID recipe d=DIM"`` (``"#ID Poincaré recipe d=DIM"`` for a Poincaré run, when ``runs`` has
+    ``"#ID recipe d=DIM"`` (``"#ID Poincaré ball recipe d=DIM"`` for a Poincaré run, when ``runs`` has
     ``params``). Columns: run_id, stage, step, split, distance, recall, hits, pairs
     (+ recipe, dim, source, run).
     """
@@ -39,11 +39,10 @@ def final_recall_frame(recall: pd.DataFrame, runs: pd.DataFrame | None = None) -
         info = runs[["run_id", "recipe", "dim", "source"]].drop_duplicates("run_id")
         out = out.merge(info, on="run_id", how="left")
         out["run"] = [f"#{r} {rec} d={d}" for r, rec, d in zip(out["run_id"], out["recipe"], out["dim"])]
-        if "params" in runs:  # the model kind where it is not the dual encoder: "#7 Poincaré standard d=2"
-            kinds = {int(r): model_kind(p) for r, p in zip(runs["run_id"], runs["params"])}
-            out["run"] = [lab if kinds.get(int(r), "dual-encoder") == "dual-encoder"
-                          else lab.replace(" ", f" {model_title(kinds[int(r)])} ", 1)
-                          for r, lab in zip(out["run_id"], out["run"])]
+        if "params" in runs:  # the model where it is not the default kind: "#7 Poincaré ball standard d=2"
+            prefix = {int(r): model_prefix(p) for r, p in zip(runs["run_id"], runs["params"])}
+            out["run"] = [f"#{r} {prefix.get(int(r), '')}{rec} d={d}"
+                          for r, rec, d in zip(out["run_id"], out["recipe"], out["dim"])]
     return out
 
 

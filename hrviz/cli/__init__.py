@@ -10,7 +10,8 @@ import argparse
 import json
 import sys
 
-from . import geometry as cli_geometry, load as cli_load, runs as cli_runs, sweep as cli_sweep, text as cli_text
+from . import (geometry as cli_geometry, load as cli_load, runs as cli_runs, sweep as cli_sweep,
+               text_commands as cli_text, train as cli_train)
 from ..errors import InputError
 from ..write_errors import is_write_failure, write_failure
 from ..sources import load_source
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_info(sub)
 
+    cli_train.register(sub)
     cli_runs.register(sub)
     cli_sweep.register(sub)
     cli_geometry.register(sub)

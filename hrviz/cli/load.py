@@ -12,14 +12,10 @@ created: bad input writes nothing to the store, prints one line and exits 2.
 
 from __future__ import annotations
 
-import json
-
-from ..experiment import run_training
-from ..loaded import KIND, read_vectors
+from ..kinds.loaded import LOADED
 from ..sources import load_source
-from ..store import Store
 from .options import add_db
-from .output import print_recall, result_json
+from .train import store_and_report
 
 
 def register(sub) -> None:
@@ -50,18 +46,5 @@ def register(sub) -> None:
 def cmd_load(args) -> int:
     h = load_source(args.source)
     files = [args.file, *args.file2]
-    vectors = read_vectors(h, files, max_distance=args.max_distance)  # every check before the store is touched
-    with Store(args.db) as store:
-        run_id = run_training(args.source, vectors, store, hierarchy=h, name=args.name)
-        run = store.run(run_id)
-    res = result_json(run, run["summary"], run["seconds"])
-    res.update(model=KIND, format=vectors.format, symmetric=vectors.symmetric, files=vectors.files,
-               max_distance=vectors.max_distance)
-    if args.json:
-        print(json.dumps(res))
-    else:
-        print(f"loaded {vectors.format} vectors ({'one per node' if vectors.symmetric else 'query + doc'}, "
-              f"d={vectors.dim}) for {h.n:,} nodes"
-              + (f", pairs up to distance {vectors.max_distance}" if vectors.max_distance is not None else ""))
-        print_recall(res)
-    return 0
+    vectors = LOADED.config({"files": files, "max_distance": args.max_distance}, h)  # every check before the store
+    return store_and_report(args, LOADED, vectors, h)

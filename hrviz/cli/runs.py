@@ -1,86 +1,24 @@
-"""CLI commands ``train``, ``eval``, ``runs`` and ``export``.
-
-Every hyper-parameter of :class:`hrviz.training.TrainConfig` is a flag (``--batch-size``,
-``--finetune-lr-ratio``, ...), with the same default; ``python -m hrviz train -h`` lists them.
-"""
+"""CLI commands on stored runs: ``eval``, ``runs`` and ``export`` (``train`` makes them:
+:mod:`hrviz.cli.train`)."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
-import typing
-from dataclasses import MISSING, fields
 from pathlib import Path
 
 from ..errors import InputError
-from ..experiment import evaluate_run, export_projector, load_run_model, run_training
+from ..experiment import evaluate_run, export_projector, load_run_model
 from ..pairs import split_pairs
 from ..sources import load_source
 from ..store import Store
-from ..training import RECIPES, TrainConfig, apply_threads, fit
-from ..models.poincare_fit import PoincareConfig
-from ..training.config import DEFAULT_DIM
 from ..training.device import resolve_device, sampled_evaluation
 from ..write_errors import writing
 from .options import add_db
-from .output import peak_rss_mb, print_recall, result_json
-from .poincare import cmd_train_poincare
-from .text import add_train_args, cmd_train_text
-
-_SKIP = {"dim", "recipe", "seed", "max_distance"}
-
-
-def _config_args(p: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field, with the field's own help text and choices."""
-    hints = typing.get_type_hints(TrainConfig)
-    g = p.add_argument_group("hyper-parameters")
-    for f in fields(TrainConfig):
-        if f.name in _SKIP:
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default if f.default is not MISSING else None
-        kind = hints[f.name]
-        text = TrainConfig.help(f.name)
-        if kind is bool or bool in typing.get_args(kind):  # bool | None: None means the regime's
-            g.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=text)
-            continue
-        base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
-        choices = TrainConfig.choices(f.name)
-        shown = "" if default is None else f" [default: {default}]"
-        const = TrainConfig.const(f.name)
-        if const is not None:  # the bare flag means `const`: --logq is --logq 1
-            g.add_argument(flag, type=base, default=default, nargs="?", const=const, help=f"{text}{shown}")
-            continue
-        g.add_argument(flag, type=base, default=default, choices=choices, help=f"{text}{shown}")
+from .output import print_recall, result_json
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train a dual encoder and store the run")
-    p.add_argument("source", help="tree:H=4,W=5 | dag:... | wordnet | wordnet:SYNSET | FILE")
-    p.add_argument("--dim", type=int, default=None,
-                   help="embedding dimension d [default: 64 for lookup tables and text towers, "
-                        "10 for --model poincare]")
-    p.add_argument("--recipe", choices=list(RECIPES), default="pretrain-finetune",
-                   help=TrainConfig.help("recipe"))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-distance", type=int, default=None, help="cap on ancestor distance")
-    p.add_argument("--name", default=None, help="a free-text name for the run")
-    add_db(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    p.add_argument("--model", choices=["dual-encoder", "poincare"], default="dual-encoder",
-                   help="model kind: lookup-table dual encoder, or Poincaré ball (hrviz/models/poincare.py)")
-    pg = p.add_argument_group("poincare (with --model poincare)")
-    pg.add_argument("--epochs", type=int, default=None, help="regular epochs after burn-in [default: 50]")
-    pg.add_argument("--burn-in", type=int, default=None, help="burn-in epochs at lr x 1/10 [default: 10]")
-    pg.add_argument("--finetune-epochs", type=int, default=None,
-                    help="epochs of the long-distance finetune stage, 0 = off [default: 0]")
-
-    add_train_args(p)  # --encoder NAME [--holdout-nodes F]: a text tower (hrviz/cli/text.py)
-    _config_args(p)
-    p.set_defaults(func=cmd_train)
-
     p = sub.add_parser("eval", help="evaluate a stored run exactly, on the pairs its final numbers count (held-out ones in generalisation mode)")
     p.add_argument("run_id", type=int)
     p.add_argument("--k", default="auto", help="auto (k = |S(q)|) or an integer")
@@ -104,67 +42,6 @@ def register(sub) -> None:
     p.add_argument("--format", choices=["projector", "parquet", "csv"], required=True)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_export)
-
-
-def default_dim(model: str) -> int:
-    """``--dim`` when none is given: 10 for a Poincaré ball (Nickel & Kiela's), else
-    :data:`hrviz.training.config.DEFAULT_DIM` (64: lookup tables and text towers)."""
-    return PoincareConfig.dim if model == "poincare" else DEFAULT_DIM
-
-
-def cmd_train(args) -> int:
-    if args.dim is None:
-        args.dim = default_dim(getattr(args, "model", "dual-encoder"))
-    if getattr(args, "encoder", "lookup") not in (None, "", "lookup"):
-        return cmd_train_text(args)
-    if getattr(args, "holdout_nodes", None) is not None:
-        raise InputError("--holdout-nodes holds out whole nodes of a text tower", hint="add --encoder NAME")
-    if getattr(args, "model", "dual-encoder") == "poincare":
-
-        return cmd_train_poincare(args)
-
-    cfg_kwargs = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
-    cfg = TrainConfig(**cfg_kwargs)
-    h = load_source(args.source)
-    resolved = cfg.resolved(h)
-    apply_threads(resolved)
-    bar = None
-    if not args.json and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=resolved.total_steps(), unit="step", file=sys.stderr)
-
-    def progress(e: dict) -> None:
-        if bar is not None and e["kind"] == "loss":
-            bar.n = e["step"]
-            bar.set_postfix(stage=e["stage"], loss=f"{e['loss']:.3f}")
-            bar.refresh()
-        elif not args.json and e["kind"] == "recall" and bar is None:
-            print(f"  [{e['stage']} step {e['step']}] val overall {e['overall']:.3f} min {e['min']:.3f}", file=sys.stderr)
-
-    if resolved.distributed:
-        from ..training import distributed
-
-        rank, _ = distributed.init(resolved.device)
-        if rank != 0:  # only rank 0 writes to the store; the others train in lockstep
-            fit(h, resolved)
-            distributed.finish()
-            return 0
-    with Store(args.db) as store:
-        run_id = run_training(args.source, resolved, store, hierarchy=h, name=args.name, progress=progress)
-        if bar is not None:
-            bar.close()
-        run = store.run(run_id)
-    res = result_json(run, run["summary"], run["seconds"])
-    res["peak_rss_mb"] = peak_rss_mb()
-    res["device"] = resolved.device
-    if resolved.distributed:
-        from ..training import distributed
-
-        res["world_size"] = distributed.dist.get_world_size()
-        distributed.finish()
-    print(json.dumps(res)) if args.json else print_recall(res)
-    return 0
 
 
 def cmd_eval(args) -> int:

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import time
 
-import torch
-
 from ..errors import InputError
 from ..evaluate import evaluate
 from ..hierarchy import Hierarchy
-from ..training import TrainConfig, fit
 from .search import MinDimResult, search_min_dim
 
 
@@ -41,6 +38,10 @@ def learned_min_dim(
     observed boundary (passes at min_dim, fails at min_dim - 1). ``config`` adds TrainConfig
     fields; ``on_fit(dim, seed, overall)`` is called after every fit (progress).
     """
+    import torch  # here, with the training stack: the geometry page and charts load without torch
+
+    from ..training import TrainConfig, fit
+
     if trials < 1:
         raise InputError(f"trials must be >= 1, got {trials}", hint="e.g. --trials 1")
     t0 = time.perf_counter()

@@ -23,23 +23,27 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import InputError
-from ..evaluate import evaluate
-from ..models.dual_encoder import DualEncoder
-from ..models.text import CACHE_DIR, node_features
-from ..models.text_encoders import get_encoder
-from ..models.text_fit import TowerConfig, fit_text, holdout_leaves
-from ..models.text_tower import save_tower
-from ..training import TrainConfig
-from .base import Final, Fitted, RunRow
+from ..models.text import CACHE_DIR
+from .base import Final, Fitted, RunRow, Setting
+
+if TYPE_CHECKING:
+    from ..models.text_fit import TowerConfig
+    from ..training import TrainConfig
 
 #: the ``--encoder`` value that means "no text encoder": the lookup-table dual encoder
 LOOKUP = "lookup"
 #: a text tower's main-stage steps when the run leaves them unset (and the tables' rule asks for more)
 TOWER_STEPS = 2000
+#: the Train page's encoders: display name -> encoder name
+ENCODERS = {"wordllama": "wordllama", "model2vec": "model2vec", "hashing (no model, not semantic)": "hashing"}
+ENCODER_HELP = ("the frozen encoder of every node's text (WordNet: lemma: gloss; uploads: label: description): "
+                "wordllama, model2vec, hashing (tests: no model, not semantic) or st:MODEL (a "
+                "sentence-transformers model on disk); lookup: none, the lookup-table dual encoder")
 
 
 def encoder_spec(name: str | None) -> str | None:
@@ -52,16 +56,23 @@ def encoder_spec(name: str | None) -> str | None:
     return name
 
 
+def _tower_config(**kw):
+    from ..models.text_fit import TowerConfig
+
+    return TowerConfig(**kw)
+
+
 @dataclass
 class TextRunConfig:
-    """A text run: ``encoder`` (a :func:`get_encoder` name), ``train`` (None: zero-shot),
-    ``tower`` (head, residuals, node text style), ``holdout_nodes`` (share of leaves held out
-    entirely; towers only), ``max_distance`` (zero-shot only; a tower uses
-    ``train.max_distance``) and ``cache_dir`` (the embedding cache; None: off)."""
+    """A text run: ``encoder`` (a :func:`get_encoder` name), ``train`` (a TrainConfig; None:
+    zero-shot), ``tower`` (a :class:`~hrviz.models.text_fit.TowerConfig`: head, residuals, node
+    text style), ``holdout_nodes`` (share of leaves held out entirely; towers only),
+    ``max_distance`` (zero-shot only; a tower uses ``train.max_distance``) and ``cache_dir`` (the
+    embedding cache; None: off)."""
 
     encoder: str = "wordllama"
     train: TrainConfig | None = None
-    tower: TowerConfig = field(default_factory=TowerConfig)
+    tower: TowerConfig = field(default_factory=_tower_config)
     holdout_nodes: float | None = None
     max_distance: int | None = 8
     cache_dir: object = CACHE_DIR
@@ -75,7 +86,7 @@ class TextRunConfig:
         :func:`fit_text`, on the hierarchy it trains on (without the held-out leaves)."""
         if encoder_spec(self.encoder) is None:
             raise InputError("a text run needs a text encoder, not lookup tables",
-                             hint="encoder wordllama | model2vec | hashing | st:MODEL")
+                             hint="--encoder wordllama | model2vec | hashing | st:MODEL")
         if self.zero_shot and self.holdout_nodes:
             raise InputError("zero-shot runs train nothing: there is nothing to hold out",
                              hint="drop --holdout-nodes, or train a tower (hrviz train --encoder ...)")
@@ -94,10 +105,90 @@ def tower_path(model_path: str | Path) -> Path:
     return p.with_name(p.stem + ".tower.safetensors")
 
 
+#: the tower's knobs among the settings (TowerConfig fields)
+TOWER_KEYS = ("head", "hidden", "residual", "residual_dropout", "head_lr", "style")
+
+
 class TextKind:
     name = "text"
     title = "text tower"
+    summary = ("a frozen text encoder over every node's text with trained query and document heads "
+               "(or zero-shot, the encoder alone); free text can be queried")
+    trainable = True
+    uses_training = True
     config_type = TextRunConfig
+    run_titles = (title, "text zero-shot")
+
+    @property
+    def settings(self) -> tuple[Setting, ...]:
+        base = _tower_config()
+        return (
+            Setting("encoder", "Encoder", ENCODER_HELP, str, default=LOOKUP, start="wordllama",
+                    choices=ENCODERS, open=True, picks=True),
+            Setting("zero_shot", "Zero-shot only (no training)", "evaluate the frozen encoder as it is: query = "
+                    "document = the node text's embedding, cosine score; recorded as recipe zero-shot "
+                    "(the command line: hrviz encode)", bool, default=False, cli=False),
+            Setting("holdout_nodes", "Held-out leaves (share)", "hold out this share of the leaves entirely: "
+                    "neither their text nor their pairs are trained; their queries are evaluated against all "
+                    "documents (new items), the seen nodes' figures beside them. 0: none", float, start=0.1,
+                    low=0.0, high=0.5, step=0.05, slider=True, off_when="zero_shot"),
+            Setting("head", "Heads", "query and document heads over the frozen features: a small MLP or "
+                    "linear", str, default=base.head, start="mlp", choices={"mlp": "mlp", "linear": "linear"},
+                    off_when="zero_shot"),
+            Setting("hidden", "MLP hidden width", "MLP hidden width", int, default=base.hidden, page=False),
+            Setting("residual", "Per-node residuals", "per-node residual tables", bool, default=base.residual,
+                    page=False),
+            Setting("residual_dropout", "Residual dropout", "share of steps a node's residual is left out",
+                    float, default=base.residual_dropout, page=False),
+            Setting("head_lr", "Head learning rate", "Adam lr of the heads", float, default=base.head_lr,
+                    page=False),
+            Setting("style", "Node text", "node text: 'label: description' (WordNet: lemma: gloss) or the "
+                    "label alone", str, default=base.style,
+                    choices={"label-description": "label-description", "label": "label"}, page=False),
+        )
+
+    def config(self, values: dict, h, train=None) -> TextRunConfig:
+        from ..models.text_encoders import available_encoders
+
+        zero = bool(values.get("zero_shot"))
+        encoder = values.get("encoder") or LOOKUP
+        if available_encoders().get(encoder_spec(encoder)) is False:
+            raise InputError(f"the {encoder} encoder is not installed here",
+                             hint="see README (Text encoders) to add it, or choose another encoder")
+        if not zero and train is None:
+            raise InputError("a text tower trains with the training settings, and they are not valid")
+        if train is not None and not zero and train.distributed:
+            raise InputError("text towers train on one process", hint="drop --distributed")
+        holdout = None if zero or not values.get("holdout_nodes") else float(values["holdout_nodes"])
+        if holdout is not None:
+            from ..models.text_fit import holdout_leaves
+
+            holdout_leaves(h, holdout)  # refuses a share that holds out no leaf, or all
+        tower = _tower_config(**{k: values[k] for k in TOWER_KEYS if values.get(k) is not None})
+        return TextRunConfig(encoder=encoder, train=None if zero else train, tower=tower, holdout_nodes=holdout,
+                             max_distance=values.get("max_distance"))
+
+    def plan(self, cfg: TextRunConfig, h) -> str:
+        if cfg.zero_shot:
+            return f"Text: {cfg.encoder} features of every node's text, evaluated zero-shot (no training)."
+        held = cfg.holdout_nodes
+        return (f"Text: {cfg.encoder} features of every node's text, {cfg.tower.head} heads"
+                + (" and per-node residuals" if cfg.tower.residual else "") + " trained with the training settings"
+                + (f"; {held:.0%} of the leaves held out entirely." if held else "."))
+
+    def run_title(self, params: dict) -> str:
+        return self.run_titles[1] if params.get("recipe") == "zero-shot" else self.title
+
+    def result(self, run: dict) -> dict:
+        summary = run.get("summary") or {}
+        out = {"encoder": run["params"].get("encoder")}
+        for key in ("seen", "holdout_nodes", "embed_seconds", "train_seconds", "tower"):
+            if key in summary:
+                out[key] = summary[key]
+        if out.get("seen"):
+            out["seen"] = {k: out["seen"][k] for k in ("recall_by_distance", "overall", "min", "mean_rank", "map")
+                           if k in out["seen"]}
+        return out
 
     def resolved(self, cfg: TextRunConfig, h) -> TextRunConfig:
         return cfg.resolved(h)
@@ -105,6 +196,8 @@ class TextKind:
     def run_row(self, cfg: TextRunConfig, h) -> RunRow:
         """Loads the encoder (its width is the zero-shot run's dim): a missing encoder is an
         InputError before any row is made."""
+        from ..models.text_encoders import get_encoder
+
         enc = get_encoder(encoder_spec(cfg.encoder))
         base = {"model": self.name, "encoder": enc.name, "style": cfg.tower.style}
         if cfg.zero_shot:
@@ -115,6 +208,12 @@ class TextKind:
                                                 "holdout_nodes": cfg.holdout_nodes})
 
     def fit(self, h, cfg: TextRunConfig, *, callback, stop) -> Fitted:
+        from ..models.dual_encoder import DualEncoder
+        from ..models.text import node_features
+        from ..models.text_encoders import get_encoder
+        from ..models.text_fit import fit_text
+        from ..models.text_tower import save_tower
+
         t0 = time.perf_counter()
         enc = get_encoder(encoder_spec(cfg.encoder))
         if cfg.zero_shot:
@@ -140,6 +239,9 @@ class TextKind:
     def final(self, h, params: dict, model, *, k="auto", device=None) -> Final:
         """Every query (zero-shot, towers without held-out nodes), or the held-out leaves' queries
         (split ``heldout``) with the seen nodes' queries beside them (``seen``)."""
+        from ..evaluate import evaluate
+        from ..models.text_fit import holdout_leaves
+
         closure = h.closure(params.get("max_distance"))
         q, d = model.query_vectors(), model.doc_vectors()
         if not params.get("holdout_nodes"):
@@ -150,7 +252,9 @@ class TextKind:
         return Final(ev, "heldout", closure, seen=ev_seen,
                      summary={"holdout_nodes": int(len(held)), "seen": ev_seen.summary()})
 
-    def load(self, path) -> DualEncoder:
+    def load(self, path):
+        from ..models.dual_encoder import DualEncoder
+
         return DualEncoder.load(path)
 
 

@@ -50,6 +50,19 @@ def open_model_file(path: str | Path) -> Iterator:
                          hint="choose a .safetensors file saved by hrviz") from None
 
 
+def model_file_params(path: str | Path) -> dict:
+    """The run params a model file's header records (``{}`` when it records none): what tells
+    an uploaded file's kind (``params["model"]``). InputError for a file that is no safetensors
+    file."""
+    with open_model_file(path) as f:
+        meta = f.metadata() or {}
+    try:
+        params = json.loads(meta.get("params") or "{}")
+    except ValueError:
+        params = None
+    return params if isinstance(params, dict) else {}
+
+
 def check_trained_on(meta: dict, hierarchy_hash: str, where: str = "model") -> None:
     """Refuse a model (its file's ``meta``) on a hierarchy other than the one it was trained on."""
     mine = meta.get("hierarchy_hash")

@@ -66,7 +66,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
 
 from ..errors import InputError
 from .files import check_trained_on, open_model_file, write_model_file
@@ -92,8 +91,6 @@ class PoincareModel(torch.nn.Module):
         (5, 4)
     """
 
-    kind = "poincare"
-
     def __init__(self, n: int, dim: int, *, seed: int = 0, init_range: float = 1e-3, eps: float = 1e-5):
         super().__init__()
         if dim < 1:
@@ -103,10 +100,6 @@ class PoincareModel(torch.nn.Module):
         x = (torch.rand(n, dim, generator=g, dtype=DTYPE) * 2 - 1) * init_range
         self.x = torch.nn.Parameter(x, requires_grad=False)
         self.meta: dict = {}
-
-    @property
-    def lifted_dim(self) -> int:
-        return self.dim + 2
 
     def distance(self, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
         return poincare_distance(self.x[i], self.x[j])
@@ -161,12 +154,3 @@ class PoincareModel(torch.nn.Module):
     def check_hierarchy(self, hierarchy_hash: str, where: str = "model") -> None:
         """Refuse to apply a model to a hierarchy other than the one it was trained on."""
         check_trained_on(self.meta, hierarchy_hash, where)
-
-
-def is_poincare_file(path: str | Path) -> bool:
-    """True when ``path`` is a safetensors file written by :meth:`PoincareModel.save`."""
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return (f.metadata() or {}).get("format") == FORMAT
-    except Exception:
-        return False

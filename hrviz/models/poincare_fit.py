@@ -9,7 +9,7 @@ stored run (CLI and app) is :mod:`hrviz.kinds.poincare`.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -72,15 +72,6 @@ class PoincareConfig:
         if self.select_by not in ("overall", "min", "mean"):
             raise InputError(f"select_by must be overall, min or mean, got {self.select_by!r}")
         return replace(self)
-
-    def params(self) -> dict:
-        """What a stored run records: the model kind, the fields every run has, and this config."""
-        return {"model": "poincare", "dim": self.dim, "seed": self.seed, "max_distance": self.max_distance,
-                "poincare": asdict(self)}
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
 
 
 @dataclass

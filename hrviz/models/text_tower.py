@@ -97,10 +97,6 @@ class TextTower(nn.Module):
         return self._out(self.head_q(torch.as_tensor(np.asarray(f, np.float32)))).numpy()
 
     @torch.no_grad()
-    def doc_from_features(self, f: np.ndarray) -> np.ndarray:
-        return self._out(self.head_d(torch.as_tensor(np.asarray(f, np.float32)))).numpy()
-
-    @torch.no_grad()
     def query_vectors(self) -> np.ndarray:
         return self.query().numpy()
 

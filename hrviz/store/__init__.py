@@ -66,10 +66,10 @@ from .connection import StoreBase
 from .export import ExportMixin
 from .reads import ReadsMixin
 from .schema import BUSY_TIMEOUT, DEFAULT_DB, RUN_COLUMNS, SCHEMA_VERSION, STALE_ERROR, STATUSES, default_db
-from .values import DEFAULT_KIND, RunParams
+from .values import RunParams
 from .writes import WritesMixin
 
-__all__ = ["BUSY_TIMEOUT", "DEFAULT_DB", "DEFAULT_KIND", "RUN_COLUMNS", "RunParams", "SCHEMA_VERSION", "STALE_ERROR",
+__all__ = ["BUSY_TIMEOUT", "DEFAULT_DB", "RUN_COLUMNS", "RunParams", "SCHEMA_VERSION", "STALE_ERROR",
            "STATUSES", "Store", "default_db"]
 
 

@@ -80,13 +80,13 @@ def _ids(run_ids: int | list[int]) -> list[int]:
     return [_int(run_ids, "run id")]
 
 
-#: the model kind of a run that records none (every run before the Poincaré model)
-DEFAULT_KIND = "dual-encoder"
-
-
 class RunParams(dict):
     """A run's params as :meth:`Store.runs` and :meth:`Store.run` both give them: a dict (parsed
     from the stored JSON) that also names the run's model kind (:attr:`kind`)."""
+
+    #: the kind of a run whose params record none; the store knows no kinds, the kind registry
+    #: (:data:`hrviz.kinds.DEFAULT`) sets it when it loads
+    unrecorded_kind: str | None = None
 
     @classmethod
     def parse(cls, value: Any) -> "RunParams":
@@ -101,7 +101,7 @@ class RunParams(dict):
         return cls(value) if isinstance(value, dict) else cls()
 
     @property
-    def kind(self) -> str:
-        """The model kind the run recorded (``params["model"]``), :data:`DEFAULT_KIND` when none:
-        the key of :data:`hrviz.kinds.KINDS`."""
-        return str(self.get("model") or DEFAULT_KIND)
+    def kind(self) -> str | None:
+        """The model kind the run recorded (``params["model"]``), else :attr:`unrecorded_kind`:
+        a key of :data:`hrviz.kinds.KINDS`."""
+        return str(self.get("model") or "") or self.unrecorded_kind

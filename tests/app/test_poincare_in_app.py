@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from hrviz.charts.models import (latest_per_model, model_comparison_chart, model_comparison_frame,
-                                 model_kind, with_model_kind)
+                                 model_title, with_model_kind)
 from hrviz.models.poincare_fit import PoincareConfig
 from hrviz.experiment import launch, run_training
 from hrviz.sources import load_source
@@ -57,18 +57,19 @@ def specs(at) -> list[dict]:
 # ----------------------------------------------------------------------------- library
 
 
-def test_model_kind_reads_params_of_every_shape(poincare_db):
+def test_model_title_reads_params_of_every_shape(poincare_db):
     db, pid, did = poincare_db
-    assert model_kind({"model": "poincare"}) == "poincare"
-    assert model_kind('{"model": "poincare", "dim": 2}') == "poincare"
-    assert model_kind({"recipe": "standard"}) == model_kind(None) == model_kind("junk") == "dual-encoder"
+    assert model_title({"model": "poincare"}) == "Poincaré ball"
+    assert model_title('{"model": "poincare", "dim": 2}') == "Poincaré ball"
+    assert model_title({"recipe": "standard"}) == model_title(None) == model_title("junk") == "dual encoder"
+    assert model_title({"model": "no-such-kind"}) == "no-such-kind"  # a newer store's kind: its name
     with Store(db) as store:
         runs = with_model_kind(store.runs())
-        assert dict(zip(runs["run_id"], runs["model"])) == {pid: "Poincaré", did: "dual encoder"}
+        assert dict(zip(runs["run_id"], runs["model"])) == {pid: "Poincaré ball", did: "dual encoder"}
         assert latest_per_model(store.runs(), source=SOURCE) == [did, pid]
         assert latest_per_model(store.runs(), source="elsewhere") == []
         frame = model_comparison_frame(store.recall([pid, did]), store.runs())
-    assert set(frame["run"]) == {f"#{pid} Poincaré standard d=2", f"#{did} dual encoder standard d=2"}
+    assert set(frame["run"]) == {f"#{pid} Poincaré ball standard d=2", f"#{did} dual encoder standard d=2"}
     assert set(frame["distance"]) == {0, 1, 2, 3} and frame["recall"].between(0, 1).all()
     with Store(db) as store:
         spec = model_comparison_chart(store.recall([pid, did]), store.runs()).to_dict()
@@ -115,14 +116,14 @@ def test_train_page_starts_a_poincare_run_in_the_background(tmp_path, monkeypatc
     monkeypatch.setenv("HRVIZ_DB", str(tmp_path / "train.duckdb"))  # the module's store stays as it is
     at = page(TRAIN)
     assert not at.exception, at.exception
-    assert at.radio(key="t_kind").value == "dual encoder"
-    at.radio(key="t_kind").set_value("Poincaré ball").run()
+    assert at.radio(key="t_kind").value == "dual-encoder"  # the kinds' names, shown by their titles
+    at.radio(key="t_kind").set_value("poincare").run()
     assert not at.exception, at.exception
     labels = {w.label for w in at.number_input}
     assert {"Epochs", "Burn-in epochs", "Finetune epochs"} <= labels and "Finetune temperature" not in labels
-    at.number_input(key="t_poi_epochs").set_value(4).run()
-    at.number_input(key="t_poi_burn_in").set_value(1).run()
-    at.number_input(key="t_poi_finetune").set_value(2).run()
+    at.number_input(key="t_poincare_epochs").set_value(4).run()
+    at.number_input(key="t_poincare_burn_in").set_value(1).run()
+    at.number_input(key="t_poincare_finetune_epochs").set_value(2).run()
     assert any("1 burn-in + 4 epochs + 2 finetune epochs" in c.value for c in at.caption)
     at.button(key="t_start").click().run()
     assert not at.exception, at.exception
@@ -143,15 +144,15 @@ def test_results_names_the_model_and_compares_poincare_with_the_dual_encoder(env
     at = page(RESULTS)
     assert not at.exception, at.exception
     table = at.dataframe[0].value
-    assert dict(zip(table["run_id"], table["model"])) == {pid: "Poincaré", did: "dual encoder"}
+    assert dict(zip(table["run_id"], table["model"])) == {pid: "Poincaré ball", did: "dual encoder"}
     compare = at.multiselect(key="r_compare")
     assert set(compare.value) == {pid, did}
-    assert any(o.startswith(f"#{pid} Poincaré standard d=2") for o in compare.options)
+    assert any(o.startswith(f"#{pid} Poincaré ball standard d=2") for o in compare.options)
     charts = specs(at)
     assert len(charts) == 2  # the per-run panels and the model comparison
-    assert f"#{pid} Poincaré standard d=2" in json.dumps(charts[0], ensure_ascii=False)
+    assert f"#{pid} Poincaré ball standard d=2" in json.dumps(charts[0], ensure_ascii=False)
     assert charts[1]["encoding"]["strokeDash"]["field"] == "model"
-    at.multiselect(key="r_models").set_value(["Poincaré"]).run()
+    at.multiselect(key="r_models").set_value(["Poincaré ball"]).run()
     assert list(at.dataframe[0].value["run_id"]) == [pid]
     assert len(specs(at)) == 1  # one model kind: no comparison chart
 
@@ -169,7 +170,7 @@ def test_embeddings_draws_the_poincare_disk_for_d2_and_projects_the_rest(env):
     assert dots["encoding"]["x"]["scale"]["domain"] == [-1.02, 1.02] == dots["encoding"]["y"]["scale"]["domain"]
     assert spec["width"] == spec["height"]  # equal axes: the disk stays round
     from hrviz.experiment import load_run_model
-    from hrviz_app.poincare import disk_points
+    from hrviz_app.poincare_disk import disk_points
 
     pts = disk_points(pid)  # what the map draws: the model's own points, no projection
     assert pts.shape == (40, 2) and (np.linalg.norm(pts, axis=1) < 1).all()

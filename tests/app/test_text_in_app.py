@@ -121,13 +121,15 @@ def test_train_page_trains_a_text_tower_with_held_out_leaves_in_the_background(t
     monkeypatch.setenv("HRVIZ_DB", str(tmp_path / "train.duckdb"))
     monkeypatch.setenv("HRVIZ_CACHE", str(tmp_path / "cache"))
     at = page(TRAIN)
-    assert at.selectbox(key="t_encoder").value == "lookup table"
-    assert not [t for t in at.slider if t.key == "t_holdout"]  # lookup tables: no text settings
-    at.selectbox(key="t_encoder").set_value("hashing (no model, not semantic)").run()
+    assert at.radio(key="t_kind").value == "dual-encoder"
+    assert not [t for t in at.slider if t.key == "t_text_holdout_nodes"]  # lookup tables: no text settings
+    at.radio(key="t_kind").set_value("text").run()
+    assert at.selectbox(key="t_text_encoder").value == "wordllama"
+    at.selectbox(key="t_text_encoder").set_value("hashing").run()
     assert not at.exception, at.exception
     at.selectbox(key="t_recipe").set_value("standard").run()
     at.number_input(key="t_steps").set_value(30).run()
-    at.slider(key="t_holdout").set_value(0.3).run()
+    at.slider(key="t_text_holdout_nodes").set_value(0.3).run()
     assert any("30% of the leaves held out" in c.value for c in at.caption)
     at.button(key="t_start").click().run()
     assert not at.exception, at.exception
@@ -148,9 +150,9 @@ def test_train_page_zero_shot_toggle_records_a_zero_shot_run(tmp_path, monkeypat
 
     monkeypatch.setenv("HRVIZ_DB", str(tmp_path / "zs.duckdb"))
     monkeypatch.setenv("HRVIZ_CACHE", str(tmp_path / "cache"))
-    at = page(TRAIN, t_encoder="hashing (no model, not semantic)")
-    at.toggle(key="t_zero_shot").set_value(True).run()
-    assert at.slider(key="t_holdout").disabled
+    at = page(TRAIN, t_kind="text", t_text_encoder="hashing")
+    at.toggle(key="t_text_zero_shot").set_value(True).run()
+    assert at.slider(key="t_text_holdout_nodes").disabled
     assert any("evaluated zero-shot" in c.value for c in at.caption)
     at.button(key="t_start").click().run()
     run_id = at.session_state["run_id"]
