@@ -35,7 +35,10 @@ from .evaluate import Evaluation, query_report
 from .hierarchy import Hierarchy
 from .kinds import Fitted, ModelKind, kind_for_config, kind_of
 from .sources import load_source
+from .pairs import query_nodes
+from .rule import measure
 from .store import Store
+from .verdict import verdict
 
 DEMO_SOURCE = "tree:H=4,W=5"  # the paper's synthetic tree: a new session's hierarchy
 DEMO_RECIPES = ("standard", "pretrain-finetune")
@@ -112,8 +115,18 @@ def conclude(store: Store, run_id: int, h: Hierarchy, source: str, kind: ModelKi
     log_retrievals(store, run_id, h, final.closure, fitted.model.query_vectors(), fitted.model.doc_vectors(),
                    int(params.get("seed") or 0))
     summary = {**ev.summary(), **final.summary, **fitted.summary}
+    summary["verdict"] = run_verdict(summary, params, h)
     store.finish_run(run_id, status="stopped" if fitted.stopped else "finished", summary=summary,
                      seconds=time.perf_counter() - t0)
+
+
+def run_verdict(summary: dict, params: dict, h: Hierarchy) -> list[dict]:
+    """The run's findings (:func:`hrviz.verdict.verdict`), with the dimension check for runs
+    whose ``dim`` the rule sizes (those trained with a TrainConfig: it records a ``regime``)."""
+    measures = None
+    if params.get("dim") and "regime" in params:
+        measures = measure(h, params.get("max_distance"), query_nodes(h, params.get("queries") or "all"))
+    return verdict(summary, params, measures)
 
 
 def record_model(source: str, model, store: Store, h: Hierarchy, *, params: dict, name: str | None = None) -> int:

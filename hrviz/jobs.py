@@ -2,7 +2,7 @@
 
 A :class:`Job` is a daemon thread with a ``stop`` event and the fields a page polls:
 
-- ``kind``: ``"training"``, ``"umap"`` or ``"story"``; ``key``: the run id (training), the map's
+- ``kind``: ``"training"``, ``"umap"``, ``"story"`` or ``"your-story"`` (:mod:`hrviz.your_story`, key: source and cap); ``key``: the run id (training), the map's
   cache key, or the story's name (:func:`hrviz.story.start_story`: Home's runs of a first start);
 - ``status``: ``running``, ``done``, ``failed`` or ``stopped``; ``progress`` (0..1), ``message``;
 - ``error`` (text, when failed), ``result`` (what the work returned: the map's coordinates);
@@ -30,7 +30,7 @@ from .errors import InputError
 from . import projection
 from .experiment import launch
 
-KINDS = ("training", "umap", "story")
+KINDS = ("training", "umap", "story", "your-story")
 
 
 class Cancelled(Exception):

@@ -1,5 +1,5 @@
 """The story's chapters beyond the WordNet three: the paper's synthetic tree (three recipes on
-tree:H=4,W=5 at d=3, the paper regime's tree preset) and the cause corrected (logQ on the WordNet
+tree:H=4,W=5 at d=3, the experiment's defining values and the rule's) and the cause corrected (logQ on the WordNet
 mammals, beside the repair), trained in the same once-only story job, found again in the store by
 their setting, and drawn on Home beside the paper's numbers."""
 
@@ -18,7 +18,7 @@ from hrviz.sources import load_source
 from hrviz.store import Store
 from hrviz.store.values import RunParams
 from hrviz.training import TrainConfig, fit
-from hrviz.training.config import PAPER_TREE
+from hrviz.training.config import PAPER_SYNTHETIC
 from tests.helpers import APP
 
 
@@ -28,19 +28,20 @@ def tree():
     return load_source(story.TREE_SOURCE)
 
 
-def test_tree_chapters_are_the_papers_three_recipes_with_the_tree_preset(tree):
+def test_tree_chapters_are_the_papers_three_recipes_in_the_papers_setting(tree):
     assert [ch.recipe for ch in story.TREE_CHAPTERS] == ["standard", "rebalanced", "pretrain-finetune"]
     for ch in story.TREE_CHAPTERS:
         cfg = story.config(ch).resolved(tree)
         assert (ch.source, cfg.dim, cfg.regime) == ("tree:H=4,W=5", 3, "paper")
-        for name, value in PAPER_TREE.items():
+        for name, value in PAPER_SYNTHETIC.items():
             assert getattr(cfg, name) == value, (ch.key, name)
+        assert cfg.steps == 3000 and cfg.patience == 5  # the rule's budget and plateau, as anywhere
         assert story.tree_reference(ch) is SYNTHETIC[ch.recipe]
     assert story.config(story.TREE_CHAPTERS[1]).rebalance_p == 0.03  # the paper's p
     assert story.tree_reference(story.CHAPTERS[0]) is None
-    # the WordNet chapters are unchanged: 300 (+600) steps at batch 256, d=64, distance <= 8
+    # the WordNet chapters: d=64 (the paper's), distance <= 8, every training value the rule's
     lost = story.config(story.CHAPTERS_BY_KEY["lost"])
-    assert (lost.dim, lost.max_distance, lost.steps, lost.finetune_steps, lost.batch_size) == (64, 8, 300, 600, 256)
+    assert (lost.dim, lost.max_distance, lost.steps, lost.finetune_steps, lost.batch_size) == (64, 8, None, None, None)
     assert [ch.key for ch in story.ALL_CHAPTERS[:3]] == ["lost", "repaired", "cause-removed"]
 
 

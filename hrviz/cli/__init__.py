@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from . import (geometry as cli_geometry, load as cli_load, runs as cli_runs, sweep as cli_sweep,
+from . import (geometry as cli_geometry, load as cli_load, runs as cli_runs, story as cli_story, sweep as cli_sweep,
                text_commands as cli_text, train as cli_train)
 from ..errors import InputError
 from ..write_errors import is_write_failure, write_failure
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_geometry.register(sub)
     cli_text.register(sub)
     cli_load.register(sub)
+    cli_story.register(sub)
     return parser
 
 

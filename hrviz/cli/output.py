@@ -33,6 +33,8 @@ def print_recall(res: dict) -> None:
         extra = f"  MAP {res['map']:.3f}  mean rank {res['mean_rank']:.2f}"
     secs = f"  {res['seconds']:.1f} s" if res.get("seconds") is not None else ""
     print(f"  overall {res['overall']:.3f}  min {res['min']:.3f}{extra}{secs}")
+    for f in res.get("verdict") or []:
+        print(("  ok: " if f["level"] == "ok" else "  warning: ") + f["text"])
 
 
 def peak_rss_mb() -> float:

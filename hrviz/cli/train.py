@@ -29,6 +29,8 @@ from ..experiment import run_training
 from ..hierarchy import Hierarchy
 from ..kinds import DEFAULT, KINDS, ModelKind, Setting, trainable
 from ..kinds.base import given
+from ..pairs import query_nodes
+from ..rule import dim_warning, measure
 from ..sources import load_source
 from ..store import Store
 from ..training import RECIPES, TrainConfig, apply_threads
@@ -83,8 +85,8 @@ def register(sub) -> None:
                    help="model kind [default: " + DEFAULT.name + "]: "
                         + "; ".join(f"{k.name}: {k.summary}" for k in kinds))
     p.add_argument("--dim", type=int, default=None,
-                   help="embedding dimension d [default: 64 for lookup tables and text towers, "
-                        "10 for --model poincare]")
+                   help="embedding dimension d [default: the hierarchy's, hrviz.rule (64 on "
+                        "WordNet) for lookup tables and text towers; 10 for --model poincare]")
     p.add_argument("--recipe", choices=list(RECIPES), default="pretrain-finetune",
                    help=TrainConfig.help("recipe"))
     p.add_argument("--seed", type=int, default=0)
@@ -166,7 +168,11 @@ def cmd_train(args) -> int:
     train = None
     if kind.uses_training:
         train = train_config(args)
-        apply_threads(train.resolved(h))
+        resolved = train.resolved(h)
+        apply_threads(resolved)
+        small = dim_warning(measure(h, resolved.max_distance, query_nodes(h, resolved.queries)), resolved.dim)
+        if small:  # said before training, not only in the verdict
+            print(f"warning: {small}", file=sys.stderr)
     cfg = kind.resolved(kind.config(vars(args), h, train), h)
     if getattr(cfg, "distributed", False):  # data-parallel: rank 0 stores the run, the others train in lockstep
         from ..training import distributed
@@ -184,8 +190,14 @@ def cmd_train(args) -> int:
 
 def run_json(run: dict, kind: ModelKind) -> dict:
     """The ``--json`` object of a stored run: :func:`result_json`'s figures, ``model`` (the
-    kind's name) and the kind's own fields (:meth:`~hrviz.kinds.base.ModelKind.result`)."""
-    return {**result_json(run, run["summary"] or {}, run["seconds"]), "model": kind.name, **kind.result(run)}
+    kind's name), the kind's own fields (:meth:`~hrviz.kinds.base.ModelKind.result`), and the
+    run's verdict (and training stages where it has them)."""
+    summary = run["summary"] or {}
+    res = {**result_json(run, summary, run["seconds"]), "model": kind.name, **kind.result(run)}
+    res["verdict"] = summary.get("verdict", [])
+    if "stages" in summary:
+        res["stages"] = summary["stages"]
+    return res
 
 
 def store_and_report(args, kind: ModelKind, cfg, h: Hierarchy, *, extra: dict | None = None) -> int:

@@ -86,7 +86,8 @@ class TablesKind:
         result = fit(h, cfg, callback=callback, stop=stop)
         last = max([e["step"] for e in result.history] + [0])
         return Fitted(result.model, last, result.stopped,
-                      {"train_seconds": result.seconds, "best_step": result.best_step})
+                      {"train_seconds": result.seconds, "best_step": result.best_step,
+                       "stages": result.stages})
 
     def final(self, h, params: dict, model, *, k="auto", device=None) -> Final:
         return final_evaluation(h, train_config(params), model.query_vectors(), model.doc_vectors(), k=k,

@@ -187,7 +187,7 @@ def _train(h, model: TextTower, cfg: TrainConfig, tcfg: TowerConfig, callback, s
                           temperature_mode=cfg.temperature_mode, masking=cfg.masking,
                           normalize_queries=cfg.normalize_queries, logq=cfg.logq)
     val_queries = np.sort(rng.choice(h.n, size=min(cfg.eval_queries, h.n), replace=False))
-    state = SimpleNamespace(model=model, stopped=False, best_step={}, history=[])
+    state = SimpleNamespace(model=model, stopped=False, best_step={}, history=[], stages={})
     p = tcfg.residual_dropout if model.res_q is not None else 0.0
 
     def validate(stage: str, step: int) -> dict:

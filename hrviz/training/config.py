@@ -26,7 +26,6 @@ explicitly (a CLI flag, a Train page control) overrides it:
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields
 
 import torch
@@ -34,11 +33,9 @@ import torch
 from ..errors import InputError
 from ..hierarchy import Hierarchy
 from .device import resolve_device
+from ..pairs import query_nodes
+from ..rule import defaults, eval_every, measure
 
-#: the embedding dimension of lookup tables and text towers when none is given (the paper's
-#: WordNet scale); Poincaré balls default to 10 (:class:`hrviz.models.poincare_fit.PoincareConfig`,
-#: as in Nickel & Kiela). ``python -m hrviz train`` without ``--dim`` uses the same defaults.
-DEFAULT_DIM = 64
 
 RECIPES: dict[str, str] = {
     "standard": "one stage on all relevant pairs, sampled uniformly (the usual training)",
@@ -89,51 +86,47 @@ FREEZES = {
     "queries": "the query table stays fixed: only the documents move",
 }
 
-#: regime presets: values for the regime fields (and the knobs the regime's study tuned)
-_SCORES = {"temperature_mode": "scale", "normalize": True, "finetune_temperature": 500.0,
-           "finetune_self_share": 0.0, "finetune_masking": "same", "max_distance": None,
-           "steps": None, "finetune_steps": None}
+#: the finetune of pretrain-finetune, the same in every regime and on every hierarchy (the map
+#: behind it: docs/defaults.md, bench/results/defaults.md): every non-exact pair (distance >= 1),
+#: half of each batch distance-0 pairs (an anchor: a finetune on far pairs alone trades distance
+#: 0 away), the other ancestors masked out of the softmax (they are not negatives), at the
+#: pretraining's learning rate and temperature; the plateau rule ends it and a guard keeps the
+#: pretrained model unless a checkpoint is better without costing any distance
+#: (:func:`hrviz.training.loop.run_stages`).
+FINETUNE = {"finetune_lr_ratio": 1.0, "finetune_temperature": None, "finetune_self_share": 0.5,
+            "finetune_masking": "hierarchy", "long_threshold": 1}
+_SCORES = {"temperature_mode": "scale", "normalize": True, "max_distance": None, **FINETUNE}
+#: regime presets: values for the regime fields. No preset depends on a hierarchy's name: the
+#: values that depend on the hierarchy (dimension, batch, step budget, validation) come from
+#: its measures (:mod:`hrviz.rule`).
 REGIMES: dict[str, dict] = {
     "exact": {"queries": "all", "pairs": "uniform", "negatives": "auto", "masking": "hierarchy",
-              "optimizer": "lazy-adam", "lr": 0.05, "finetune_lr_ratio": 1e-3, "long_threshold": None,
-              **_SCORES},
-    # the recipe study's choice (bench/results/recipes.md): the failure is robust (longer
-    # training makes distance 8 worse) and finetuning every non-exact pair (distance >= 1) at
-    # lr x 1/10 repairs it; the paper's 1/1000 does nothing within the steps tried
+              "optimizer": "lazy-adam", "lr": 0.05, **_SCORES},
+    # the regime in which standard training loses the far ancestors (bench/results/recipes.md):
+    # in-batch negatives, nothing masked, dense Adam
     "paper": {"queries": "all", "pairs": "uniform", "negatives": "in-batch", "masking": "none",
-              "optimizer": "adam", "lr": 0.01, "finetune_lr_ratio": 0.1, "long_threshold": 1,
-              **_SCORES},
+              "optimizer": "adam", "lr": 0.05, **_SCORES},
 }
-#: the paper regime on the paper's synthetic trees (SOURCE ``tree:H=..,W=..``): the values that
-#: reproduce its synthetic table at d=3 (bench/synthetic_paper.py, bench/results/synthetic_paper.md).
-#: The leaves are the queries, distances 0-2 (the paper's table), regular pairs drawn per
-#: document (the standard shape), free norms scored by dot / T (the unit sphere in 3-d cannot
-#: hold the tree: cosine with every false negative masked ends at d0 7%), and a finetune that
-#: masks the other ancestors and keeps distance 0 in half of each batch (an anchor). Each
-#: value applies only where the field is left at None.
-PAPER_TREE: dict = {"queries": "leaves", "max_distance": 2, "pairs": "per-document",
-                    "negatives": "full", "masking": "none", "optimizer": "adam", "lr": 0.05,
-                    "temperature_mode": "divide", "normalize": False, "steps": 3000,
-                    "finetune_steps": 3000, "finetune_lr_ratio": 1.0, "finetune_temperature": 20.0,
-                    "finetune_self_share": 0.5, "finetune_masking": "hierarchy", "long_threshold": 1}
+#: the paper's synthetic experiment (``tree:H=4,W=5`` at d=3, hrviz.story.TREE_CHAPTERS and
+#: bench/synthetic_paper.py): what *defines* that experiment, passed as explicit values; its
+#: training values (steps, batch, finetune) come from the rule like everyone's. The leaves are
+#: the queries, distances 0-2 (the paper's table), regular pairs drawn per document (the
+#: standard shape), the full softmax, and free norms scored by dot / T (the unit sphere in 3-d
+#: cannot hold the tree: cosine with every false negative masked ends at d0 7%).
+PAPER_SYNTHETIC: dict = {"queries": "leaves", "max_distance": 2, "pairs": "per-document",
+                         "negatives": "full", "temperature_mode": "divide", "normalize": False}
 REGIME_HELP = {
     "exact": "uniform pairs, full softmax, hierarchy-masked, row-only Adam: the cause removed",
-    "paper": "in-batch negatives, no masking, dense Adam: standard training loses the far ancestors "
-             "(on tree:H=..,W=.. the paper's synthetic setting: leaves as queries, distances 0-2, "
-             "per-document pairs, free norms, anchored masked finetune)",
+    "paper": "in-batch negatives, no masking, dense Adam: standard training loses the far ancestors",
 }
 _REGIME_FIELDS = tuple(REGIMES["exact"])
 
 
-def regime_values(regime: str, h: Hierarchy | None = None) -> dict:
-    """The preset of ``regime`` for hierarchy ``h``: :data:`REGIMES`, with :data:`PAPER_TREE`
-    over it for the paper regime on a synthetic tree (``h.source`` starts with ``tree:``)."""
+def regime_values(regime: str) -> dict:
+    """The preset of ``regime`` (:data:`REGIMES`): the same on every hierarchy."""
     if regime not in REGIMES:
         raise InputError(f"unknown regime {regime!r}", hint=f"choose one of {', '.join(REGIMES)}")
-    values = dict(REGIMES[regime])
-    if regime == "paper" and h is not None and str(getattr(h, "source", "")).startswith("tree:"):
-        values.update(PAPER_TREE)
-    return values
+    return dict(REGIMES[regime])
 
 
 def _opt(default, help: str, choices=None, *, const=None):
@@ -152,15 +145,15 @@ class TrainConfig:
     """Every knob of a run. ``None`` means "from the regime, else from the hierarchy's size"
     (see :meth:`resolved`); ``TrainConfig.help(name)`` is a field's help text."""
 
-    dim: int = _opt(DEFAULT_DIM, "embedding dimension d (default 64, as at WordNet scale; "
-                                 "Poincaré's own default is 10)")
+    dim: int | None = _opt(None, "embedding dimension d (default: from the hierarchy, "
+                                 "hrviz.rule: 64 on WordNet, 16-128; Poincaré's own default is 10)")
     recipe: str = _opt("pretrain-finetune", "how training is staged", RECIPES)
     regime: str = _opt("exact", "preset for pairs, negatives, masking and optimiser", REGIMES)
     seed: int = _opt(0, "seeds the initialisation, the sampling and the validation queries")
     max_distance: int | None = _opt(None, "cap on ancestor distance (default: the regime's, else all "
                                           "ancestors)")
-    steps: int | None = _opt(None, "steps of the main/pretrain stage (default: about 200 epochs, "
-                                   "1,000 to 4,000 steps)")
+    steps: int | None = _opt(None, "most steps of the main/pretrain stage; the plateau rule ends it "
+                                   "earlier (default: about 200 epochs, 3,000 to 4,000 steps)")
     batch_size: int | None = _opt(None, "positive pairs per step (default: 256, or 2048 for large "
                                         "hierarchies)")
     queries: str | None = _opt(None, "which nodes are queries (default: the regime's)", QUERY_SETS)
@@ -184,17 +177,25 @@ class TrainConfig:
     normalize_queries: bool = _opt(False, "with --no-normalize: unit queries in the loss, free "
                                           "document norms")
     init_scale: float = _opt(1.0, "std of the initial vectors x sqrt(dim)")
-    finetune_steps: int | None = _opt(None, "steps of the finetune stage (default: a quarter of "
-                                            "the pretrain steps, at least 200)")
+    finetune_steps: int | None = _opt(None, "most steps of the finetune stage; the plateau rule ends "
+                                            "it earlier (default: the pretraining's budget)")
     finetune_lr_ratio: float | None = _opt(None, "finetune learning rate = lr x this (the paper's "
                                                  "1/1000; default: the regime's)")
     finetune_temperature: float | None = _opt(None, "temperature of the finetune stage (default: "
-                                                     "the regime's: the paper's 500)")
+                                                     "the pretraining's; the paper's is 500)")
     long_threshold: int | None = _opt(None, "finetune pairs have distance >= this (default: the "
                                             "regime's; exact: half the max distance)")
     rebalance_p: float = _opt(0.03, "share of distance-0 pairs for the rebalanced recipe")
     joint_long_share: float = _opt(0.5, "share of long-distance pairs in joint batches")
-    eval_every: int | None = _opt(None, "steps between validation evaluations")
+    eval_every: int | None = _opt(None, "steps between validation evaluations (default: a 40th of "
+                                        "the step budget)")
+    patience: int | None = _opt(None, "a stage stops after this many validations in a row without a "
+                                      "gain of plateau_delta (0: run every step; default 5)")
+    plateau_delta: float = _opt(0.002, "the smallest gain of the validation criterion that counts "
+                                       "as progress for the plateau rule")
+    finetune_guard: float = _opt(0.02, "the finetune keeps a checkpoint only if no distance is "
+                                       "more than this below the pretrained model on validation "
+                                       "(and distance 0 stays >= 0.90); 1 turns the guard off")
     eval_queries: int = _opt(2000, "queries in the validation sample")
     finetune_self_share: float | None = _opt(None, "share of each finetune batch drawn from distance-0 "
                                            "(self) pairs, to anchor distance 0 while the far "
@@ -247,34 +248,30 @@ class TrainConfig:
         """A copy with every automatic value filled in for hierarchy ``h``."""
         c = TrainConfig(**asdict(self))
         c.optimizer = _OPTIMIZER_ALIASES.get(c.optimizer, c.optimizer)
-        preset = regime_values(c.regime, h)
+        preset = regime_values(c.regime)
         for name in _REGIME_FIELDS:
             if getattr(c, name) is None:
                 setattr(c, name, preset[name])
+        if c.finetune_temperature is None:
+            c.finetune_temperature = c.temperature
         _check_choices(c)
         _check_ranges(c)
         c.device = resolve_device(c.device)
         if c.negatives == "auto":
             c.negatives = "full" if h.n <= 20_000 else "sampled"
-        dmax = h.max_depth if c.max_distance is None else min(c.max_distance, h.max_depth)
         if c.long_threshold is None:
-            c.long_threshold = max(1, math.ceil(dmax / 2))
-        pairs = h.closure(c.max_distance).n_pairs
-        if c.batch_size is None:
-            c.batch_size = 256 if pairs < 50_000 else 2048
-        if c.steps is None:
-            # ~200 epochs on small hierarchies, capped at 4,000 steps: on WordNet (750k pairs,
-            # batch 2048: ~11 epochs) that reaches min recall 0.92 at d=64 in about 10 minutes
-            # on 2 cores (docs/science-notes.md, bench/results/wordnet.md)
-            c.steps = int(min(4000, max(1000, 200 * pairs / c.batch_size)))
-        if c.finetune_steps is None:
-            c.finetune_steps = max(200, c.steps // 4)
+            c.long_threshold = 1
+        # the hierarchy's own values (hrviz.rule): one rule for every hierarchy
+        rule = defaults(measure(h, c.max_distance, query_nodes(h, c.queries)))
+        for name in ("dim", "batch_size", "steps", "finetune_steps", "patience"):
+            if getattr(c, name) is None:
+                setattr(c, name, rule[name])
+        if c.eval_every is None:
+            c.eval_every = eval_every(c.steps)
         if c.threads is None:
             # small problems: one thread (thread sync costs more than the maths, badly so
             # when another process competes for the cores)
             c.threads = 1 if h.n <= 20_000 else torch.get_num_threads()
-        if c.eval_every is None:
-            c.eval_every = max(10, c.total_steps() // 60)
         return c
 
 
@@ -288,14 +285,14 @@ def _check_choices(c: TrainConfig) -> None:
 
 
 def _check_ranges(c: TrainConfig) -> None:
-    for name, low in (("dim", 1), ("steps", 1), ("batch_size", 1), ("finetune_steps", 0),
+    for name, low in (("dim", 1), ("steps", 1), ("batch_size", 1), ("finetune_steps", 0), ("patience", 0),
                       ("eval_every", 1), ("eval_queries", 1), ("n_negatives", 0),
                       ("long_threshold", 1), ("max_distance", 0), ("threads", 1)):
         value = getattr(c, name)
         if value is not None and value < low:
             raise InputError(f"{name} must be at least {low}, got {value}",
                              hint=f"--{name.replace('_', '-')} {max(low, 1)} or more")
-    for name in ("joint_long_share", "finetune_self_share"):
+    for name in ("joint_long_share", "finetune_self_share", "finetune_guard"):
         if not 0 <= getattr(c, name) <= 1:
             raise InputError(f"{name} must be in [0, 1], got {getattr(c, name)}")
     if c.finetune_self_share == 1:

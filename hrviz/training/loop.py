@@ -41,6 +41,7 @@ from .device_train import AncestorTable, DeviceSoftmaxLoss, device_sampler, devi
 from .loss import SoftmaxLoss
 from .optim import make_optimizer, table_step
 from .recipes import build_stages
+from ..rule import Plateau
 
 
 @dataclass
@@ -50,6 +51,7 @@ class TrainResult:
     stopped: bool = False
     seconds: float = 0.0
     best_step: dict[str, int] = field(default_factory=dict)
+    stages: dict[str, dict] = field(default_factory=dict)  # per stage: steps, plateau, ... (run_stages)
     history: list[dict] = field(default_factory=list)
 
 
@@ -151,11 +153,30 @@ def apply_threads(cfg: TrainConfig) -> None:
         torch.set_num_threads(cfg.threads)
 
 
+def eligible(event: dict, base: dict, guard: float) -> bool:
+    """Whether a finetune checkpoint (its validation ``event``) may replace the pretrained
+    model (``base``, the stage's first validation): no distance more than ``guard`` below the
+    pretrained model's, and distance 0 at least min(0.90, the pretrained's)."""
+    now, then = event["recall"], base["recall"]
+    if any(now.get(t, 0.0) < r - guard for t, r in then.items()):
+        return False
+    return 0 not in then or now.get(0, 0.0) >= min(0.90, then[0])
+
+
 def run_stages(stages, cfg: TrainConfig, result: TrainResult, emit: Callback, validate, stage_step,
                 stop, t_start: float) -> None:
     """The stage loop both fits share: per stage a "stage" event, its steps with "loss" events
     and validation every ``eval_every`` steps, and for a ``select_best`` stage the best
     checkpoint (the stage's start included) loaded back at its end.
+
+    A stage ends at its step budget or earlier on a plateau (:class:`hrviz.rule.Plateau`:
+    ``patience`` validations in a row without a gain of ``plateau_delta`` in the criterion),
+    with a "plateau" event. A ``select_best`` stage keeps its best checkpoint among those that
+    pass the guard (:func:`eligible`, ``finetune_guard``): the pretrained model is kept unless a
+    checkpoint beats it without costing any distance more than the guard, so a finetune never
+    ends worse than its start on validation. ``result.stages`` records per stage its steps,
+    whether it ended on a plateau, and for a ``select_best`` stage the pretrained validation
+    recall and whether the pretrained model was kept.
 
     ``stage_step(stage)`` makes the stage's optimiser and returns a function that takes one
     step and returns its loss; ``validate(stage_name, step)`` returns the "recall" event.
@@ -167,10 +188,14 @@ def run_stages(stages, cfg: TrainConfig, result: TrainResult, emit: Callback, va
         emit({"kind": "stage", "stage": stage.name, "step": step, "steps": stage.steps,
               "lr": stage.lr, "temperature": stage.temperature})
         one_step = stage_step(stage)
-        best = None
+        plateau = Plateau(cfg.patience or 0, cfg.plateau_delta)
+        best = base = None
+        start = step
         if stage.select_best:
-            ev = validate(stage.name, step)
-            best = (ev["criterion"], step, model.state_copy())
+            base = validate(stage.name, step)
+            best = (base["criterion"], step, model.state_copy())
+            plateau.update(base["criterion"])  # a finetune that never beats its start stops
+        record = {"start": start, "budget": stage.steps, "plateau": False}
         for i in range(1, stage.steps + 1):
             if stop is not None and stop.is_set():  # (a distributed run is never stopped this way)
                 result.stopped = True
@@ -184,12 +209,20 @@ def run_stages(stages, cfg: TrainConfig, result: TrainResult, emit: Callback, va
                       "progress": done, "eta_seconds": elapsed / done * (1 - done)})
             if i % cfg.eval_every == 0 or i == stage.steps:
                 ev = validate(stage.name, step)
-                if best is not None and ev["criterion"] > best[0]:
+                if best is not None and ev["criterion"] > best[0] and eligible(ev, base, cfg.finetune_guard):
                     best = (ev["criterion"], step, model.state_copy())
+                if plateau.update(ev["criterion"]) and i < stage.steps:
+                    record["plateau"] = True
+                    emit({"kind": "plateau", "stage": stage.name, "step": step, "budget": start + stage.steps})
+                    total -= stage.steps - i  # the progress of the stages after it
+                    break
+        record["steps"] = step - start
         if best is not None:
             model.load_state(best[2])
             result.best_step[stage.name] = best[1]
+            record.update(pretrained=dict(base["recall"]), kept_pretrained=best[1] == start)
             emit({"kind": "checkpoint", "stage": stage.name, "step": best[1], "criterion": best[0]})
+        result.stages[stage.name] = record
         if result.stopped:
             break
 

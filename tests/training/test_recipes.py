@@ -16,7 +16,9 @@ def test_recipes_build_expected_stages():
     stages = build_stages(cfg, all_pairs(h))
     assert [s.name for s in stages] == ["pretrain", "finetune"]
     assert stages[1].lr == pytest.approx(0.1 * cfg.finetune_lr_ratio)
-    assert stages[1].temperature == 500 and stages[1].select_best
+    assert stages[1].temperature == cfg.temperature == 20 and stages[1].select_best  # the pretraining's T
+    paper_t = TrainConfig(dim=3, recipe="pretrain-finetune", finetune_temperature=500).resolved(h)
+    assert build_stages(paper_t, all_pairs(h))[1].temperature == 500  # the paper's, when asked
     assert set(RECIPES) == {"standard", "rebalanced", "joint", "pretrain-finetune"}
     with pytest.raises(InputError, match="unknown recipe"):
         TrainConfig(recipe="magic").resolved(h)
