@@ -16,12 +16,12 @@ from pathlib import Path
 from ..errors import InputError
 from ..hierarchy import Hierarchy
 from .checks import DUPLICATES, SourceWarning
-from .files import DEFAULT_MAX_BYTES, hierarchy_json, load_file, parse_upload
+from .files import hierarchy_json, load_file, parse_upload
 from .synthetic import perfect_tree, random_dag
 from .wordnet import wordnet, wordnet_subtree
 
 __all__ = ["load_source", "perfect_tree", "random_dag", "wordnet", "wordnet_subtree",
-           "load_file", "parse_upload", "DEFAULT_MAX_BYTES", "DUPLICATES", "SourceWarning", "hierarchy_json", "parse_params",
+           "load_file", "parse_upload", "DUPLICATES", "SourceWarning", "hierarchy_json", "parse_params",
            "parse_source"]
 
 _DAG_KEYS = {"n": ("nodes", int), "nodes": ("nodes", int), "depth": ("depth", int),
@@ -74,18 +74,24 @@ def parse_source(spec: str) -> tuple[str, dict]:
     return "file", {"path": spec}
 
 
-def load_source(spec: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Hierarchy:
-    """Load any SOURCE string (see the module docstring)."""
-    spec = spec.strip()
+#: what each kind of :func:`parse_source` builds from its arguments (``max_bytes``: files only)
+BUILDERS = {
+    "tree": lambda a, max_bytes: perfect_tree(a["H"], a["W"]),
+    "dag": lambda a, max_bytes: random_dag(**a),
+    "wordnet": lambda a, max_bytes: wordnet_subtree(a["synset"]) if "synset" in a else wordnet(),
+    "file": lambda a, max_bytes: _file(a["path"], max_bytes),
+}
+
+
+def load_source(spec: str, *, max_bytes: int | None = None) -> Hierarchy:
+    """Load any SOURCE string (see the module docstring): :func:`parse_source` reads it, the
+    one branch on its form, and its kind's builder makes it. ``max_bytes``: a file's size limit
+    (None: :func:`hrviz.file_limit.max_bytes`)."""
     kind, args = parse_source(spec)
-    if kind == "tree":
-        return perfect_tree(args["H"], args["W"])
-    if kind == "dag":
-        return random_dag(**args)
-    if spec == "wordnet":
-        return wordnet()
-    if kind == "wordnet":
-        return wordnet_subtree(args["synset"])
+    return BUILDERS[kind](args, max_bytes)
+
+
+def _file(spec: str, max_bytes: int | None) -> Hierarchy:
     path = Path(spec)
     if path.exists():
         return load_file(path, max_bytes=max_bytes)

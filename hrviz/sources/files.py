@@ -47,7 +47,9 @@ name under several parents) comes back as ``h.warnings`` (:mod:`hrviz.sources.ch
 under several parents is one node (``duplicates="merge"``, the default) or one node per parent,
 ``"x (parent)"`` (``duplicates="by-parent"``); OBO ids are identifiers, always merged.
 Size: the file, and its decompressed content if gzip'd (against gzip bombs), may not
-exceed ``max_bytes`` (default :data:`DEFAULT_MAX_BYTES`, 200 MiB).
+exceed ``max_bytes``: by default hrviz's one limit on every file a user gives it
+(:func:`hrviz.file_limit.max_bytes`: 2 GiB, ``$HRVIZ_LOAD_MAX_BYTES`` sets it), read by
+:func:`hrviz.file_limit.read_bounded` (once, never more than the limit).
 """
 
 from __future__ import annotations
@@ -55,70 +57,40 @@ from __future__ import annotations
 import gzip
 import io
 import re
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from ..file_limit import check_size, gunzip_bounded, read_bounded
 from ..hierarchy import Hierarchy
 from .checks import check_duplicates
 from .obo import parse_obo
 from .parsers import parse_edge_list, parse_json
-
-DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 
 FORMATS_HINT = "use an edge list (.csv/.tsv/.txt of child,parent rows), a .json tree or a .obo ontology, optionally gzip'd"
 
 _EDGE_LIST_EXT = {".csv", ".tsv", ".txt", ".tab", ".edges", ".edgelist"}
 
 
-def _mb(n: int) -> str:
-    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n:,} bytes"
-
-
-def _size_error(what: str, size: int | None, max_bytes: int, where: str) -> InputError:
-    shown = f" is {_mb(size)}," if size is not None else " is"
-    return InputError(
-        f"{what}{shown} over the size limit of {_mb(max_bytes)} (max_bytes={max_bytes:,})",
-        where=where,
-        hint="use a smaller file, or raise the limit with the max_bytes argument of load_file/parse_upload",
-    )
-
-
 # ----- entry points ------------------------------------------------------
-def load_file(path, max_bytes: int = DEFAULT_MAX_BYTES, duplicates: str = "merge") -> Hierarchy:
+def load_file(path, max_bytes: int | None = None, duplicates: str = "merge") -> Hierarchy:
     """Read the hierarchy file at ``path`` (see the module docstring for the formats and
-    ``duplicates``)."""
-    p = Path(path)
-    where = str(path)
-    try:
-        size = p.stat().st_size
-        if p.is_dir():
-            raise InputError("is a folder, not a file", where=where, hint=FORMATS_HINT)
-        if size > max_bytes:
-            raise _size_error("the file", size, max_bytes, where)
-        with open(p, "rb") as f:
-            data = f.read(max_bytes + 1)
-    except FileNotFoundError:
-        raise InputError("no such file", where=where, hint="check the path") from None
-    except PermissionError:
-        raise InputError("cannot read the file: permission denied", where=where,
-                         hint="check the file's permissions") from None
-    return parse_upload(data, where, max_bytes=max_bytes, duplicates=duplicates)
+    ``duplicates``); ``max_bytes``: the size limit (None: :func:`hrviz.file_limit.max_bytes`)."""
+    data = read_bounded(path, str(path), max_bytes, expect="a hierarchy file", hint=FORMATS_HINT)
+    return parse_upload(bytes(data), str(path), max_bytes=max_bytes, duplicates=duplicates)
 
 
-def parse_upload(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES,
+def parse_upload(data: bytes, filename: str, max_bytes: int | None = None,
                  duplicates: str = "merge") -> Hierarchy:
     """Parse the bytes of an uploaded file; ``filename`` (the original name) picks the format
     and names the file in error messages and in ``Hierarchy.source``. ``duplicates``: how a
     name under several parents is read, ``"merge"`` or ``"by-parent"`` (module docstring)."""
     check_duplicates(duplicates)
     where = filename
-    if len(data) > max_bytes:
-        raise _size_error("the file", len(data), max_bytes, where)
+    check_size(len(data), where, max_bytes)
     if data[:2] == b"\x1f\x8b":
-        data = _gunzip(data, where, max_bytes)
+        data = gunzip_bounded(data, where, max_bytes)
     text = _decode(data, where)
     if not text.strip():
         raise InputError("the file is empty", where=where, hint=FORMATS_HINT)
@@ -164,21 +136,6 @@ def hierarchy_json(h: Hierarchy) -> str:
 
 
 # ----- bytes to text -------------------------------------------------------
-def _gunzip(data: bytes, where: str, max_bytes: int) -> bytes:
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as g:
-            out = g.read(max_bytes + 1)  # never more than the limit + 1 (gzip bombs)
-    except EOFError:
-        raise InputError("the gzip file is truncated (the compressed data ends early)", where=where,
-                         hint="copy or download the file again; `gzip -t FILE` checks it") from None
-    except (gzip.BadGzipFile, zlib.error, OSError) as e:
-        raise InputError(f"the gzip file is corrupt ({e})", where=where,
-                         hint="copy or download the file again; `gzip -t FILE` checks it") from None
-    if len(out) > max_bytes:
-        raise _size_error("the decompressed content", None, max_bytes, where)
-    return out
-
-
 def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 

@@ -176,16 +176,53 @@ def test_invalid_utf8_names_offset_and_line():
 def test_size_limit_on_file_and_on_decompressed_content(tmp_path):
     data = b"b,a\n" * 1000
     msg = error_of(data, "big.csv", max_bytes=1000)
-    assert "4,000 bytes" in msg and "size limit of 1,000 bytes" in msg and "max_bytes" in msg
+    assert "3.91 KiB, over the limit of 1,000 bytes" in msg and "HRVIZ_LOAD_MAX_BYTES" in msg
     assert parse_upload(data, "big.csv", max_bytes=4000).n == 2
     bomb = gzip.compress(b"b,a\n" * 100_000)  # 400 kB that compresses to ~1 kB
     assert len(bomb) < 2000
     msg = error_of(bomb, "bomb.csv.gz", max_bytes=10_000)
-    assert "the decompressed content is over the size limit of 10,000 bytes" in msg
+    assert "the decompressed content is over the limit of 9.77 KiB" in msg
     path = tmp_path / "big.csv"
     path.write_bytes(data)
-    with pytest.raises(InputError, match="over the size limit"):
+    with pytest.raises(InputError, match="over the limit"):
         load_file(path, max_bytes=100)
+
+
+def test_one_size_limit_for_every_file_set_by_the_environment(tmp_path, monkeypatch):
+    """Hierarchy files obey hrviz's one limit (hrviz.file_limit, as vector files do): 2 GiB,
+    $HRVIZ_LOAD_MAX_BYTES sets it for a path, an upload and a gzip's content alike."""
+    from hrviz.file_limit import DEFAULT_MAX_BYTES, MAX_BYTES_ENV, max_bytes
+
+    assert max_bytes() == DEFAULT_MAX_BYTES == 2 * 1024 ** 3
+    data = b"b,a\n" * 1000
+    path = tmp_path / "big.csv"
+    path.write_bytes(data)
+    monkeypatch.setenv(MAX_BYTES_ENV, "1000")
+    for load in (lambda: load_file(path), lambda: parse_upload(data, "big.csv"),
+                 lambda: parse_upload(gzip.compress(data), "big.csv.gz"), lambda: load_source(str(path))):
+        with pytest.raises(InputError, match=f"over the limit of 1,000 bytes.*{MAX_BYTES_ENV}"):
+            load()
+    monkeypatch.setenv(MAX_BYTES_ENV, "lots")
+    with pytest.raises(InputError, match=f"{MAX_BYTES_ENV} must be a positive number of bytes"):
+        load_file(path)
+
+
+def test_devices_and_pipes_are_read_once_and_bounded(tmp_path):
+    """A device is refused unread (it would stream without end); a pipe is read once, up to the
+    limit, so a hierarchy can come from <(zcat edges.csv.gz)."""
+    import os
+
+    with pytest.raises(InputError, match="a device, not a hierarchy file"):
+        load_file("/dev/zero")
+    fifo = tmp_path / "edges.csv"
+    os.mkfifo(fifo)
+    keep = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader, so the writer does not wait for one
+    try:
+        with open(fifo, "wb") as w:
+            w.write(b"b,a\nc,a\n")
+        assert load_file(fifo).n == 3
+    finally:
+        os.close(keep)
 
 
 # ----- JSON ---------------------------------------------------------------------
@@ -296,7 +333,7 @@ def test_taxonomy_fixture_against_a_plain_reading():
 def test_load_file_missing_and_folder(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         load_file(tmp_path / "nope.csv")
-    with pytest.raises(InputError, match="is a folder"):
+    with pytest.raises(InputError, match="a folder, not a hierarchy file"):
         load_file(tmp_path)
 
 
