@@ -58,14 +58,15 @@ def human(n: int | float) -> str:
 
 
 def too_big(what: str, size: int | float | None, limit: int, where: str) -> InputError:
-    """The refusal of ``what`` (``"the file"``, ``"the decompressed content"``) of ``size`` bytes
-    (None: unknown, only that it is more)."""
+    """The refusal of ``what`` with its verb (``"the file is"``, ``"its arrays unpack to"``) of
+    ``size`` bytes (None: unknown, only that it is more): ``the file is 3.91 KiB, over the limit
+    of 1,000 bytes``."""
     shown = "" if size is None else f" {human(size)},"
-    return InputError(f"{what} is{shown} over the limit of {human(limit)}", where=where,
+    return InputError(f"{what}{shown} over the limit of {human(limit)}", where=where,
                       hint=f"use a smaller file, or set {MAX_BYTES_ENV} (bytes) to allow more")
 
 
-def check_size(size: int, where: str, limit: int | None = None, what: str = "the file") -> None:
+def check_size(size: int, where: str, limit: int | None = None, what: str = "the file is") -> None:
     """Refuse ``size`` bytes over ``limit`` (None: :func:`max_bytes`)."""
     limit = max_bytes() if limit is None else limit
     if size > limit:
@@ -115,7 +116,7 @@ def read_bounded(path: str | Path, where: str | None = None, limit: int | None =
         if kind:
             raise InputError(f"{kind}, not {expect}", where=where, hint=hint)
         if stat.S_ISREG(info.st_mode) and info.st_size > limit:
-            raise too_big("the file", info.st_size, limit, where)
+            raise too_big("the file is", info.st_size, limit, where)
         os.set_blocking(fd, True)  # a pipe with a writer: wait for its data
         data = bytearray()  # grows in place: the content is held once, not once per chunk and once joined
         while True:
@@ -124,7 +125,8 @@ def read_bounded(path: str | Path, where: str | None = None, limit: int | None =
                 break
             data += chunk
             if len(data) > limit:
-                raise too_big("the file", None, limit, where)
+                raise InputError(f"more than the limit of {human(limit)}: the read stopped there", where=where,
+                                 hint=f"set {MAX_BYTES_ENV} (bytes) to allow more")
         return data
     except OSError as err:
         raise InputError(f"cannot read the file: {err.strerror or 'read failed'}", where=where) from None
@@ -145,5 +147,5 @@ def gunzip_bounded(data: bytes, where: str, limit: int | None = None) -> bytes:
     except (gzip.BadGzipFile, zlib.error, OSError) as e:
         raise InputError(f"the gzip file is corrupt ({e})", where=where, hint=GZIP_HINT) from None
     if len(out) > limit:
-        raise too_big("the decompressed content", None, limit, where)
+        raise too_big("the decompressed content is", None, limit, where)
     return out

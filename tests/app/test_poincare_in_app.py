@@ -181,3 +181,23 @@ def test_embeddings_draws_the_poincare_disk_for_d2_and_projects_the_rest(env):
     assert not any("Poincaré disk itself" in c.value for c in at.caption)
     assert any(c.value.startswith("PCA of") for c in at.caption)
     assert not at.radio(key="e_method").disabled
+
+
+def test_an_uploaded_poincare_model_file_becomes_a_poincare_run(tmp_path, monkeypatch):
+    """The Train page's "A saved model" reads the kind from the file: a Poincaré run's file is
+    registered as a Poincaré run with the same numbers, not refused as no dual encoder."""
+    from pathlib import Path
+
+    from hrviz_app.resources import get_store
+    from hrviz_app.uploads import import_model
+
+    monkeypatch.setenv("HRVIZ_DB", str(tmp_path / "up.duckdb"))
+    h = load_source(SOURCE)
+    store = get_store()
+    pid = run_training(SOURCE, tiny_poincare(epochs=3, burn_in=1), store, hierarchy=h)
+    data = Path(store.run(pid)["model_path"]).read_bytes()
+    new = import_model(data, "ball.safetensors", h, SOURCE)
+    row = store.run(new)
+    assert row["status"] == "finished" and row["params"]["model"] == "poincare"
+    assert row["params"]["uploaded_from"] == "ball.safetensors" and row["dim"] == 2
+    assert row["overall"] == pytest.approx(store.run(pid)["overall"])

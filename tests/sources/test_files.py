@@ -221,6 +221,10 @@ def test_devices_and_pipes_are_read_once_and_bounded(tmp_path):
         with open(fifo, "wb") as w:
             w.write(b"b,a\nc,a\n")
         assert load_file(fifo).n == 3
+        with open(fifo, "wb") as w:
+            w.write(b"b,a\nc,a\nd,a\n")
+        with pytest.raises(InputError, match="more than the limit of 10 bytes: the read stopped there"):
+            load_file(fifo, max_bytes=10)
     finally:
         os.close(keep)
 
