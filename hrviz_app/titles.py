@@ -34,6 +34,16 @@ def run_label(row) -> str:
             f" · {row['status']}")
 
 
+def run_origin(row: dict) -> str:
+    """Where a run's model came from when it logged no evaluation while training, in words."""
+    params = row.get("params") or {}
+    if params.get("model") == "loaded":  # the kind hrviz.kinds.loaded records
+        return "vectors loaded from files"
+    if params.get("uploaded_from"):
+        return f"a model file uploaded as {params['uploaded_from']}"
+    return "no validation sample was logged"
+
+
 def run_row(run_id: int | None) -> dict | None:
     """The store's row of a run, or None (no run, or one that is gone)."""
     if run_id is None:

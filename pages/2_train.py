@@ -7,15 +7,20 @@ import streamlit as st
 from hrviz import charts
 from hrviz.errors import InputError
 from hrviz.training import REGIME_HELP, REGIMES, RECIPES, TrainConfig  # imports torch: only the page that trains does
+from hrviz.pairs import query_nodes
+from hrviz.rule import dim_warning, measure
 from hrviz.training.config import regime_values
+from hrviz_app.active import run_of_active_source, set_active_run
 from hrviz_app.loaded import vectors_upload
 from hrviz_app.navigation import through_app
 from hrviz_app.model_choice import kind_settings, model_choice
 from hrviz_app.resources import DEFAULT_SOURCE, get_store, load_hierarchy
 from hrviz_app.story import story_training
-from hrviz_app.titles import run_label, run_row, source_title
+from hrviz_app.titles import run_label, run_origin, source_title
 from hrviz_app.training import active_trainings, start_training, stop_training, training_job
 from hrviz_app.uploads import import_model
+from hrviz_app.verdict import show_verdict
+from hrviz_app.your_story import story_panel
 
 
 through_app(__file__)  # never the legacy pages-directory mode
@@ -30,7 +35,7 @@ st.caption(f"Trains a model of the kind you choose on "
 
 base = TrainConfig()
 st.session_state.setdefault("t_recipe", "pretrain-finetune")
-st.session_state.setdefault("t_regime", "paper")  # the story's regime; on tree:... the paper's synthetic setting
+st.session_state.setdefault("t_regime", "exact")  # the command line's default: one rule for both
 st.session_state.setdefault("t_pf", st.session_state["t_recipe"] == "pretrain-finetune")
 
 
@@ -66,8 +71,8 @@ train = None
 if kind.uses_training:
     c1, c2, c3 = st.columns(3)
     with c1:
-        dim = st.number_input("Dimension d", 1, 1024, 3 if h.n <= 1000 else 16 if h.n <= 20_000 else 64,
-                              key=f"t_dim_{h.hash}", help=TrainConfig.help("dim"))
+        dim = st.number_input("Dimension d", 1, 1024, value=None, key=f"t_dim_{h.hash}",
+                              placeholder="auto (from the hierarchy)", help=TrainConfig.help("dim"))
         recipe = st.selectbox("Recipe", list(RECIPES), key="t_recipe", on_change=_on_recipe)
         st.caption(RECIPES[recipe])
         pf = st.toggle("Pretrain-finetune", key="t_pf", on_change=_on_toggle,
@@ -75,7 +80,7 @@ if kind.uses_training:
         regime = st.selectbox("Regime", list(REGIMES), key="t_regime", help=TrainConfig.help("regime"),
                               on_change=_on_regime)
         st.caption(REGIME_HELP[regime])
-        preset = regime_values(regime, h)  # hierarchy-aware: the paper regime on tree:... is PAPER_TREE
+        preset = regime_values(regime)  # the same on every hierarchy; sizes come from hrviz.rule
         if st.session_state.get("t_preset") != (regime, h.hash):  # another preset: its own defaults
             _forget_finetune_values()
             st.session_state["t_preset"] = (regime, h.hash)
@@ -97,7 +102,7 @@ if kind.uses_training:
         p = base.rebalance_p
         if pf:
             ft_steps = st.number_input("Finetune steps", 1, 100_000, value=None, step=50,
-                                       key="t_ft_steps", placeholder="auto (a quarter of the steps)",
+                                       key="t_ft_steps", placeholder="auto (stops on a plateau)",
                                        help=TrainConfig.help("finetune_steps"))
             # defaults: the regime's preset on this hierarchy; a value left there is sent as None
             ratios = sorted({1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0, preset["finetune_lr_ratio"]})
@@ -105,15 +110,18 @@ if kind.uses_training:
                 "Finetune learning-rate ratio", ratios, value=preset["finetune_lr_ratio"], key="t_ratio",
                 format_func=lambda v: f"{v:g}", help=TrainConfig.help("finetune_lr_ratio")),
                 preset["finetune_lr_ratio"])
-            ft_temp = unless_preset(st.number_input(
-                "Finetune temperature", 1.0, 5000.0, float(preset["finetune_temperature"]), step=10.0,
-                key="t_ft_temp", help=TrainConfig.help("finetune_temperature")),
-                float(preset["finetune_temperature"]))
+            ft_temp = st.number_input(
+                "Finetune temperature", 1.0, 5000.0, value=None, step=10.0, key="t_ft_temp",
+                placeholder="the pretraining's", help=TrainConfig.help("finetune_temperature"))
             dmax = max(1, min(cap or h.max_depth, h.max_depth))
-            auto = min(dmax, preset["long_threshold"] or max(1, -(-dmax // 2)))
-            threshold = unless_preset(st.slider(
-                "Long-distance threshold", 1, dmax, auto, key=f"t_threshold_{h.hash}",
-                help=TrainConfig.help("long_threshold")), auto)
+            auto = min(dmax, preset["long_threshold"] or 1)
+            if dmax > 1:  # (a slider needs two values)
+                threshold = unless_preset(st.slider(
+                    "Long-distance threshold", 1, dmax, auto, key=f"t_threshold_{h.hash}",
+                    help=TrainConfig.help("long_threshold")), auto)
+            st.caption("The finetune: distance >= threshold, half of each batch distance 0 (an anchor), "
+                       "the other ancestors masked; it keeps the pretrained model unless a checkpoint is "
+                       "better without costing any distance more than 2 points.")
         elif recipe == "rebalanced":
             p = st.slider("Share of distance-0 pairs p", 0.0, 1.0, base.rebalance_p, 0.01, key="t_p",
                           help=TrainConfig.help("rebalance_p"))
@@ -137,7 +145,7 @@ if kind.uses_training:
                 placeholder=f"regime: {preset[name]}", help=TrainConfig.help(name))
 
     cfg = TrainConfig(
-        dim=int(dim), recipe=recipe, seed=int(seed), max_distance=max_distance,
+        dim=None if dim is None else int(dim), recipe=recipe, seed=int(seed), max_distance=max_distance,
         steps=None if steps is None else int(steps), batch_size=None if batch is None else int(batch),
         regime=regime, lr=None if lr is None else float(lr), temperature=float(temp), eval_every=None if eval_every is None else int(eval_every),
         finetune_steps=None if ft_steps is None else int(ft_steps),
@@ -148,15 +156,19 @@ if kind.uses_training:
     )
     try:
         plan = cfg.resolved(h)
-        st.caption(f"Plan: {plan.total_steps():,} steps ({plan.steps:,}"
+        st.caption(f"Plan: d={plan.dim}, at most {plan.total_steps():,} steps ({plan.steps:,}"
                    + (f" + {plan.finetune_steps:,} finetune" if recipe == "pretrain-finetune" else "")
-                   + f"), batch {plan.batch_size:,}, evaluation every {plan.eval_every:,} steps, "
+                   + f"; each stage stops once {plan.patience} validations in a row bring no gain), "
+                   f"batch {plan.batch_size:,}, evaluation every {plan.eval_every:,} steps, "
                    f"{plan.regime} regime: {plan.pairs} pairs, {plan.negatives} softmax, "
                    f"masking {plan.masking}, {plan.optimizer} at lr {plan.lr:g}"
                    + (", false negatives NOT masked" if plan.masking != "hierarchy" else "")
                    + (f", logQ-corrected (alpha {plan.logq:g})" if plan.logq and plan.negatives != "full" else "")
                    + ".")
         st.caption(f"Device: {__import__('hrviz.training.device', fromlist=['device_name']).device_name(plan.device)}")
+        small = dim_warning(measure(h, plan.max_distance, query_nodes(h, plan.queries)), plan.dim)
+        if small:  # before training, not only in the verdict
+            st.warning(small)
     except InputError as err:
         plan = None
         st.error(str(err))
@@ -184,7 +196,7 @@ elif story_live and run_id not in story_live:
 if watch is not None:
     b3.info(f"Run #{watch[0]} {watch[1]}")
     if b3.button(f"Watch run #{watch[0]}", key="t_watch"):
-        st.session_state["run_id"] = watch[0]
+        set_active_run(watch[0])  # its hierarchy too
         st.rerun()
 if start:
     try:
@@ -201,9 +213,9 @@ if stop and stop_training(run_id):
 # ----- the live view
 def live_view() -> None:
     rid = st.session_state.get("run_id")
-    row = run_row(rid)
+    row = run_of_active_source(rid)  # never a run of another hierarchy than the one above
     if row is None:
-        st.info("No run yet: press Start training.")
+        st.info(f"No run on `{source_title(source)}` yet: press Start training.")
         return
     training = training_job(rid)
     # alive: trained by this process, or still running in another one (a dead one reads interrupted)
@@ -224,8 +236,10 @@ def live_view() -> None:
     val = recall[(recall["split"] == "val") & (recall["stage"] != "final")]
     c1, c2 = st.columns([3, 2])
     with c1:
-        if val.empty:
+        if val.empty and alive:
             st.caption("Waiting for the first evaluation...")
+        elif val.empty:  # e.g. loaded vectors or an uploaded model: nothing was trained here
+            st.caption(f"No evaluation during training ({run_origin(row)}): its final numbers are below.")
         else:
             st.altair_chart(charts.recall_over_steps_chart(val), width="stretch")
     with c2:
@@ -243,6 +257,7 @@ def live_view() -> None:
         st.altair_chart(charts.recall_by_distance_chart(
             f, color="run", title=f"final recall by distance ({'held-out' if held else 'all'} pairs), run #{rid}"),
             width="stretch")
+        show_verdict(store.run(int(rid))["summary"])
     if not alive and st.session_state.get("t_live") == int(rid):
         st.session_state.pop("t_live", None)  # the run ended: one full rerun stops the timer
         st.rerun(scope="app")
@@ -253,6 +268,10 @@ active = run_id in active_trainings() or (run_id is not None and int(run_id) in 
 if active:
     st.session_state["t_live"] = int(run_id)
 st.fragment(live_view, run_every=1.0 if active else None)()
+
+# ----- the story on this hierarchy (hrviz.your_story): four runs with the defaults
+st.subheader("The story on this hierarchy")
+story_panel(source, h, st.session_state.get("max_distance"), where="train")
 
 # ----- load a model
 st.subheader("Load a model")
@@ -268,15 +287,11 @@ with l1:
         pick = st.selectbox("An earlier run", ids, format_func=labels.get, key="t_pick",
                             index=ids.index(current) if current in ids else 0)
         if st.button("Make it the active run", key="t_use"):
-            st.session_state["run_id"] = int(pick)
-            run_source = runs.loc[runs["run_id"] == pick, "source"].iloc[0]
-            if run_source != source:
-                try:
-                    load_hierarchy(run_source)
-                    st.session_state["source"] = run_source
-                except InputError as err:
-                    st.warning(f"Its hierarchy cannot be loaded: {err}")
-            st.rerun()
+            problem = set_active_run(pick)  # its hierarchy becomes the active one
+            if problem:
+                st.warning(f"Its hierarchy cannot be loaded: {problem}")
+            else:
+                st.rerun()
 with l2:
     up = st.file_uploader("A saved model (.safetensors from results/models)", type=["safetensors"],
                           key="t_model")

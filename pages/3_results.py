@@ -8,10 +8,12 @@ from hrviz import charts
 from hrviz.charts.models import model_comparison_chart, with_model_kind
 from hrviz.kinds import DEFAULT
 from hrviz.paper import reference
+from hrviz_app.active import set_active_run
 from hrviz_app.exports import export_run, projector_export
 from hrviz_app.navigation import through_app
 from hrviz_app.resources import get_store
 from hrviz_app.titles import run_label, source_title
+from hrviz_app.verdict import show_verdict
 
 
 through_app(__file__)  # never the legacy pages-directory mode
@@ -102,12 +104,16 @@ with c1:
     pick = st.selectbox("Run", ids, format_func=labels.get, key="r_pick",
                         index=ids.index(current) if current in ids else 0)
     if st.button("Make it the active run", key="r_use", disabled=pick == current,
-                 help="the run the Query inspector and Embeddings pages show"):
-        st.session_state["run_id"] = int(pick)
-        st.rerun()
+                 help="the run the Query inspector and Embeddings pages show; its hierarchy becomes the active one"):
+        problem = set_active_run(pick)  # its hierarchy becomes the active one
+        if problem:
+            st.warning(f"Its hierarchy cannot be loaded: {problem}")
+        else:
+            st.rerun()
     row = store.run(pick)
     if row.get("error"):
         st.caption(f"{row['status']}: {row['error']}")
+    show_verdict(row.get("summary"))
     st.caption("Parameters: " + ", ".join(f"{k}={v}" for k, v in sorted(row["params"].items())))
 with c2:
     st.markdown("**Export**")

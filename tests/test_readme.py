@@ -38,7 +38,7 @@ from tests.helpers import ROOT
 README = ROOT / "README.md"
 SMALL = "tree:H=3,W=2"
 TEXT = "wordnet:mammal.n.01"  # text encoders read real node text; --holdout-nodes needs enough leaves
-SOURCE_COMMANDS = {"info", "train", "geometry", "encode", "load"}
+SOURCE_COMMANDS = {"info", "train", "geometry", "encode", "load", "story"}
 BY_FLAG = {"--max-distance": "2", "--jobs": "1", "--trials": "1", "--epochs": "2", "--k": "5", "--seed": "0",
            "--dim": "4", "--recipe": "standard", "--name": "readme"}
 SMALL_STEPS = ["--steps", "20", "--finetune-steps", "10", "--eval-every", "10"]
@@ -135,7 +135,7 @@ class Session:
 def test_readme_lists_the_commands():
     commands = readme_commands()
     named = {shlex.split(c.split(" #")[0].replace("[", " ").replace("]", " "))[3] for c in commands}
-    assert {"info", "train", "eval", "runs", "export", "load", "geometry", "sweep", "encode", "query"} <= named
+    assert {"info", "train", "eval", "runs", "export", "load", "geometry", "sweep", "encode", "query", "story"} <= named
 
 
 @pytest.mark.slow
@@ -155,15 +155,19 @@ def test_every_readme_command_runs_as_written(tmp_path, monkeypatch):
 
 
 def test_dim_defaults_per_model_kind(tmp_path, capsys):
-    """Without --dim: 64 for lookup tables (TrainConfig's default too), 10 for Poincaré; -h says so."""
+    """Without --dim: the hierarchy's own for lookup tables (hrviz.rule, TrainConfig's default
+    too), 10 for Poincaré; -h says so."""
+    from hrviz.rule import measure, recommended_dim
+    from hrviz.sources import load_source
     from hrviz.training import TrainConfig
 
-    assert TrainConfig().dim == 64
+    assert TrainConfig().dim is None  # resolved from the hierarchy
+    want = recommended_dim(measure(load_source(SMALL)))
     db = str(tmp_path / "s.duckdb")
-    for extra, dim in ((["--recipe", "standard", "--steps", "10"], 64),
+    for extra, dim in ((["--recipe", "standard", "--steps", "10"], want),
                        (["--model", "poincare", "--epochs", "1", "--burn-in", "1"], 10)):
         assert main(["train", SMALL, *extra, "--json", "--db", db]) == 0
         assert json.loads(capsys.readouterr().out.splitlines()[-1])["dim"] == dim
     with pytest.raises(SystemExit):
         main(["train", "-h"])
-    assert "64 for lookup tables and text towers, 10 for --model poincare" in " ".join(capsys.readouterr().out.split())
+    assert "10 for --model poincare" in " ".join(capsys.readouterr().out.split())
