@@ -11,13 +11,15 @@ hierarchy and run in the sidebar. Pages only draw.
 Session state keys the pages read:
 
 - ``source``: the active hierarchy's SOURCE string (default ``tree:H=4,W=5``);
-- ``run_id``: the active run (int) or None;
+- ``run_id``: the active run (int) or None: a run of the active hierarchy (the newest finished
+  one to start with); ``hrviz_app.active`` changes the two together;
 - ``max_distance``: the distance cap chosen on the Hierarchy page (None = no cap).
 """
 
 import streamlit as st
 
 from hrviz.errors import InputError
+from hrviz_app.active import newest_run_on
 from hrviz_app.navigation import APP_MARK, PAGES, nav_links, wanted_page
 from hrviz_app.paths import db_path
 from hrviz_app.resources import DEFAULT_SOURCE, get_store
@@ -44,12 +46,11 @@ except InputError as err:  # e.g. another process (a CLI run) holds the DuckDB f
     st.stop()
 start_first_story()  # in the background, once per process and store: only the runs the store lacks
 
-# ----- session defaults: the small synthetic tree, and the newest finished run as the active run
+# ----- session defaults: the small synthetic tree, and the newest finished run on it as the active run
 st.session_state.setdefault("source", DEFAULT_SOURCE)
 st.session_state.setdefault("max_distance", None)
-if "run_id" not in st.session_state:
-    finished = store.runs(status="finished")
-    st.session_state["run_id"] = int(finished["run_id"].iloc[0]) if len(finished) else None
+if "run_id" not in st.session_state:  # a run of the active hierarchy (hrviz_app.active), or none
+    st.session_state["run_id"] = newest_run_on(st.session_state["source"])
 
 try:
     nav.run()

@@ -13,6 +13,7 @@ import streamlit as st
 
 from hrviz import charts, measured, story
 from hrviz.paper import SYNTHETIC, WORDNET
+from hrviz_app.active import active_source, newest_run_on
 from hrviz_app.navigation import PAGES, through_app
 from hrviz_app.resources import get_store, load_hierarchy
 from hrviz_app.story import rerun_story, story_job
@@ -91,7 +92,7 @@ pending = {p.chapter.key: p for p in states if p.status != "finished"}  # runs o
 runs = {k: r for k, r in runs.items() if k not in pending}  # not an older run in their place
 final = story.final_frame(store, runs)
 if runs and st.session_state.get("run_id") is None:  # a first start's session: its runs are there now
-    st.session_state["run_id"] = max(int(r["run_id"]) for r in runs.values())
+    st.session_state["run_id"] = newest_run_on(active_source())  # one of the active hierarchy
 tree_runs = story.story_runs(store, st.session_state.get("home_runs"), chapters=story.TREE_CHAPTERS)
 tree_runs = {k: r for k, r in tree_runs.items() if k not in pending}
 tree_final = story.final_frame(store, tree_runs)

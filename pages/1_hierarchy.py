@@ -6,6 +6,7 @@ import streamlit as st
 from hrviz import charts
 from hrviz.errors import InputError
 from hrviz.sources import parse_source
+from hrviz_app.active import set_active_source
 from hrviz_app.navigation import through_app
 from hrviz_app.paths import uploads_dir
 from hrviz_app.resources import DEFAULT_SOURCE, load_hierarchy
@@ -116,8 +117,8 @@ else:  # upload
 if spec is not None and spec != current:
     try:
         load_hierarchy(spec)
-        st.session_state["source"] = current = spec
-        st.session_state["max_distance"] = None
+        set_active_source(spec)  # the active run follows: one of this hierarchy, or none
+        current = spec
     except InputError as err:
         st.error(f"{err}. The hierarchy in use is still `{source_title(current)}`.")
 

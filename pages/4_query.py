@@ -13,10 +13,11 @@ from hrviz.charts.query import path_to_root_text, score_by_rank_chart
 from hrviz.kinds.text import TEXT
 from hrviz.errors import InputError
 from hrviz.evaluate import query_report
+from hrviz_app.active import active_run_box, set_active_run
 from hrviz_app.navigation import page, through_app
 from hrviz_app.resources import default_inspect_run, inspectable_runs, run_vectors
 from hrviz_app.free_text import free_text_section
-from hrviz_app.titles import run_label, source_title
+from hrviz_app.titles import source_title
 
 CHART_MAX_RANK = 200  # the chart follows far ancestors down to this rank
 
@@ -28,19 +29,15 @@ runs = inspectable_runs(or_stop=True)
 # ----- the URL: apply it when it changed from outside (a link, the address bar)
 url = (st.query_params.get("run"), st.query_params.get("node"))
 from_url = url != st.session_state.get("q_url") and any(url)
-labels = {int(r["run_id"]): run_label(r) for _, r in runs.iterrows()}
-ids = list(labels)
-if from_url and url[0] is not None:
+if from_url and url[0] is not None:  # a link names the run: it becomes the active run
     wanted = default_inspect_run(runs, url[0])
     if str(wanted) != str(url[0]):
         st.warning(f"There is no run #{url[0]} with a saved model: showing run #{wanted}.")
-    st.session_state["q_run"] = wanted
-if st.session_state.get("q_run") not in ids:
-    st.session_state["q_run"] = default_inspect_run(runs, (st.session_state.get("q_last") or {}).get("run"))
+    set_active_run(wanted)
 
 c1, c2 = st.columns([2, 1])
-run_id = c1.selectbox("Run", ids, format_func=labels.get, key="q_run",
-                      help="default: the active run, else the newest finished run on the active hierarchy")
+with c1:
+    run_id = active_run_box(runs, "q_run")  # the active run, or a plain word why there is none
 try:
     h, q_vecs, d_vecs, run = run_vectors(run_id)
 except InputError as err:
@@ -48,6 +45,10 @@ except InputError as err:
     st.stop()
 cap = (run.get("params") or {}).get("max_distance")
 closure = h.closure(cap)
+if st.session_state.get("q_hash") != h.hash:  # another hierarchy: its own node choice
+    for key in ("q_node", "q_search"):
+        st.session_state.pop(key, None)
+    st.session_state["q_hash"] = h.hash
 c2.caption(f"`{source_title(run['source'])}` · {h.n:,} nodes · d={q_vecs.shape[1]}"
            + (f" · pairs up to distance {cap}" if cap is not None else ""))
 if run["params"].kind == TEXT.name:  # free text: embedded by the run's encoder (and query head), scored against every node

@@ -11,10 +11,11 @@ from hrviz import map_points, projection
 from hrviz.charts.models import poincare_disk_chart
 from hrviz.charts.query import COLOR_BY, SELECTION, embedding_chart
 from hrviz.errors import InputError
+from hrviz_app.active import active_run_box
 from hrviz_app.navigation import through_app
 from hrviz_app.poincare_disk import DISK_CAPTION, disk_points, is_disk_run
-from hrviz_app.resources import default_inspect_run, get_store, inspectable_runs, jobs, run_vectors
-from hrviz_app.titles import run_label, source_title
+from hrviz_app.resources import get_store, inspectable_runs, jobs, run_vectors
+from hrviz_app.titles import source_title
 
 DEFAULT_POINTS = 5_000
 SAMPLE_SEED = 0
@@ -31,10 +32,7 @@ def recall_of(run_id: int, nodes: np.ndarray) -> np.ndarray:
 through_app(__file__)  # never the legacy pages-directory mode
 st.title("Embeddings")
 runs = inspectable_runs(or_stop=True)
-labels = {int(r["run_id"]): run_label(r) for _, r in runs.iterrows()}
-if st.session_state.get("e_run") not in labels:
-    st.session_state["e_run"] = default_inspect_run(runs)
-run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="e_run")
+run_id = active_run_box(runs, "e_run")  # the active run, or a plain word why there is none
 try:
     h, q_vecs, d_vecs, run = run_vectors(run_id)
 except InputError as err:

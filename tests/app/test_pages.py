@@ -77,13 +77,14 @@ def test_first_start_trains_the_story_and_home_says_so(tmp_path, monkeypatch, ti
     from hrviz_app.resources import get_store  # the app's own Store on that file
 
     runs = get_store().runs()
-    assert len(runs[runs["source"] == "tree:H=4,W=5"]) == 3  # the paper's tree (tests/test_story_chapters.py)
+    tree = runs[runs["source"] == "tree:H=4,W=5"]
+    assert len(tree) == 3  # the paper's tree (tests/test_story_chapters.py)
     runs = runs[runs["source"] != "tree:H=4,W=5"]
     assert sorted(runs["recipe"]) == ["pretrain-finetune", "standard", "standard", "standard"]  # + logQ
     assert set(runs["name"]) == {"story"} and set(runs["status"]) == {"finished"}
     assert set(runs["source"]) == {"wordnet:mammal.n.01"} and set(runs["dim"]) == {64}
-    assert at.session_state["run_id"] in set(runs["run_id"])
     assert at.session_state["source"] == "tree:H=4,W=5"  # the session still starts on the small tree
+    assert at.session_state["run_id"] == max(tree["run_id"])  # and its active run is one of that tree's
     # a second session of the same process does not train again
     again = app()
     assert not again.exception

@@ -159,7 +159,7 @@ def test_results_names_the_model_and_compares_poincare_with_the_dual_encoder(env
 
 def test_embeddings_draws_the_poincare_disk_for_d2_and_projects_the_rest(env):
     db, pid, did = env
-    at = page(EMBEDDINGS, e_run=pid)
+    at = page(EMBEDDINGS, run_id=pid)
     assert not at.exception, at.exception
     assert any("Poincaré disk itself" in c.value for c in at.caption)
     assert at.radio(key="e_side").disabled and at.radio(key="e_method").disabled

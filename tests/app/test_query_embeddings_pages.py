@@ -134,7 +134,7 @@ def test_pages_refuse_a_model_of_another_hierarchy(tmp_path, monkeypatch):
         store.finish_run(rid, status="finished", summary={"overall": 0.5})
     monkeypatch.setenv("HRVIZ_DB", str(db))
     for path_ in (QUERY, EMBEDDINGS):
-        at = page(path_).run()
+        at = page(path_, run_id=rid).run()
         assert not at.exception, at.exception
         errors = [e.value for e in at.error]
         assert len(errors) == 1 and f"run #{rid}" in errors[0] and "another hierarchy" in errors[0], errors
@@ -242,7 +242,7 @@ def test_pages_on_a_wordnet_run_show_glosses_and_sample(tmp_path, monkeypatch):
         store.set_model_path(rid, str(path))
         store.finish_run(rid, status="finished", summary={"overall": 0.1})
     monkeypatch.setenv("HRVIZ_DB", str(db))
-    at = page(QUERY)
+    at = page(QUERY, run_id=rid)
     at.query_params["node"] = "dog.n.01"
     at.run()
     assert not at.exception, at.exception
@@ -257,7 +257,7 @@ def test_pages_on_a_wordnet_run_show_glosses_and_sample(tmp_path, monkeypatch):
     opts = at.selectbox(key="q_node").options
     assert opts and all("wolf" in o.lower() for o in opts)
 
-    emb = page(EMBEDDINGS)
+    emb = page(EMBEDDINGS, run_id=rid)
     emb.run()
     emb.number_input(key="e_max_points").set_value(300).run()
     assert not emb.exception, emb.exception

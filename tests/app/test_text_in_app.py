@@ -68,7 +68,7 @@ def free_text(at, text: str):
 
 def test_query_page_takes_free_text_for_a_tower_run_and_marks_hits_of_a_named_node(env):
     db, zid, tid, did = env
-    at = page(QUERY, q_run=tid)
+    at = page(QUERY, run_id=tid)
     assert not at.exception, at.exception
     box = at.text_input(key="q_text")
     assert box.placeholder == "e.g. golden retriever puppy"
@@ -86,7 +86,7 @@ def test_query_page_takes_free_text_for_a_tower_run_and_marks_hits_of_a_named_no
 
 def test_free_text_that_names_no_node_only_lists_what_it_retrieves(env):
     db, zid, tid, did = env
-    at = free_text(page(QUERY, q_run=zid), "golden retriever puppy")
+    at = free_text(page(QUERY, run_id=zid), "golden retriever puppy")
     top = text_table(at)
     assert "hit" not in top.columns and len(top) == 13
     assert any("names no node" in c.value for c in at.caption)
@@ -96,7 +96,7 @@ def test_free_text_that_names_no_node_only_lists_what_it_retrieves(env):
                                           ("   ", "empty")])
 def test_bad_free_text_gets_a_clear_message(env, bad, message):
     db, zid, tid, did = env
-    at = page(QUERY, q_run=tid)
+    at = page(QUERY, run_id=tid)
     tables = len(at.dataframe)  # the node inspector's
     free_text(at, bad)
     assert any(message in e.value and "Cannot query this text" in e.value for e in at.error), \
@@ -106,7 +106,7 @@ def test_bad_free_text_gets_a_clear_message(env, bad, message):
 
 def test_lookup_table_runs_have_no_free_text_box(env):
     db, zid, tid, did = env
-    at = page(QUERY, q_run=did)
+    at = page(QUERY, run_id=did)
     assert not at.exception, at.exception
     assert not [t for t in at.text_input if t.key == "q_text"]
 
@@ -181,6 +181,6 @@ def test_results_names_text_runs_and_compares_zero_shot_with_trained(env):
 
 def test_embeddings_projects_the_text_tower_vectors(env):
     db, zid, tid, did = env
-    at = page(page_path("5_embeddings.py"), e_run=tid)
+    at = page(page_path("5_embeddings.py"), run_id=tid)
     assert not at.exception, at.exception
     assert at.get("vega_lite_chart")  # the tower's stored node vectors, projected like any run's
