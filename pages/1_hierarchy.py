@@ -8,10 +8,9 @@ from hrviz.errors import InputError
 from hrviz.sources import parse_source
 from hrviz_app.active import set_active_source
 from hrviz_app.navigation import through_app
-from hrviz_app.paths import uploads_dir
 from hrviz_app.resources import DEFAULT_SOURCE, load_hierarchy
 from hrviz_app.titles import source_title
-from hrviz_app.uploads import save_upload
+from hrviz_app.uploads import DUPLICATE_CHOICES, hierarchy_upload, warnings_of
 
 
 through_app(__file__)  # never the legacy pages-directory mode
@@ -94,19 +93,15 @@ elif mode == "WordNet subtree":
 else:  # upload
     st.caption("An edge list (.csv/.tsv/.txt with child,parent rows; a header may name label and "
                "description columns), a JSON tree or edge list, or an OBO ontology; gzip'd is fine.")
-    up = st.file_uploader("Hierarchy file", type=["csv", "tsv", "txt", "tab", "json", "obo", "gz"],
-                          key="h_upload")
+    # no type filter: a file of another type is explained below in words, not by a red chip
+    up = st.file_uploader("Hierarchy file", key="h_upload")
+    dups = st.radio("A name under several parents", list(DUPLICATE_CHOICES), key="h_dups",
+                    format_func=DUPLICATE_CHOICES.get, horizontal=True,
+                    help="One thing with several parents (an edge list's x,a and x,b; a JSON tree "
+                         "that repeats a node), or different things that share a name (an 'Other' "
+                         "under every category): kept apart, each is named after its parent.")
     if up is not None:
-        done = st.session_state.get("h_upload_result")
-        if not done or done[0] != up.file_id:
-            try:
-                h_up, path = save_upload(up.getvalue(), up.name, uploads_dir())
-                done = (up.file_id, None, str(path))
-                st.session_state.setdefault("upload_names", {})[str(path)] = up.name
-            except InputError as err:
-                done = (up.file_id, str(err), None)
-            st.session_state["h_upload_result"] = done
-        _, error, path = done
+        error, path, _ = hierarchy_upload(up, dups)
         if error:
             st.error(f"Could not read **{up.name}**: {error}. "
                      f"The hierarchy in use is still `{source_title(current)}`.")
@@ -124,6 +119,8 @@ if spec is not None and spec != current:
 
 h = load_hierarchy(current)
 st.subheader(f"`{source_title(current)}`")
+for warning in warnings_of(current, h):  # isolated nodes, several roots, merged or kept-apart names
+    st.warning(str(warning), icon=":material/warning:")
 
 # ----- counts
 cap_default = 8 if h.max_depth > 8 else h.max_depth
