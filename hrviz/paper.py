@@ -33,6 +33,7 @@ WORDNET = {
     for key, row in _WN.items()
 }
 WORDNET_MAX_DISTANCE = 8
+WORDNET_NOUNS = 82_115  # noun synsets of WordNet 3.0: the paper's full WordNet
 
 # Poincaré embeddings (Nickel & Kiela 2017), WordNet nouns reconstruction, d=10.
 POINCARE_MAP_D10 = 0.87

@@ -1,11 +1,13 @@
 """Home's full-WordNet rows come from a data file shipped in the package
-(hrviz/measurements/wordnet_paper.jsonl, read by hrviz.measured): a new line shows up on Home
-without a code change, and a broken line is reported in words."""
+(hrviz/measurements/wordnet_paper.jsonl, read by hrviz.measured): three rows and one sentence of
+conclusion, every line (a new one too, without a code change) in the full map behind them, and a
+broken line reported in words."""
 
 from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -65,9 +67,12 @@ def test_home_shows_every_row_of_the_file(app_env, tmp_path, monkeypatch):
     monkeypatch.setattr(measured, "WORDNET_PAPER", path)
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception, at.exception
-    assert any(h.value.endswith(" · Full WordNet, measured") for h in at.header)
-    shown = at.dataframe[0].value
-    assert list(shown["row"])[:2] == ["paper, d=64: standard", "paper, d=64: pretrain-finetune"]
+    assert any(h.value.endswith(" · Full WordNet (82,115 nodes), measured offline") for h in at.header)
+    assert len(at.dataframe[0].value) == 3  # the three rows
+    full = [e for e in at.expander if e.label.startswith("The full map: every measured setting")]
+    assert len(full) == 1 and full[0].label.endswith(f"({len(shipped) + 1})")
+    shown = full[0].dataframe[0].value
+    assert list(shown["row"])[:2] == ["paper: standard", "paper: pretrain-finetune"]
     assert list(shown["row"])[2:] == [r.name for r in shipped] + ["hrviz brand-new"]
     assert list(shown["d0"])[-1] == 90.0  # in %
     assert any("--only brand-new" in c.value for c in at.code)
@@ -75,3 +80,34 @@ def test_home_shows_every_row_of_the_file(app_env, tmp_path, monkeypatch):
     at.run()
     assert any("could not be read" in w.value and "line 1" in w.value for w in at.warning)
     assert any("No measured full-WordNet runs" in i.value for i in at.info)
+
+
+PAPER = {"standard": WORDNET[(64, "standard")], "pretrain-finetune": WORDNET[(64, "pretrain-finetune")]}
+
+
+def test_home_tells_full_wordnet_in_three_rows_and_one_sentence():
+    """The paper's two rows beside hrviz's runs in the paper regime, and the logQ row; the numbers
+    are the shipped file's (bench/results/wordnet_paper.md has the same)."""
+    runs = measured.wordnet_paper()
+    rows = measured.home_rows(runs, PAPER)
+    assert list(rows["row"]) == ["standard", "pretrain-finetune", "logQ correction, one stage"]
+    assert list(rows["hrviz setting"]) == ["std-1000", "pf-dup", "std-logq"]
+    assert list(rows["paper: distance 8"][:2]) == [19.4, 75.7] and pd.isna(rows["paper: distance 8"][2])
+    assert list(rows["hrviz: distance 8"]) == [0.6, 0.7, 76.5]
+    assert list(rows["hrviz: distance 0"]) == [96.8, 96.8, 48.7]
+    assert list(rows["hrviz: overall"]) == [40.4, 40.4, 86.1]
+    sentence = measured.conclusion(runs, PAPER["pretrain-finetune"])
+    assert sentence == ("In the paper regime, pretrain-finetune does not repair full WordNet (distance 8 at "
+                        "0.7% after the finetune, where the paper reports 75.7%); the logQ correction does, in "
+                        "one stage (distance 8 at 76.5%), at a cost at distance 0 (48.7%, against 96.8% "
+                        "without it).")
+    note = measured.note(runs)
+    assert "learning rate x 0.1, temperature 500, no distance-0 anchor (not today's default" in note
+    assert "pf-s1024" in note and "90.5% overall" in note  # hrviz's best setting, outside the regime
+    frame = measured.home_frame(runs)
+    assert sorted(set(frame["run"])) == ["hrviz: logQ correction, one stage", "hrviz: pretrain-finetune",
+                                         "hrviz: standard"] and len(frame) == 27
+    # a file without those settings: rows say so, no sentence
+    other = [r for r in runs if r.setting != "std-logq"]
+    assert measured.conclusion(other, PAPER["pretrain-finetune"]) is None
+    assert measured.home_rows(other, PAPER)["hrviz setting"][2] == "std-logq (not measured)"

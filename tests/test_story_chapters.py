@@ -105,7 +105,7 @@ def test_home_draws_the_papers_tree_beside_its_numbers(app_env):
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception, at.exception
     headers = [h.value for h in at.header]
-    assert headers[1] == "2 · The paper's synthetic tree"
+    assert headers[1] == "2 · The paper's synthetic tree, on `tree:H=4,W=5` (156 nodes)"
     runs = story.story_runs(get_store(), chapters=story.TREE_CHAPTERS)
     assert sorted(runs) == sorted(ch.key for ch in story.TREE_CHAPTERS)
     m = {x.label: x for x in at.metric}
@@ -114,7 +114,12 @@ def test_home_draws_the_papers_tree_beside_its_numbers(app_env):
         assert metric.value == f"{runs[ch.key]['overall']:.1%}"
         assert metric.proto.delta == f"paper {SYNTHETIC[ch.recipe]['overall']:.1%}"
     caption = next(c.value for c in at.caption if c.value.startswith("**standard**: Run #"))
-    assert f"Run #{runs['tree-rebalanced']['run_id']}: d0 " in caption and "Black ticks: the paper's numbers" in caption
+    assert f"Run #{runs['tree-rebalanced']['run_id']}, recall by distance: 0 at " in caption
+    assert "Black ticks: the paper's numbers (standard: distance 0 at 100.0%, 66.0% overall;" in caption
+    # the rebalanced run's gap to the paper's 40.7%, explained in one sentence with its own numbers
+    gap = [c.value for c in at.caption if c.value.startswith("Rebalanced reads ")]
+    assert len(gap) == 1 and gap[0].startswith(
+        f"Rebalanced reads {runs['tree-rebalanced']['overall']:.1%} here and 40.7% in the paper: ")
 
 
 @pytest.mark.slow
@@ -147,12 +152,12 @@ def test_home_draws_logq_beside_the_repair(app_env):
 
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception, at.exception
-    assert "6 · The cause, corrected: logQ" in [h.value for h in at.header]
+    assert "6 · The cause, corrected: logQ, on WordNet mammals (1,182 nodes)" in [h.value for h in at.header]
     runs = story.story_runs(get_store())
     m = {x.label: x.value for x in at.metric}
     assert m["Overall (logQ)"] == f"{runs['corrected']['overall']:.1%}"
-    caption = next(c.value for c in at.caption if c.value.startswith(f"Run #{runs['corrected']['run_id']}:"))
-    assert f"Beside it: repaired (Run #{runs['repaired']['run_id']}:" in caption
+    caption = next(c.value for c in at.caption if c.value.startswith(f"Run #{runs['corrected']['run_id']},"))
+    assert f"Beside it: repaired (Run #{runs['repaired']['run_id']}, recall by distance:" in caption
 
 
 @pytest.mark.slow
@@ -163,3 +168,42 @@ def test_logq_corrects_the_lost_run(tmp_path):
     res = fit(h, story.config(story.CHAPTERS_BY_KEY["corrected"]))
     ev = evaluate(res.model.query_vectors(), res.model.doc_vectors(), h.closure(story.MAX_DISTANCE))
     assert ev.min >= 0.80 and ev.recall_by_distance[8] >= 0.90 and ev.overall >= 0.93
+
+
+def test_home_names_each_hierarchy_with_its_true_size(tree):
+    assert story.HIERARCHIES[story.TREE_SOURCE][1] == tree.n == 156
+    assert story.HIERARCHIES[story.SOURCE][1] == load_source(story.SOURCE).n == 1182
+    assert story.where(story.SOURCE) == "WordNet mammals (1,182 nodes)"
+    assert story.where("wordnet") == "full WordNet (82,115 nodes)"  # the paper's 82,115 nouns
+
+
+def test_the_rebalanced_gap_is_explained_by_the_pooled_mean():
+    """Each leaf has one pair at each distance 0-2, so overall is their mean: 0%, 100%, 100% is
+    66.7%; the paper's 40.7% with distance 0 at 2.8% leaves (3 x 0.407 - 0.028) / 2 = 59.7% for
+    distances 1 and 2."""
+    text = story.rebalanced_gap({0: 0.0, 1: 1.0, 2: 1.0}, 2 / 3)
+    assert text.startswith("Rebalanced reads 66.7% here and 40.7% in the paper: ")
+    assert "(here 0%, 100%, 100%)" in text and "gives 66.7%" in text and "averaged only 60%" in text
+    assert text.count(". ") == 0  # one sentence
+
+
+def test_the_repaired_chapter_describes_the_default_finetune():
+    """The finetune is the same everywhere (hrviz/training/config.py FINETUNE): Home says so and
+    never gives the paper's lr x 1/10 and temperature 500 as what the chapter ran."""
+    from hrviz.training.config import FINETUNE
+
+    caption = story.CHAPTERS_BY_KEY["repaired"].caption
+    assert FINETUNE["long_threshold"] == 1 and "distance >= 1" in caption
+    assert FINETUNE["finetune_self_share"] == 0.5 and "half of each batch distance-0 pairs" in caption
+    assert FINETUNE["finetune_masking"] == "hierarchy" and "other ancestors masked" in caption
+    assert FINETUNE["finetune_lr_ratio"] == 1.0 and FINETUNE["finetune_temperature"] is None
+    assert "the pretraining's learning rate and temperature" in caption
+    assert "plateau" in caption and "guard keeps the pretrained model" in caption
+    assert "1/10" not in caption and "500" not in caption
+
+
+def test_the_glossary_explains_every_term_home_uses():
+    for term in ("in-batch negatives", "masking", "false negatives", "recall@auto", "|S(q)|", "distance",
+                 "dimension", "logQ", "pretrain-finetune", "plateau"):
+        assert len(story.GLOSSARY[term]) > 40, term
+    assert "never with the letter d" in story.GLOSSARY["dimension"]

@@ -125,12 +125,16 @@ def test_home_tells_the_story_from_the_stores_runs(app_env):
     at = app()
     assert at.title[0].value.startswith("Hierarchical retrieval")
     headers = [h.value for h in at.header]
-    assert headers[:10] == ["1 · The task", "2 · The paper's synthetic tree",
-                            "3 · Standard training: lost in the long distance",
-                            "4 · Pretrain-finetune: the far ancestors come back",
-                            "5 · Exact training: the cause removed", "6 · The cause, corrected: logQ",
-                            "7 · The four together", "8 · Full WordNet, measured",
-                            "9 · Why not hyperbolic embeddings?", "Try it"]
+    mammals = "on WordNet mammals (1,182 nodes)"  # each heading names its hierarchy and size
+    assert headers[:11] == ["1 · The task, on a small tree (40 nodes)",
+                            "2 · The paper's synthetic tree, on `tree:H=4,W=5` (156 nodes)",
+                            f"3 · Standard training: lost in the long distance, {mammals}",
+                            f"4 · Pretrain-finetune: the far ancestors come back, {mammals}",
+                            f"5 · Exact training: the cause removed, {mammals}",
+                            f"6 · The cause, corrected: logQ, {mammals}",
+                            f"7 · The four together, {mammals}", "8 · Full WordNet (82,115 nodes), measured offline",
+                            "9 · Why not hyperbolic embeddings? On WordNet mammals (1,182 nodes)",
+                            "Your hierarchy", "Try it"]
     assert not at.warning, [w.value for w in at.warning]
     assert not [i for i in at.info if "First start" in i.value]  # the store had the runs already
     assert len(charts(at)) == 8  # the task tree, the paper's tree, four chapters, together, measured
@@ -144,13 +148,15 @@ def test_home_tells_the_story_from_the_stores_runs(app_env):
         assert m[f"Overall ({short})"] == f"{run['overall']:.1%}"
     lost = runs["lost"]
     fin = get_store().final_recall(int(lost["run_id"]), split="all")
-    words = f"Run #{lost['run_id']}: " + " · ".join(
-        f"d{int(d)} {r:.0%}" for d, r in zip(fin["distance"], fin["recall"]))
-    caption = next(c.value for c in at.caption if c.value.startswith(f"Run #{lost['run_id']}:"))
+    words = f"Run #{lost['run_id']}, recall by distance: " + ", ".join(
+        f"{int(d)} at {r:.0%}" for d, r in zip(fin["distance"], fin["recall"]))
+    caption = next(c.value for c in at.caption if c.value.startswith(f"Run #{lost['run_id']},"))
     assert caption.startswith(words + ". Weakest: distance ")
     worst = fin.loc[fin["recall"].idxmin()]
     assert f"Weakest: distance {int(worst['distance'])} ({worst['recall']:.0%})" in caption
-    assert caption.endswith("Black ticks: paper, full WordNet, d=64.")  # the paper's d=64 row
+    # the ticks say which data they are from: the paper's full WordNet at dimension 64, not this subtree
+    assert caption.endswith("Black ticks: the paper's row on full WordNet (82,115 nodes) at dimension 64, "
+                            "for its shape: not numbers for this subtree.")
     # sidebar: the active hierarchy and run; the session starts on the small tree
     side = " ".join(c.value for c in at.sidebar.caption)
     assert "156 nodes" in side and "finished" in side
