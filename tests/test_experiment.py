@@ -31,7 +31,9 @@ def test_run_training_writes_everything(tmp_path):
         rid = run_training("tree:H=3,W=3", TrainConfig(dim=4, steps=100, finetune_steps=40, eval_every=20), store)
         run = store.run(rid)
         assert run["status"] == "finished" and run["overall"] is not None
-        assert run["params"]["finetune_temperature"] == 500
+        assert run["params"]["finetune_temperature"] == run["params"]["temperature"] == 20  # the resolved config
+        assert [f["code"] for f in run["summary"]["verdict"]]  # every run ends with a verdict
+        assert set(run["summary"]["stages"]) == {"pretrain", "finetune"}
         rec = store.recall(rid)
         assert {"pretrain", "finetune", "final"} <= set(rec["stage"])
         final = store.final_recall(rid)
