@@ -1,5 +1,6 @@
-"""Training configuration: every knob of a run in one typed dataclass (:class:`TrainConfig`),
-the recipes it can name (:data:`RECIPES`) and the training regimes (:data:`REGIMES`).
+"""Training configuration: every knob of a run in one typed dataclass (:class:`TrainConfig`)
+and the training regimes (:data:`REGIMES`); the recipes it can name are the registry of
+:mod:`hrviz.training.recipes` (:data:`RECIPES`).
 
 Each field carries its one help text in its metadata (``TrainConfig.help(name)``): the command
 line's ``--flag`` help and the Train page's tooltips both read it, so they cannot drift.
@@ -35,15 +36,8 @@ from ..hierarchy import Hierarchy
 from .device import resolve_device
 from ..pairs import query_nodes
 from ..rule import defaults, eval_every, measure
+from .recipes import RECIPES, total_steps
 
-
-RECIPES: dict[str, str] = {
-    "standard": "one stage on all relevant pairs, sampled uniformly (the usual training)",
-    "rebalanced": "one stage; distance 0 gets a share p of the samples, other distances equal shares",
-    "joint": "one stage mixing regular pairs and long-distance pairs",
-    "pretrain-finetune": "pretrain on all pairs, then finetune on long-distance pairs with a small "
-                         "learning rate and a sharp temperature; best finetune checkpoint kept",
-}
 
 #: how regular pairs are drawn
 PAIR_DRAWS = {
@@ -241,8 +235,9 @@ class TrainConfig:
         raise KeyError(name)
 
     def total_steps(self) -> int:
-        """Steps of all stages (a resolved config)."""
-        return self.steps + (self.finetune_steps if self.recipe == "pretrain-finetune" else 0)
+        """The most steps of all stages (a resolved config): the sum of the recipe's stage
+        budgets (:func:`hrviz.training.recipes.total_steps`)."""
+        return total_steps(self)
 
     def resolved(self, h: Hierarchy) -> "TrainConfig":
         """A copy with every automatic value filled in for hierarchy ``h``."""
