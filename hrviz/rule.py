@@ -9,10 +9,13 @@ depth, the distance cap in effect, the relevant pairs, the leaf share, the fan-o
   ``0.5 x mean |S(q)| x ln n``, between 16 and 128. Full WordNet at cap 8 gives 64 (the paper's
   d), the mammal subtree 32; a run below half of it is warned about before training
   (:func:`dim_warning`: the taxonomy that reached d0 62% at d=16 asks for 64).
-- **batch size**: 256 below 50,000 relevant pairs, else 2,048.
+- **batch size**: the power of two nearest to 30 epochs within the 4,000-step budget
+  (30 x pairs / 4,000), between 256 and 2,048 (:func:`batch_size`).
 - **steps**: a *budget*, about 200 epochs clamped to [3,000, 4,000]; the plateau rule
   (:class:`Plateau`) ends a stage earlier once its validation stops improving, so the budget
   is a ceiling, not the length of a run. The finetune's budget is the pretraining's.
+- **threads**: one where a step is small, every core from 2^25 multiply-adds per step
+  (:func:`threads`);
 - **validation**: every ``budget / 40`` steps (at least 10); a stage stops after ``patience``
   (5) validations in a row without a gain of ``plateau_delta`` (0.002) in its criterion.
 
@@ -30,6 +33,8 @@ import numpy as np
 from .hierarchy import Hierarchy
 
 MIN_DIM, MAX_DIM = 16, 128
+MIN_BATCH, MAX_BATCH = 256, 2048
+EPOCHS_IN_BUDGET = 30
 BUDGET_EPOCHS = 200
 MIN_BUDGET, MAX_BUDGET = 3000, 4000
 EVALS_PER_BUDGET = 40
@@ -83,7 +88,12 @@ def recommended_dim(m: Measures) -> int:
 
 
 def batch_size(m: Measures) -> int:
-    return 256 if m.pairs < 50_000 else 2048
+    """The power of two nearest to ``EPOCHS_IN_BUDGET`` epochs of the pairs within the largest
+    budget (30 x pairs / 4,000), in [256, 2,048]: a step's cost grows with the batch, the steps a
+    run needs shrink more slowly (torch's 12,600-node file tree: batch 2,048 took 569 s, 512 took
+    249 s for the same quality; docs/defaults.md)."""
+    want = EPOCHS_IN_BUDGET * max(m.pairs, 1) / MAX_BUDGET
+    return int(min(MAX_BATCH, max(MIN_BATCH, 2 ** round(math.log2(max(want, 1.0))))))
 
 
 def step_budget(m: Measures, batch: int) -> int:
@@ -101,6 +111,21 @@ def defaults(m: Measures) -> dict:
     steps = step_budget(m, batch)
     return {"dim": recommended_dim(m), "batch_size": batch, "steps": steps, "finetune_steps": steps,
             "eval_every": eval_every(steps), "patience": PATIENCE}
+
+
+#: a step of at least this many multiply-adds (batch x candidates x d) uses every core
+PARALLEL_WORK = 2 ** 25
+
+
+def step_work(batch: int, candidates: int, dim: int) -> int:
+    """Multiply-adds of one step's score matrix (batch x candidates x d)."""
+    return int(batch) * int(candidates) * int(dim)
+
+
+def threads(work: int, cores: int) -> int:
+    """Torch threads for a step of ``work`` multiply-adds: 1 below :data:`PARALLEL_WORK` (thread
+    sync costs more than the maths), else every core (measured: docs/defaults.md, "Threads")."""
+    return 1 if work < PARALLEL_WORK else max(1, int(cores))
 
 
 def dim_warning(m: Measures, dim: int) -> str | None:
