@@ -15,6 +15,7 @@ SYNTHETIC = {
     "rebalanced": {"overall": 0.407, "recall_by_distance": {0: 0.028}},
     "pretrain-finetune": {"overall": 0.97, "recall_by_distance": {0: 1.0, 1: 1.0, 2: 1.0}},
 }
+SYNTHETIC_MAX_DISTANCE = 2  # its tables' distances, 0-2 (the cap of PAPER_SYNTHETIC, hrviz/training/config.py)
 
 _WN = {
     (32, "standard"): [100.0, 90.8, 79.2, 62.3, 46.4, 31.8, 20.1, 14.8, 8.4, 8.4, 61.8],

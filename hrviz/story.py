@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -53,12 +54,14 @@ from .charts.recall import final_recall_frame
 from .experiment import run_training
 from .kinds.poincare import POINCARE
 from .kinds.tables import TABLES
-from .models.poincare_fit import PoincareConfig
-from .paper import SYNTHETIC, WORDNET_NOUNS
+from .paper import SYNTHETIC, SYNTHETIC_MAX_DISTANCE, WORDNET_NOUNS
 from .rule import BUDGET_EPOCHS, EVALS_PER_BUDGET, MAX_BUDGET, MIN_BUDGET, PATIENCE, PLATEAU_DELTA
 from .sources import load_source
-from .training import TrainConfig
-from .training.config import PAPER_SYNTHETIC
+
+if TYPE_CHECKING:  # the configs' modules import torch: imported where a run is configured, so Home
+    #               and what only reads the story's runs load without it
+    from .models.poincare_fit import PoincareConfig
+    from .training import TrainConfig
 
 SOURCE = "wordnet:mammal.n.01"
 MAX_DISTANCE = 8
@@ -70,8 +73,7 @@ JOB_KEY = NAME  # the story's job in a job registry (hrviz.jobs): kind "story", 
 #: the paper's synthetic tree (its Table: standard, rebalanced p=0.03, pretrain-finetune at d=3)
 TREE_SOURCE = "tree:H=4,W=5"
 TREE_DIM = 3
-TREE_MAX_DISTANCE = PAPER_SYNTHETIC["max_distance"]  # the paper's table: distances 0-2
-_WORDNET_SETTINGS = ()  # the rule's steps, batch and plateau (hrviz/rule.py), as on any hierarchy
+TREE_MAX_DISTANCE = SYNTHETIC_MAX_DISTANCE  # the paper's table: distances 0-2 (PAPER_SYNTHETIC's too)
 
 #: how Home names each of its hierarchies, with its size (nodes; tests/test_story_chapters.py
 #: checks the sizes against the loaded hierarchies): a heading never says "WordNet" alone
@@ -152,11 +154,22 @@ class Chapter:
     source: str = SOURCE
     dim: int = DIM
     max_distance: int | None = MAX_DISTANCE
-    settings: tuple = _WORDNET_SETTINGS  # (field, value) pairs of its TrainConfig beyond the regime's
+    paper_synthetic: bool = False  # its run takes what defines the paper's synthetic experiment
     logq: float = 0.0  # the logQ correction's strength (0: off)
     beside: str = ""  # the key of a chapter whose run Home draws beside this one's
     seconds: float = 5.0  # about how long its run takes on one core (measured, busy 2 cores):
     #                       balances the job's threads and weighs its share of the progress bar
+
+    @property
+    def settings(self) -> tuple:
+        """(field, value) pairs of its TrainConfig beyond the regime's: on the paper's tree what
+        defines the paper's synthetic experiment (``PAPER_SYNTHETIC`` in hrviz/training/config.py,
+        less the cap, :attr:`max_distance`); none on WordNet (the rule's steps, batch and plateau,
+        hrviz/rule.py, as on any hierarchy). Read where a run is configured: it imports torch."""
+        if not self.paper_synthetic:
+            return ()
+        from .training.config import PAPER_SYNTHETIC
+        return tuple((k, v) for k, v in PAPER_SYNTHETIC.items() if k != "max_distance")
 
     @property
     def label(self) -> str:
@@ -197,10 +210,9 @@ CHAPTERS = (
 )
 #: the paper's own synthetic experiment (tree:H=4,W=5, d=3, the paper regime with the values that
 #: define the experiment, PAPER_SYNTHETIC: leaves as queries, distances 0-2; the rest the rule's)
-_TREE_SETTINGS = tuple((k, v) for k, v in PAPER_SYNTHETIC.items() if k != "max_distance")
 TREE_CHAPTERS = tuple(
     Chapter(f"tree-{key}", short, title, "paper", recipe, caption, source=TREE_SOURCE, dim=TREE_DIM,
-            max_distance=TREE_MAX_DISTANCE, settings=_TREE_SETTINGS, seconds=seconds)
+            max_distance=TREE_MAX_DISTANCE, paper_synthetic=True, seconds=seconds)
     for key, short, title, recipe, caption, seconds in (
         ("standard", "standard", "standard", "standard",
          "Pairs drawn per document, so each ancestor gets as many pairs as a leaf: distance 0 is "
@@ -219,6 +231,7 @@ CHAPTERS_BY_KEY = {ch.key: ch for ch in ALL_CHAPTERS}
 def config(chapter: Chapter, seed: int = 0) -> TrainConfig:
     """The run of one chapter (the study's headline cell; on the tree, the paper's synthetic
     experiment)."""
+    from .training import TrainConfig  # torch: only where a run is configured
     return TrainConfig(dim=chapter.dim, recipe=chapter.recipe, regime=chapter.regime, seed=seed,
                        max_distance=chapter.max_distance, **dict(chapter.settings),
                        **({"logq": chapter.logq} if chapter.logq else {}))
@@ -453,6 +466,7 @@ def progress_line(states: list[ChapterProgress]) -> str:
 def poincare_config(seed: int = 0) -> PoincareConfig:
     """The Poincaré model Home compares with the story: same hierarchy, d and distance cap;
     Nickel & Kiela's training (50 epochs after a burn-in of 10), about 6 s on one core."""
+    from .models.poincare_fit import PoincareConfig  # torch: only where a run is configured
     return PoincareConfig(dim=DIM, max_distance=MAX_DISTANCE, seed=seed, threads=1)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -28,7 +29,9 @@ from .experiment import run_training
 from .hierarchy import Hierarchy
 from .kinds.tables import TABLES
 from .sources import load_source
-from .training import TrainConfig
+
+if TYPE_CHECKING:  # imports torch: imported where a run is configured, so Home loads without it
+    from .training import TrainConfig
 
 NAME = "your-story"  # the runs' name in the store
 JOB_KIND = "your-story"  # its jobs' kind in a job registry (hrviz.jobs); the key: source and cap
@@ -60,6 +63,7 @@ BY_KEY = {ch.key: ch for ch in CHAPTERS}
 
 def config(ch: Chapter, max_distance: int | None, seed: int = 0) -> TrainConfig:
     """A chapter's run: the regime, recipe and logQ of the chapter, everything else the rule's."""
+    from .training import TrainConfig  # torch: only where a run is configured
     return TrainConfig(regime=ch.regime, recipe=ch.recipe, max_distance=max_distance, seed=seed,
                        logq=ch.logq)
 

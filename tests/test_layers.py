@@ -131,14 +131,8 @@ def test_the_charts_load_without_torch():
 
 #: the one page that trains imports the training stack (torch) by design
 TRAINS = "2_train.py"
-#: Home loads torch through hrviz.story, whose module level imports the training stack
-#: (TrainConfig, PoincareConfig) for its chapters' configs: strict, so that making those imports
-#: lazy there turns this into a plain pass
-THROUGH_THE_STORY = pytest.mark.xfail(strict=True, reason="hrviz.story imports hrviz.training at module level")
 
 
-@pytest.mark.parametrize("page", [
-    pytest.param(p.name, marks=THROUGH_THE_STORY if p.name == "0_home.py" else ())
-    for p in sorted((ROOT / "pages").glob("*.py")) if p.name != TRAINS])
+@pytest.mark.parametrize("page", [p.name for p in sorted((ROOT / "pages").glob("*.py")) if p.name != TRAINS])
 def test_pages_that_only_read_results_load_without_torch(page):
     assert loaded_after(library_imports(ROOT / "pages" / page)) == [], page
