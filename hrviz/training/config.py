@@ -35,7 +35,7 @@ from ..errors import InputError
 from ..hierarchy import Hierarchy
 from .device import resolve_device
 from ..pairs import query_nodes
-from ..rule import defaults, eval_every, measure, step_work, threads
+from ..rule import defaults, eval_every, measure, threads
 from .recipes import RECIPES, total_steps
 
 
@@ -203,8 +203,8 @@ class TrainConfig:
     mode: str = _opt("reconstruction", "reconstruction (evaluate on all pairs) or generalisation "
                                        "(held-out pairs)", ("reconstruction", "generalisation"))
     holdout: float = _opt(0.1, "held-out share of pairs in generalisation mode")
-    threads: int | None = _opt(None, "torch threads for a command-line run (default: 1 where a step "
-                                     "is small, else all cores: hrviz.rule.threads)")
+    threads: int | None = _opt(None, "torch threads for a command-line run (default: 1 up to 20,000 "
+                                     "nodes, else all cores: hrviz.rule.threads)")
     device: str = _opt("auto", "where training and evaluation run: auto (CUDA when present), cpu, cuda",
                        ("auto", "cpu", "cuda"))
     distributed: bool = _opt(False, "data-parallel over the ranks of python -m torch.distributed.run "
@@ -264,19 +264,10 @@ class TrainConfig:
         if c.eval_every is None:
             c.eval_every = eval_every(c.steps)
         if c.threads is None:
-            # one thread where a step is small (thread sync costs more than the maths, badly so
-            # when another process competes for the cores), every core where it is not
-            c.threads = threads(step_work(c.batch_size, candidates(c, h.n), c.dim), torch.get_num_threads())
+            # small hierarchies: one thread (thread sync costs more than the maths, badly so
+            # when another process competes for the cores: hrviz.rule.threads)
+            c.threads = threads(c, h.n, torch.get_num_threads())
         return c
-
-
-def candidates(c: TrainConfig, n_docs: int) -> int:
-    """About how many documents fill a step's softmax (a resolved config)."""
-    if c.negatives == "full":
-        return n_docs
-    if c.negatives == "sampled":
-        return min(n_docs, c.batch_size + c.n_negatives)
-    return c.batch_size
 
 
 def _check_choices(c: TrainConfig) -> None:
