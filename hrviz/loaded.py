@@ -25,8 +25,8 @@ needs its vectors, once):
 
 Every input is treated as hostile (:mod:`hrviz.vector_files` reads them): each is read exactly
 once (so a pipe works: ``hrviz load SRC <(cat vectors.tsv) metadata.tsv``) and never beyond the
-size limit (:func:`max_bytes`: 2 GiB, or ``$HRVIZ_LOAD_MAX_BYTES`` bytes); a device, socket or
-folder is refused unread; headers come before data (an ``.npz`` whose header claims more values
+size limit of every file a user gives hrviz (:func:`hrviz.file_limit.max_bytes`: 2 GiB, or
+``$HRVIZ_LOAD_MAX_BYTES`` bytes); a device, socket or folder is refused unread; headers come before data (an ``.npz`` whose header claims more values
 than it holds is refused without allocating them; a parquet footer's size before its rows).
 
 Validation happens before anything is written (:func:`read_vectors`): an unreadable format, node
@@ -49,20 +49,16 @@ query sample); a failure after that (e.g. a full disk) marks the run failed.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Iterable
 
 import numpy as np
 
 from .errors import InputError
+from .file_limit import MAX_BYTES_ENV
 from .hierarchy import Hierarchy
 from .vector_files import SUFFIXES, RawVectors, VectorFile, clip, read_raw  # noqa: F401 - SUFFIXES, VectorFile: public here
 
-#: the default size limit of one file: 2 GiB (``$HRVIZ_LOAD_MAX_BYTES`` overrides, in bytes)
-DEFAULT_MAX_BYTES = 2 * 1024 ** 3
-MAX_BYTES_ENV = "HRVIZ_LOAD_MAX_BYTES"
-KIND = "loaded"  # the model kind (params["model"]) and recipe of a loaded run
 #: the largest score accepted: float32 holds up to 3.4e38; the margin keeps sums of products finite
 LARGEST_SCORE = 1e38
 #: the smallest largest-score a nonzero vector may have: float32's smallest normal number divided
@@ -91,20 +87,6 @@ class LoadedVectors:
     @property
     def dim(self) -> int:
         return int(self.query.shape[1])
-
-
-def max_bytes() -> int:
-    """The size limit of one file in bytes: ``$HRVIZ_LOAD_MAX_BYTES``, else 2 GiB."""
-    text = os.environ.get(MAX_BYTES_ENV)
-    if not text:
-        return DEFAULT_MAX_BYTES
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise InputError(f"{MAX_BYTES_ENV} must be a positive number of bytes, got {clip(text, 30)!r}")
-    return value
 
 
 def _few(names: Iterable[str]) -> str:
@@ -236,7 +218,7 @@ def read_vectors(h: Hierarchy, files, *, max_distance: int | None = None) -> Loa
     where = " + ".join(f.name for f in files) or "the files"
     try:
         cap = check_cap(max_distance, h)
-        raw = read_raw(files, max_bytes(), MAX_BYTES_ENV)
+        raw = read_raw(files)
         q, d = _validated(raw, h)
     except InputError as err:
         raise brief(err) from None

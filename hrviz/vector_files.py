@@ -5,8 +5,9 @@ pipe, a link to ``/dev/zero``, a 900-byte ``.npz`` whose header claims 21 x 10^1
 truncated parquet file. So this module:
 
 - **reads each input exactly once**, into memory, and never more than the size limit plus one
-  byte (:func:`read_bounded`). That is what lets ``hrviz load SRC <(cat vectors.tsv) meta.tsv``
-  work (a pipe can be read only once) and what keeps a stream without end from filling memory.
+  byte (:func:`hrviz.file_limit.read_bounded`: the one reader and size limit of every file a
+  user gives hrviz, 2 GiB or ``$HRVIZ_LOAD_MAX_BYTES``). That is what lets
+  ``hrviz load SRC <(cat vectors.tsv) meta.tsv`` work (a pipe can be read only once) and what keeps a stream without end from filling memory.
   A regular file over the limit is refused from its size alone. A device (``/dev/zero``,
   ``/dev/urandom``, a terminal), a socket or a folder is refused before any read: no vectors
   live there, and a device streams without end or waits on a person. A pipe (FIFO) is read
@@ -28,9 +29,7 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import re
-import stat
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .file_limit import check_size, human, max_bytes, read_bounded, too_big
 
 SUFFIXES = (".tsv", ".txt", ".csv", ".parquet", ".pq", ".npz")
 #: the largest vector dimension accepted (per side): far above any embedding, low enough that a
@@ -48,7 +48,6 @@ MAX_DIM = 65_536
 #: columns a table may have besides its vector columns (labels, depths, ...)
 MAX_OTHER_COLUMNS = 1_000
 LAYOUTS_SHORT = "columns node, q0.., d0.. or node, v0..; see hrviz load -h"
-_CHUNK = 1 << 20  # bytes per read of a stream
 _NPZ_KEYS = ("names", "query", "doc", "vectors")
 _HINT_NPZ = "np.savez(path, names=..., query=..., doc=...)"
 
@@ -85,79 +84,12 @@ def display_name(path_text: str) -> str:
     return clip(p.name, 48)
 
 
-def human(n: int | float) -> str:
-    """A byte count in words: ``2 GiB``, ``153 TiB``, ``906 bytes``."""
-    for unit, size in (("TiB", 1024 ** 4), ("GiB", 1024 ** 3), ("MiB", 1024 ** 2), ("KiB", 1024)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{int(n)} bytes"
-
-
-def _over(what: str, size: int | float, limit: int, where: str, env: str) -> InputError:
-    return InputError(f"{what} {human(size)}, over the limit of {human(limit)}", where=where,
-                      hint=f"set {env} (bytes) to allow more")
-
-
-# ----- reading once, bounded -----------------------------------------------------------------
-
-def _kind_of(mode: int) -> str | None:
-    """What a non-regular, non-pipe file is, in words (None: readable)."""
-    if stat.S_ISREG(mode) or stat.S_ISFIFO(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
-def read_bounded(path: Path, name: str, limit: int, env: str) -> bytearray:
-    """The whole content of ``path``, read once and never more than ``limit`` + 1 bytes.
-
-    Opened without blocking (a pipe nobody writes to reads as empty instead of hanging), then
-    checked on the open descriptor (no race with a link swapped in between): a device, socket
-    or folder is refused unread; a regular file over ``limit`` from its size. A pipe, or a file
-    that grows while read, is refused as soon as one byte more than ``limit`` arrives.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    except FileNotFoundError:
-        raise InputError("file not found", where=name) from None
-    except OSError as err:
-        raise InputError(f"cannot read the file: {err.strerror or 'refused'}", where=name) from None
-    try:
-        info = os.fstat(fd)
-        kind = _kind_of(info.st_mode)
-        if kind:
-            raise InputError(f"{kind}, not a file of vectors", where=name,
-                             hint="give a .npz, .csv, .parquet or .tsv file, or a pipe")
-        if stat.S_ISREG(info.st_mode) and info.st_size > limit:
-            raise _over("the file is", info.st_size, limit, name, env)
-        os.set_blocking(fd, True)  # a pipe with a writer: wait for its data
-        data = bytearray()  # grows in place: the content is held once, not once per chunk and once joined
-        while True:
-            chunk = os.read(fd, min(_CHUNK, limit + 1 - len(data)))
-            if not chunk:
-                break
-            data += chunk
-            if len(data) > limit:
-                raise InputError(f"more than the limit of {human(limit)}: the read stopped there",
-                                 where=name, hint=f"set {env} (bytes) to allow more")
-        return data
-    except OSError as err:
-        raise InputError(f"cannot read the file: {err.strerror or 'read failed'}", where=name) from None
-    finally:
-        os.close(fd)
-
-
 @dataclass
 class VectorFile:
     """One input: a path on disk, or the bytes of an upload; ``name`` is how messages name it.
 
-    :meth:`load` reads a path once (bounded, :func:`read_bounded`) and keeps the bytes: every
-    reader after that works on them, so a pipe is read exactly once."""
+    :meth:`load` reads a path once (bounded, :func:`hrviz.file_limit.read_bounded`) and keeps the
+    bytes: every reader after that works on them, so a pipe is read exactly once."""
 
     name: str
     path: Path | None = None
@@ -177,12 +109,14 @@ class VectorFile:
     def suffix(self) -> str:
         return Path(self.name).suffix.lower() if self.path is None else self.path.suffix.lower()
 
-    def load(self, limit: int, env: str) -> "VectorFile":
-        """Read the content once (a path) or check its size (bytes); returns self."""
+    def load(self, limit: int | None = None) -> "VectorFile":
+        """Read the content once (a path) or check its size (bytes) against ``limit`` (None: the
+        size limit, :func:`hrviz.file_limit.max_bytes`); returns self."""
         if self.data is None:
-            self.data = read_bounded(self.path, self.name, limit, env)
-        elif len(self.data) > limit:
-            raise _over("the file is", len(self.data), limit, self.name, env)
+            self.data = read_bounded(self.path, self.name, limit, expect="a file of vectors",
+                                     hint="give a .npz, .csv, .parquet or .tsv file, or a pipe")
+        else:
+            check_size(len(self.data), self.name, limit)
         return self
 
     def content(self) -> bytes | bytearray:
@@ -430,7 +364,7 @@ def _check_csv_header(text: str, sep: str, name: str) -> None:
                          f"(dimension up to {MAX_DIM:,})", where=name)
 
 
-def _parquet_frame(f: VectorFile, limit: int, env: str) -> pd.DataFrame:
+def _parquet_frame(f: VectorFile, limit: int) -> pd.DataFrame:
     """A parquet file's footer first (rows, columns, unpacked size), then its data."""
     import pyarrow.parquet as pq  # pandas' parquet engine, pinned in requirements.txt
 
@@ -444,8 +378,8 @@ def _parquet_frame(f: VectorFile, limit: int, env: str) -> pd.DataFrame:
     if columns > _max_columns():
         raise InputError(f"{columns:,} columns, over the {_max_columns():,} a table may have", where=f.name)
     if unpacked > limit or rows * max(columns, 1) * 8 > limit:
-        raise _over(f"the table claims {rows:,} rows x {columns:,} columns, unpacked",
-                    max(unpacked, rows * max(columns, 1) * 8), limit, f.name, env)
+        raise too_big(f"the table claims {rows:,} rows x {columns:,} columns, unpacked",
+                      max(unpacked, rows * max(columns, 1) * 8), limit, f.name)
     try:
         return pf.read().to_pandas()
     except MemoryError:
@@ -464,10 +398,10 @@ def _csv_frame(f: VectorFile, sep: str, fmt: str) -> pd.DataFrame:
         raise _table_error(err, fmt, f.name) from None
 
 
-def read_table(f: VectorFile, fmt: str, limit: int, env: str) -> RawVectors:
+def read_table(f: VectorFile, fmt: str, limit: int) -> RawVectors:
     """A table (``csv``, ``tsv`` or ``parquet``), one row per node: ``node`` and the vectors."""
     if fmt == "parquet":
-        df = _parquet_frame(f, limit, env)
+        df = _parquet_frame(f, limit)
     else:
         df = _csv_frame(f, "\t" if fmt == "tsv" else ",", fmt)
         fmt = "csv"
@@ -555,7 +489,7 @@ def _npy_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, name: str)
     return _Member(key, info, tuple(shape), dtype, fortran)
 
 
-def _npz_members(f: VectorFile, limit: int, env: str) -> tuple[zipfile.ZipFile, dict[str, _Member]]:
+def _npz_members(f: VectorFile, limit: int) -> tuple[zipfile.ZipFile, dict[str, _Member]]:
     data = f.content()
     if data[:4] != b"PK\x03\x04":  # np.load would take anything else for a pickle
         raise InputError("not a readable .npz (not a zip archive of arrays)", where=f.name, hint=_HINT_NPZ)
@@ -573,7 +507,7 @@ def _npz_members(f: VectorFile, limit: int, env: str) -> tuple[zipfile.ZipFile, 
             found[key] = info
     unpacked = sum(i.file_size for i in found.values())
     if unpacked > limit:
-        raise _over("its arrays unpack to", unpacked, limit, f.name, env)
+        raise too_big("its arrays unpack to", unpacked, limit, f.name)
     others = sorted(clip(i.filename, 20) for i in infos if i not in found.values())[:5]
     if "names" not in found:
         listed = ", ".join(sorted(found) + others) or "none"
@@ -622,10 +556,10 @@ def _npz_array(zf: zipfile.ZipFile, m: _Member, name: str) -> np.ndarray:
         raise InputError(f"'{m.key}' is damaged or truncated", where=name, hint=_HINT_NPZ) from None
 
 
-def read_npz(f: VectorFile, limit: int, env: str) -> RawVectors:
+def read_npz(f: VectorFile, limit: int) -> RawVectors:
     """An ``.npz``: ``names`` with ``query`` and ``doc``, or with ``vectors``; every header
     checked before any array is read."""
-    zf, members = _npz_members(f, limit, env)
+    zf, members = _npz_members(f, limit)
     keys = _npz_shapes(members, f.name)
     arrays = {k: _npz_array(zf, members[k], f.name) for k in keys}
     names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in arrays["names"].tolist()]
@@ -637,22 +571,24 @@ def read_npz(f: VectorFile, limit: int, env: str) -> RawVectors:
 
 # ----- one entry point -----------------------------------------------------------------------
 
-def read_raw(files: list[VectorFile], limit: int, env: str) -> RawVectors:
-    """Read every file once (bounded by ``limit`` bytes) and parse it: one file (.npz, a table)
-    or a projector pair. Raises :class:`InputError` for anything that is not vectors."""
+def read_raw(files: list[VectorFile], limit: int | None = None) -> RawVectors:
+    """Read every file once (bounded by ``limit`` bytes; None: the size limit,
+    :func:`hrviz.file_limit.max_bytes`) and parse it: one file (.npz, a table) or a projector
+    pair. Raises :class:`InputError` for anything that is not vectors."""
     if len(files) not in (1, 2):
         raise InputError(f"{len(files)} files: give one file (.npz, .csv, .parquet) or a projector "
                          "pair (vectors.tsv metadata.tsv)")
+    limit = max_bytes() if limit is None else limit
     for f in files:
-        if not f.load(limit, env).content():
+        if not f.load(limit).content():
             raise InputError("the file is empty", where=f.name)
     if len(files) == 2:
         return read_projector(files[0], files[1])
     f = files[0]
     fmt = sniff(f)
     if fmt == "npz":
-        return read_npz(f, limit, env)
+        return read_npz(f, limit)
     if fmt == "vectors":
         raise InputError("a projector vectors file needs its metadata file", where=f.name,
                          hint="python -m hrviz load SOURCE vectors.tsv metadata.tsv")
-    return read_table(f, fmt, limit, env)
+    return read_table(f, fmt, limit)

@@ -309,7 +309,7 @@ HOSTILE = {  # case -> words the one line must hold
     "endless-pipe": ["more than the limit", "/dev/fd/"],
     "fifo-nobody-writes": ["the file is empty"],
     "folder": ["a folder"],
-    "missing-file": ["file not found", "nowhere.npz"],
+    "missing-file": ["no such file", "nowhere.npz"],  # the words of every file hrviz reads
     "empty-file": ["the file is empty"],
     "values-1e20-overflow-float32-scores": ["overflow float32", "scale them down"],
     "values-1e-30-underflow-float32-scores": ["too small for float32 scores", "scale them up"],
