@@ -10,6 +10,7 @@ from hrviz.charts.models import model_prefix
 import streamlit as st
 
 from hrviz.errors import InputError
+from hrviz.kinds import LOADED
 
 from .resources import get_store
 
@@ -37,7 +38,7 @@ def run_label(row) -> str:
 def run_origin(row: dict) -> str:
     """Where a run's model came from when it logged no evaluation while training, in words."""
     params = row.get("params") or {}
-    if params.get("model") == "loaded":  # the kind hrviz.kinds.loaded records
+    if params.get("model") == LOADED.name:  # vectors made elsewhere (hrviz.kinds.loaded)
         return "vectors loaded from files"
     if params.get("uploaded_from"):
         return f"a model file uploaded as {params['uploaded_from']}"

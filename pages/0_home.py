@@ -15,6 +15,7 @@ import streamlit as st
 
 from hrviz import charts, measured, story
 from hrviz.errors import InputError
+from hrviz.kinds.poincare import POINCARE
 from hrviz.paper import SYNTHETIC, WORDNET
 from hrviz_app.active import active_source, newest_run_on
 from hrviz_app.navigation import PAGES, through_app
@@ -348,7 +349,7 @@ with c2:
                 "like any run, and Results compares it with the dual encoders).")
     else:
         rec = store.recall([int(hyp["run_id"])], split="all")
-        part = charts.final_recall_frame(rec[rec["stage"] == "final"]).assign(chapter="Poincaré ball")
+        part = charts.final_recall_frame(rec[rec["stage"] == "final"]).assign(chapter=POINCARE.title)
         both = pd.concat([final, part], ignore_index=True) if not final.empty else part
         st.altair_chart(charts.recall_by_distance_chart(
             both, color="chapter", title=f"recall by distance on {story.HIERARCHIES[story.SOURCE][0]}: "
