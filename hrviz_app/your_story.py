@@ -18,15 +18,17 @@ from .paths import db_key
 from .resources import _jobs, _store
 
 PAPER_TICKS = {"lost": WORDNET[(64, "standard")], "repaired": WORDNET[(64, "pretrain-finetune")]}
+REFRESH_SECONDS = 2.0  # how often the story's progress redraws while it trains
 
 
 def _job(source: str, cap):
     return _jobs(db_key()).get(your_story.JOB_KIND, your_story.job_key(source, cap))
 
 
-@st.fragment(run_every=2.0)
 def _progress(source: str, cap) -> None:
-    """While the story trains: its progress; once it ends, one rerun draws the results."""
+    """While the story trains: its progress; once it ends, one rerun draws the results. Drawn as a
+    fragment that redraws every :data:`REFRESH_SECONDS` only while the job is alive (nothing
+    polls without a job, or after it ends: the full rerun it triggers draws no fragment)."""
     job = _job(source, cap)
     if job is None:
         return
@@ -55,18 +57,19 @@ def story_panel(source: str, h, cap, *, where: str) -> None:
         your_story.start(_jobs(db_key()), store, source, max_distance=cap, seed=seed, hierarchy=h,
                          force=not missing)
         st.rerun()
-    c2.caption(f"Four runs on this hierarchy ({h.n:,} nodes, distances 0-{cap}) with the defaults: "
-               "standard training in the paper regime (lost), pretrain-finetune (repaired), the logQ "
+    c2.caption(f"Four runs on this hierarchy ({h.n:,} nodes, distances 0-{min(cap, h.max_depth)}) with the "
+               "defaults: standard training in the paper regime (lost), pretrain-finetune (repaired), the logQ "
                "correction (corrected), the exact regime (cause removed). In the background; every page "
                "stays usable." + (f" Not trained yet: {', '.join(missing)}." if missing else ""))
-    _progress(source, cap)
+    if live:  # a timer only while the story trains
+        st.fragment(_progress, run_every=REFRESH_SECONDS)(source, cap)
     if job is not None and job.status == "failed":
         st.warning(f"The story could not be trained: {job.error}")
     if not found:
         return
     frame = your_story.final_frame(store, found)
     ref = pd.DataFrame()
-    if cap == 8:  # the paper's ticks apply where its cap does (its WordNet rows, d=64)
+    if cap == 8:  # the paper's ticks apply where its cap does (its WordNet rows, dimension 64)
         ref = pd.concat([charts.reference_frame(PAPER_TICKS[k], chapter=your_story.BY_KEY[k].short)
                          for k in PAPER_TICKS if k in found], ignore_index=True)
     st.altair_chart(charts.recall_by_distance_chart(
@@ -74,7 +77,7 @@ def story_panel(source: str, h, cap, *, where: str) -> None:
         title=f"the story on {h.source}: " + ", ".join(your_story.BY_KEY[k].short for k in found)),
         width="stretch")
     if cap == 8:
-        st.caption("Black ticks: the paper's full-WordNet rows at d=64 (standard and pretrain-finetune), "
-                   "for shape, not a target on this hierarchy.")
+        st.caption("Black ticks: the paper's full-WordNet rows at dimension 64 (standard and "
+                   "pretrain-finetune), for shape, not a target on this hierarchy.")
     for key, text in your_story.sentences(found).items():
         st.markdown(f"- **{your_story.BY_KEY[key].short}** (run #{found[key]['run_id']}): {text}")

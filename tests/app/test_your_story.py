@@ -33,3 +33,16 @@ def test_the_button_tells_the_story_on_the_active_hierarchy(app_env):
     for ch in your_story.CHAPTERS:
         assert f"**{ch.short}** (run #{found[ch.key]['run_id']})" in text, ch.key
     assert at.button(key="ys_start_train").label == "Tell it again (new seed)"
+
+
+def test_the_caption_gives_the_hierarchys_own_largest_distance(app_env):
+    """Without a cap the story runs at the paper's 8; on a tree of depth 2 the caption says what
+    the runs can reach: distances 0-2, not 0-8."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["source"] = SOURCE
+    at.session_state["max_distance"] = None
+    at.run()
+    at.switch_page("pages/2_train.py").run()
+    assert not at.exception, at.exception
+    text = " ".join(c.value for c in at.caption)
+    assert "distances 0-2)" in text and "distances 0-8" not in text, text
