@@ -32,6 +32,9 @@ OUT = Path(__file__).parent / "results"
 JSONL = OUT / "wordnet_paper.jsonl"
 
 BASE = dict(dim=64, regime="paper", max_distance=8, batch_size=4096, eval_every=100, eval_queries=2000)
+#: the settings measured before the paper regime's lr became 0.05 and the finetune became the
+#: anchored, masked one ran with lr 0.01 and the unanchored finetune (lr x 1/10, T=500): their
+#: lines in the jsonl record their resolved config
 #: name -> (what it changes, TrainConfig overrides)
 SETTINGS: dict[str, tuple[str, dict]] = {
     "std-1000": ("the paper regime as it is, 1,000 steps", dict(recipe="standard", steps=1000)),
@@ -65,7 +68,12 @@ SETTINGS: dict[str, tuple[str, dict]] = {
     "pf-logq-a05": ("pretrain-finetune with half the logQ correction (alpha 0.5) in both stages",
                     dict(recipe="pretrain-finetune", steps=1000, finetune_steps=500, logq=0.5)),
     "std-logq-a05": ("standard with half the logQ correction (alpha 0.5)",
-                     dict(recipe="standard", steps=1000, logq=0.5)),
+                     dict(recipe="standard", steps=1000, logq=0.5, lr=0.01)),
+    # the finetune every hierarchy now gets (anchored, masked, the pretraining's lr and T, the
+    # guard), from the same pretraining as std-logq-a05 (lr 0.01, 1,000 steps, no plateau stop)
+    "pf-logq-a05-anchored": ("pretrain-finetune with half the logQ correction, today's anchored, masked finetune",
+                             dict(recipe="pretrain-finetune", steps=1000, finetune_steps=1500, logq=0.5,
+                                  lr=0.01, patience=0)),
 }
 
 
