@@ -6,7 +6,7 @@ Measures, in one process on one GPU:
 1. WordNet d=64, pretrain-finetune, exact regime, end to end (``fit`` on ``device="cuda"``,
    then exact evaluation of all 82,115 queries with mean rank and MAP) (goal <= 60 s);
 2. exact evaluation alone (recall@auto with ranks, :func:`evaluate_on_device`) (goal <= 2 s);
-3. training pairs/s of the device loop, and the rate of the same-shape GEMM (batch x
+3. training pairs/s of the training loop on the GPU, and the rate of the same-shape GEMM (batch x
    candidates x d, forward + two backward products) in the same process, and their ratio.
 Without CUDA it writes nothing and exits 2 (a CPU run would not measure what is asked).
 """

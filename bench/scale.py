@@ -1,7 +1,7 @@
 """Scale ladder on the CPU: random DAGs of 10^4, 10^5, 10^6 nodes (depth 10, max distance 8).
 
 For each: closure time and memory, training pairs/s (d=64, the exact regime's sampled
-negatives with hierarchy masking, lazy Adam, numpy loop), and evaluation time: exact
+negatives with hierarchy masking, lazy Adam, the training loop on the CPU), and evaluation time: exact
 recall@auto over all queries where that is practical (<= 10^5 nodes), else *sampled*
 evaluation (a seeded sample of 10,000 queries ranked against all documents, 95% bootstrap
 interval over queries). Writes bench/results/scale.md, scale.jsonl and scale.png.
@@ -80,7 +80,7 @@ def write(rows: list[dict]) -> None:
     lines = ["# Scale ladder (CPU)", "",
              f"Random DAGs `dag:n=N,depth=10` (seed 0), `--max-distance 8`, d={rows[0]['dim']}, batch "
              f"{rows[0]['batch']}, sampled negatives ({rows[0]['n_negatives']}) with hierarchy masking, lazy Adam, "
-             f"numpy loop; {torch.get_num_threads()} torch threads on a 2-core machine shared with other work. "
+             f"the training loop on the CPU; {torch.get_num_threads()} torch threads on a 2-core machine shared with other work. "
              "Produced by `.venv/bin/python bench/scale.py`.", "",
              "| nodes | closure pairs | max S(q) | closure s | closure MB | pairs/s | epoch s | evaluation | "
              "queries | eval s | overall (95% CI) | peak RSS MB |",

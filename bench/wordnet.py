@@ -1,6 +1,7 @@
 """WordNet nouns at full scale: the paper's table, throughput against the machine's GEMM rate.
 
-    .venv/bin/python bench/wordnet.py [--settings 64:standard,64:pretrain-finetune,...] [--steps N]
+    .venv/bin/python bench/wordnet.py [--settings 64:standard,64:pretrain-finetune,...] [-- --steps N]
+    .venv/bin/python bench/wordnet.py --speed-only [--quick] [--against REV --reps R --speed-steps N]
 
 1. Measures this machine's float32 GEMM rate (torch, same process) and the training step's
    throughput (pairs/s and effective GFLOP/s of its three matrix products), and quotes the ratio.
@@ -10,6 +11,10 @@
 3. Writes ``bench/results/wordnet.md`` (the paper's table layout beside the paper's rows, wall
    time, peak memory, MAP and mean rank) and ``bench/results/wordnet.png``.
 Extra ``train`` flags can follow ``--`` (e.g. ``-- --steps 2000``) to trade quality for time.
+``--speed-only`` writes only step 1 (``bench/results/wordnet_speed.md``); ``--against REV`` adds
+the step of hrviz at git revision REV, imported beside this checkout in the same process and
+timed on the same batches, interleaved, so a change to the step is measured against what it
+replaced.
 """
 
 from __future__ import annotations
@@ -43,35 +48,132 @@ def gemm_rate(m=2048, n=8192, k=64, reps=20) -> float:
     return 2 * m * n * k * reps / (time.perf_counter() - t) / 1e9
 
 
+def _wordnet_step_setup():
+    """WordNet, its closure and its pairs at distance <= 8: the timed step's data."""
+    from hrviz.pairs import all_pairs
+    from hrviz.sources import load_source
+
+    h = load_source("wordnet")
+    return h, h.closure(8), all_pairs(h, 8)
+
+
 def step_throughput(dim=64, batch=2048, negatives=8192, steps=15) -> dict:
+    """The training step of :func:`hrviz.training.table_step` (columns, fused masked softmax,
+    lazy Adam), timed from the columns to the update (the batch's pair draw excluded)."""
     import torch
 
     from hrviz.models.dual_encoder import DualEncoder
-    from hrviz.pairs import UniformSampler, all_pairs
-    from hrviz.sources import load_source
-    from hrviz.training import RowOptimizer, SoftmaxLoss
+    from hrviz.pairs import UniformSampler
+    from hrviz.training import RowOptimizer, SoftmaxLoss, table_step
 
-    h = load_source("wordnet")
-    c = h.closure(8)
+    h, c, pairs = _wordnet_step_setup()
     model = DualEncoder(h.n, dim)
     opt = RowOptimizer(model, 0.05)
     loss_fn = SoftmaxLoss(c, h.n, negatives="sampled", n_negatives=negatives)
-    rng = np.random.default_rng(0)
-    sampler = UniformSampler(all_pairs(h, 8))
+    gen = torch.Generator().manual_seed(0)
+    counting = torch.Generator().manual_seed(1)  # the candidate count, apart from the step's draws
+    sampler = UniformSampler(pairs)
+    pq, pd = torch.from_numpy(c.query.astype(np.int64)), torch.from_numpy(c.doc.astype(np.int64))
     times, cands = [], []
     for i in range(steps + 3):
-        idx = sampler.sample(rng, batch)
-        q, p = c.query[idx].astype(np.int64), c.doc[idx].astype(np.int64)
+        idx = sampler.sample(gen, batch)
+        q, p = pq[idx], pd[idx]
         t = time.perf_counter()
-        cand = loss_fn.candidates(rng, p)
-        opt.step(loss_fn, q, p, cand, 20.0)
+        table_step(opt, loss_fn, q, p, 20.0, gen)
         if i >= 3:
             times.append(time.perf_counter() - t)
-            cands.append(len(cand))
+            cands.append(len(torch.unique(torch.cat([p, torch.randint(0, h.n, (negatives,), generator=counting)]))))
     sec = float(np.median(times))
     flops = 3 * 2 * batch * float(np.mean(cands)) * dim  # forward + two backward products
     return {"seconds_per_step": sec, "pairs_per_second": batch / sec, "gflops": flops / sec / 1e9,
             "batch": batch, "candidates": float(np.mean(cands)), "dim": dim, "threads": torch.get_num_threads()}
+
+
+def package_at(rev: str):
+    """hrviz as it was at git revision ``rev``, imported beside this one under another name
+    (``hrviz_at_<sha>``; its imports are relative), so both steps run in one process."""
+    import importlib
+    import io
+    import tarfile
+    import tempfile
+
+    sha = subprocess.run(["git", "rev-parse", "--short=10", rev], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    name = f"hrviz_at_{sha}"
+    if name not in sys.modules:
+        tmp = Path(tempfile.mkdtemp(prefix="hrviz-at-"))
+        data = subprocess.run(["git", "archive", sha, "hrviz"], cwd=ROOT, capture_output=True, check=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            tar.extractall(tmp, members=[m for m in tar.getmembers() if m.isfile() or m.isdir()])
+        (tmp / "hrviz").rename(tmp / name)
+        sys.path.insert(0, str(tmp))
+    return importlib.import_module(name), sha
+
+
+def step_against(rev: str, dim=64, batch=2048, negatives=8192, steps=10, reps=5) -> dict:
+    """The step of this checkout against the step of hrviz at ``rev``, in this process, on the
+    same batches: ``reps`` rounds of ``steps`` batches, each batch a step of one then a step of
+    the other (the order alternating: A B, B A, ...), after 3 warm-up steps each. Returns the
+    per-step medians and their ratio (this / then), and each round's ratio of medians."""
+    import importlib
+
+    import torch
+
+    from hrviz.models.dual_encoder import DualEncoder
+    from hrviz.training import RowOptimizer, SoftmaxLoss, table_step
+
+    old, sha = package_at(rev)
+    old_training = importlib.import_module(old.__name__ + ".training")
+    old_models = importlib.import_module(old.__name__ + ".models.dual_encoder")
+    h, c, pairs = _wordnet_step_setup()
+    draw = np.random.default_rng(0)
+
+    def batches(k):
+        idx = draw.integers(0, len(pairs), size=(k, batch))
+        return [(c.query[i].astype(np.int64), c.doc[i].astype(np.int64)) for i in idx]
+
+    # then: the step of hrviz at rev (numpy columns and masks, unique rows)
+    m_old = old_models.DualEncoder(h.n, dim)
+    o_old = old_training.RowOptimizer(m_old, 0.05)
+    l_old = old_training.SoftmaxLoss(c, h.n, negatives="sampled", n_negatives=negatives)
+    rng_old = np.random.default_rng(1)
+
+    def then(q, p):
+        cand = l_old.candidates(rng_old, p)
+        o_old.step(l_old, q, p, cand, 20.0)
+
+    # now: this checkout's step
+    m_new = DualEncoder(h.n, dim)
+    o_new = RowOptimizer(m_new, 0.05)
+    l_new = SoftmaxLoss(c, h.n, negatives="sampled", n_negatives=negatives)
+    gen = torch.Generator().manual_seed(1)
+
+    def now(q, p):
+        table_step(o_new, l_new, torch.from_numpy(q), torch.from_numpy(p), 20.0, gen)
+
+    def timed(fn, work):
+        out = []
+        for q, p in work:
+            t = time.perf_counter()
+            fn(q, p)
+            out.append(time.perf_counter() - t)
+        return out
+
+    for fn in (then, now):
+        timed(fn, batches(3))
+    t_then, t_now, rounds = [], [], []
+    for r in range(reps):
+        a, b = [], []
+        for i, (q, p) in enumerate(batches(steps)):  # the same batch for both, the order alternating
+            first, second = ((then, a), (now, b)) if (r * steps + i) % 2 == 0 else ((now, b), (then, a))
+            for fn, out in (first, second):
+                out += timed(fn, [(q, p)])
+        t_then += a
+        t_now += b
+        rounds.append(float(np.median(b) / np.median(a)))
+    a, b = float(np.median(t_then)), float(np.median(t_now))
+    return {"rev": rev, "sha": sha, "then": a, "now": b, "ratio": b / a, "rounds": rounds, "reps": reps,
+            "steps": steps, "threads": torch.get_num_threads()}
 
 
 def baseline_throughput(dim=64, batch=2048, negatives=8192, steps=8) -> dict:
@@ -80,27 +182,27 @@ def baseline_throughput(dim=64, batch=2048, negatives=8192, steps=8) -> dict:
     import torch
 
     from hrviz.models.dual_encoder import DualEncoder
-    from hrviz.pairs import UniformSampler, all_pairs
-    from hrviz.sources import load_source
+    from hrviz.pairs import UniformSampler
     from hrviz.training import SoftmaxLoss
 
-    h = load_source("wordnet")
-    c = h.closure(8)
+    h, c, pairs = _wordnet_step_setup()
     model = DualEncoder(h.n, dim)
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
     loss_fn = SoftmaxLoss(c, h.n, negatives="sampled", n_negatives=negatives)
-    rng = np.random.default_rng(0)
-    sampler = UniformSampler(all_pairs(h, 8))
+    gen = torch.Generator().manual_seed(0)
+    sampler = UniformSampler(pairs)
+    pq, pd = torch.from_numpy(c.query.astype(np.int64)), torch.from_numpy(c.doc.astype(np.int64))
     times = []
     for i in range(steps + 2):
-        idx = sampler.sample(rng, batch)
-        q, p = c.query[idx].astype(np.int64), c.doc[idx].astype(np.int64)
+        idx = sampler.sample(gen, batch)
+        q, p = pq[idx], pd[idx]
         t = time.perf_counter()
-        cand = loss_fn.candidates(rng, p)
-        rows, cols, target = loss_fn.mask(q, p, cand)
-        z = (model.query(torch.from_numpy(q)) @ model.doc(torch.from_numpy(cand)).T) * 20.0
-        z = z.index_put((torch.from_numpy(rows), torch.from_numpy(cols)), torch.tensor(-torch.inf))
-        loss = torch.nn.functional.cross_entropy(z, torch.from_numpy(target))
+        cols = loss_fn.columns(gen, q, p)
+        z = (model.query(q) @ model.doc(cols.docs).T) * 20.0                    # (B, C)
+        masked = z.detach().clone()
+        cols.mask(masked, masked[torch.arange(batch), cols.target])
+        z = z.masked_fill(torch.isneginf(masked), -torch.inf)
+        loss = torch.nn.functional.cross_entropy(z, cols.target)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -110,28 +212,52 @@ def baseline_throughput(dim=64, batch=2048, negatives=8192, steps=8) -> dict:
     return {"seconds_per_step": sec, "pairs_per_second": batch / sec}
 
 
-def speed_report() -> None:
-    """GEMM rate, the fused step and the autograd baseline, all in this process."""
-    gemm, peak = gemm_rate(), gemm_rate(2048, 2048, 2048, reps=5)
-    fast, base = step_throughput(), baseline_throughput()
+def speed_report(quick: bool = False, against: str | None = None, steps: int = 15, reps: int = 5) -> None:
+    """GEMM rate, the fused step and the autograd baseline, all in this process; ``quick``
+    leaves out the baseline and the peak GEMM; ``against``: also this step against the step of
+    hrviz at that git revision, interleaved in this process (:func:`step_against`)."""
+    gemm = gemm_rate()
+    peak = None if quick else gemm_rate(2048, 2048, 2048, reps=5)
+    fast = step_throughput(steps=steps)
+    base = None if quick else baseline_throughput()
     lines = [
         "# WordNet training step: throughput against GEMM and against the autograd baseline",
         "",
-        "Produced by `.venv/bin/python bench/wordnet.py --speed-only` (one process, WordNet, distance <= 8,",
+        f"Produced by `.venv/bin/python bench/wordnet.py --speed-only{' --quick' if quick else ''}"
+        f"{f' --against {against}' if against else ''}` (one process, WordNet, distance <= 8,",
         f"d={fast['dim']}, batch {fast['batch']}, {fast['candidates']:.0f} candidates, {fast['threads']} threads).",
         "",
         "| what | value |",
         "|---|---|",
         f"| float32 GEMM at the step's shape (2048x64 @ 64x8192) | {gemm:.1f} GFLOP/s |",
-        f"| float32 GEMM 2048^3 (practical peak) | {peak:.1f} GFLOP/s |",
         f"| hrviz step (fused masked softmax, row-sparse Adam) | {fast['seconds_per_step'] * 1000:.0f} ms, "
         f"{fast['pairs_per_second']:.0f} pairs/s, {fast['gflops']:.1f} GFLOP/s |",
-        f"| autograd baseline (logits x T, masked copy, cross_entropy, dense Adam) | "
-        f"{base['seconds_per_step'] * 1000:.0f} ms, {base['pairs_per_second']:.0f} pairs/s |",
-        f"| speed-up over the baseline | {base['seconds_per_step'] / fast['seconds_per_step']:.1f}x |",
         f"| step's effective rate / same-shape GEMM | {fast['gflops'] / gemm:.0%} |",
-        f"| step's effective rate / peak GEMM | {fast['gflops'] / peak:.0%} |",
     ]
+    if not quick:
+        lines += [
+            f"| float32 GEMM 2048^3 (practical peak) | {peak:.1f} GFLOP/s |",
+            f"| autograd baseline (logits x T, masked copy, cross_entropy, dense Adam) | "
+            f"{base['seconds_per_step'] * 1000:.0f} ms, {base['pairs_per_second']:.0f} pairs/s |",
+            f"| speed-up over the baseline | {base['seconds_per_step'] / fast['seconds_per_step']:.1f}x |",
+            f"| step's effective rate / peak GEMM | {fast['gflops'] / peak:.0%} |",
+        ]
+    if against:
+        ab = step_against(against, reps=reps, steps=steps)
+        lines += [
+            "",
+            f"## This step against the step at {ab['rev']} ({ab['sha']}), same process, same batches",
+            "",
+            f"{ab['reps']} rounds of {ab['steps']} batches, each batch one step of each (the order "
+            f"alternating: A B, B A, ...); medians over all {ab['reps'] * ab['steps']} steps of each.",
+            "",
+            "| what | value |",
+            "|---|---|",
+            f"| step at {ab['sha']} | {ab['then'] * 1000:.0f} ms |",
+            f"| this step | {ab['now'] * 1000:.0f} ms |",
+            f"| ratio (this / then) | {ab['ratio']:.3f} |",
+            f"| ratio per round | {', '.join(f'{r:.3f}' for r in ab['rounds'])} |",
+        ]
     (OUT / "wordnet_speed.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -158,11 +284,16 @@ def main() -> None:
                     help="keep the runs already in bench/results/wordnet.jsonl and add these")
     ap.add_argument("extra", nargs="*", help="extra train flags after --")
     ap.add_argument("--speed-only", action="store_true", help="only the throughput report (wordnet_speed.md)")
+    ap.add_argument("--quick", action="store_true", help="with --speed-only: no autograd baseline, no peak GEMM")
+    ap.add_argument("--against", metavar="REV", help="with --speed-only: also time the step of hrviz at git "
+                    "revision REV in this process, interleaved with this one (e.g. --against HEAD~1)")
+    ap.add_argument("--speed-steps", type=int, default=15, help="timed steps per measurement (per round with --against)")
+    ap.add_argument("--reps", type=int, default=5, help="rounds of the --against comparison")
     ap.add_argument("--replot", action="store_true", help="rewrite wordnet.md/png from wordnet.jsonl, no runs")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if args.speed_only:
-        speed_report()
+        speed_report(args.quick, args.against, args.speed_steps, args.reps)
         return
     log = OUT / "wordnet.jsonl"
     keep = (args.append or args.replot) and log.exists()

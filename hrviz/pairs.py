@@ -14,7 +14,7 @@ Query nodes (``queries``): every node (``"all"``, the default) or only the leave
 With leaves, training pairs are the leaves' pairs only and :attr:`Split.query_nodes` names the
 queries evaluation counts; every node is still a document.
 
-Samplers draw batches of pair indices (into :class:`Pairs` arrays), seeded:
+Samplers draw batches of pair indices (into :class:`Pairs` arrays), seeded by a torch generator:
 - :class:`UniformSampler` ("regular", ``pairs="uniform"``): uniform over training pairs;
 - :class:`GroupedSampler` (``pairs="per-query"`` / ``"per-document"``): a query (or a
   document) uniformly among those with training pairs, then one of its pairs uniformly. Per
@@ -27,13 +27,21 @@ Samplers draw batches of pair indices (into :class:`Pairs` arrays), seeded:
   sampling over a perfect tree H=4, W=5 gives distance 0 a share of 21%; the paper's
   p=0.03 starves it, which is the "distance-0 collapse" the paper reports.);
 - :class:`LongDistanceSampler`: uniform over pairs with distance >= a threshold;
-- :class:`MixtureSampler`: a fixed mix of samplers (the ``joint`` recipe).
+- :class:`MixtureSampler`: a fixed mix of samplers (the ``joint`` recipe, the finetune's anchor).
+
+Every sampler draws on any torch device: ``sample(gen, size)`` takes a ``torch.Generator``
+and returns ``size`` pair indices (int64) on the generator's device, in tensors of fixed shape
+(a step never waits for the host). The sampler's arrays are copied to a device once, on its
+first draw there. The draws are seeded by the generator alone, so a CPU run is repeatable.
 
 Every sampler also states its own distribution: ``pair_probability()`` is the probability of
 each pair (over all of the :class:`Pairs`, 0 outside the sampler's support) and
 ``doc_marginal(n)`` the probability that a drawn pair's document is each document, i.e. its
 expected share of a batch's positives. The logQ correction of in-batch and sampled negatives
 (:mod:`hrviz.training.loss`) reads it.
+
+torch is imported where a sampler first draws: this module is also read by what only shows
+results (the run pipeline's ``query_nodes``), which loads without torch.
 """
 
 from __future__ import annotations
@@ -131,8 +139,9 @@ def split_pairs(h: Hierarchy, max_distance: int | None = None, *, mode: str = "r
     return Split(take(~held), take(held), mode, nodes)
 
 
-class _Marginal:
-    """``doc_marginal`` from ``pair_probability`` and the pairs' documents (``self.doc``)."""
+class _Sampler:
+    """What every sampler shares: ``doc_marginal`` from ``pair_probability`` and the pairs'
+    documents (``self.doc``), and its arrays as tensors on a device (``_on``), made once."""
 
     doc: np.ndarray
 
@@ -143,8 +152,25 @@ class _Marginal:
         """float64 (n,): P(the document of a drawn pair is j); sums to 1."""
         return np.bincount(self.doc, weights=self.pair_probability(), minlength=n)
 
+    def _tensors(self, device) -> dict:  # pragma: no cover - every sampler defines it
+        raise NotImplementedError
 
-class UniformSampler(_Marginal):
+    def _on(self, device) -> dict:
+        """The sampler's arrays as tensors on ``device`` (cached per device)."""
+        cache = self.__dict__.setdefault("_device_tensors", {})
+        key = str(device)
+        if key not in cache:
+            cache[key] = self._tensors(device)
+        return cache[key]
+
+
+def _tensor(a, device, dtype=None):
+    import torch
+
+    return torch.as_tensor(np.asarray(a), dtype=dtype or torch.int64, device=device)
+
+
+class UniformSampler(_Sampler):
     """Uniform over the given pair indices."""
 
     def __init__(self, pairs: Pairs, index: np.ndarray | None = None):
@@ -158,11 +184,18 @@ class UniformSampler(_Marginal):
         """1 / |index| for each pair of the index (a pair listed twice counts twice)."""
         return np.bincount(self.index, minlength=len(self.doc)) / len(self.index)
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        return self.index[rng.integers(0, len(self.index), size=size)]
+    def _tensors(self, device) -> dict:
+        return {"index": _tensor(self.index, device)}
+
+    def sample(self, gen, size: int):
+        """``size`` pair indices (int64, on ``gen``'s device), uniform over the index."""
+        import torch
+
+        index = self._on(gen.device)["index"]
+        return index[torch.randint(0, len(index), (size,), generator=gen, device=index.device)]
 
 
-class GroupedSampler(_Marginal):
+class GroupedSampler(_Sampler):
     """A group (a query, or a document) uniformly among those with pairs, then one of its pairs.
 
     ``by="query"``: every query is drawn equally often, whatever the size of S(q).
@@ -190,11 +223,19 @@ class GroupedSampler(_Marginal):
         """1 / (groups x pairs of the pair's group)."""
         return 1.0 / (len(self.groups) * np.bincount(self._key)[self._key])
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        g = rng.integers(0, len(self.groups), size=size)
-        offset = (rng.random(size) * self.counts[g]).astype(np.int64)
-        return self.order[self.starts[g] + np.minimum(offset, self.counts[g] - 1)]
+    def _tensors(self, device) -> dict:
+        return {"order": _tensor(self.order, device), "counts": _tensor(self.counts, device),
+                "starts": _tensor(self.starts, device)}
 
+    def sample(self, gen, size: int):
+        import torch
+
+        t = self._on(gen.device)
+        dev = t["order"].device
+        g = torch.randint(0, len(t["counts"]), (size,), generator=gen, device=dev)           # (B,) groups
+        c = t["counts"][g]                                                                    # (B,)
+        offset = (torch.rand(size, generator=gen, device=dev, dtype=torch.float64) * c).long()
+        return t["order"][t["starts"][g] + torch.minimum(offset, c - 1)]
 
 def regular_sampler(pairs: Pairs, draw: str = "uniform"):
     """The sampler of regular pairs for ``draw`` = uniform, per-query or per-document."""
@@ -207,7 +248,7 @@ def regular_sampler(pairs: Pairs, draw: str = "uniform"):
     raise InputError(f"unknown pair draw {draw!r}", hint="use uniform, per-query or per-document")
 
 
-class DistanceWeightedSampler(_Marginal):
+class DistanceWeightedSampler(_Sampler):
     """Pair probability proportional to ``weights[distance]`` (missing distances: 0)."""
 
     def __init__(self, pairs: Pairs, weights: dict[int, float]):
@@ -223,8 +264,17 @@ class DistanceWeightedSampler(_Marginal):
     def pair_probability(self) -> np.ndarray:
         return self.prob
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        return np.minimum(np.searchsorted(self.cdf, rng.random(size)), len(self.cdf) - 1)
+    def _tensors(self, device) -> dict:
+        import torch
+
+        return {"cdf": _tensor(self.cdf, device, torch.float64)}
+
+    def sample(self, gen, size: int):
+        import torch
+
+        cdf = self._on(gen.device)["cdf"]
+        u = torch.rand(size, generator=gen, device=cdf.device, dtype=torch.float64)
+        return torch.searchsorted(cdf, u).clamp_(max=len(cdf) - 1)
 
 
 def rebalanced_weights(pairs: Pairs, p: float) -> dict[int, float]:
@@ -251,8 +301,8 @@ class LongDistanceSampler(UniformSampler):
         self.threshold = threshold
 
 
-class MixtureSampler(_Marginal):
-    """Each batch: a share ``weights[i]`` of its pairs from ``samplers[i]``."""
+class MixtureSampler(_Sampler):
+    """Each pair of a batch comes from ``samplers[i]`` with probability ``weights[i]``."""
 
     def __init__(self, samplers: list, weights: list[float]):
         self.samplers = samplers
@@ -260,10 +310,18 @@ class MixtureSampler(_Marginal):
         self.doc = samplers[0].doc
 
     def pair_probability(self) -> np.ndarray:
-        """The components' pair probabilities mixed by ``weights`` (multinomial counts per
-        batch: each pair of a batch has this probability on average)."""
+        """The components' pair probabilities mixed by ``weights``."""
         return sum(w * s.pair_probability() for s, w in zip(self.samplers, self.weights))
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        counts = rng.multinomial(size, self.weights)
-        return np.concatenate([s.sample(rng, int(c)) for s, c in zip(self.samplers, counts)])
+    def _tensors(self, device) -> dict:
+        import torch
+
+        return {"weights": _tensor(self.weights, device, torch.float64)}
+
+    def sample(self, gen, size: int):
+        import torch
+
+        # each pair picks its component; every component draws a whole batch (a fixed shape)
+        comp = torch.multinomial(self._on(gen.device)["weights"], size, replacement=True, generator=gen)  # (B,)
+        draws = torch.stack([s.sample(gen, size) for s in self.samplers])                  # (K, B)
+        return draws.gather(0, comp[None]).squeeze(0)

@@ -2,8 +2,8 @@
 and generalisation to nodes never seen (``holdout_nodes``).
 
 The loop follows :func:`hrviz.training.loop.fit`: per step, draw pair indices from the stage's
-sampler (seeded), turn them into (query, positive) ids, pick the candidate columns and the
-masking (:class:`~hrviz.training.SoftmaxLoss`), forward the towers, masked softmax loss,
+sampler (seeded), turn them into (query, positive) ids, pick the candidate columns and their
+masking (:meth:`~hrviz.training.SoftmaxLoss.columns`), forward the towers, masked softmax loss,
 backward, one ``torch.optim.Adam`` step on the heads (and the residual tables); every
 ``eval_every`` steps a seeded validation sample of (seen) queries is evaluated. The finetune
 stage of ``pretrain-finetune`` keeps its best checkpoint, as for tables.
@@ -182,10 +182,14 @@ def _train(h, model: TextTower, cfg: TrainConfig, tcfg: TowerConfig, callback, s
     split = split_pairs(h, cfg.max_distance, mode="reconstruction", seed=cfg.seed)
     closure = split.train.closure
     stages = build_stages(cfg, split.train)
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)  # the validation queries, residual dropout
+    gen = torch.Generator().manual_seed(cfg.seed)  # the batches and the sampled negatives
     loss_fn = SoftmaxLoss(split.train.as_closure(h.n), h.n, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
                           temperature_mode=cfg.temperature_mode, masking=cfg.masking,
                           normalize_queries=cfg.normalize_queries, logq=cfg.logq)
+    pair_q = torch.from_numpy(split.train.query.astype(np.int64))                  # (P,)
+    pair_d = torch.from_numpy(split.train.doc.astype(np.int64))                    # (P,)
+    every_doc = torch.arange(h.n)
     val_queries = np.sort(rng.choice(h.n, size=min(cfg.eval_queries, h.n), replace=False))
     state = SimpleNamespace(model=model, stopped=False, best_step={}, history=[], stages={})
     p = tcfg.residual_dropout if model.res_q is not None else 0.0
@@ -208,18 +212,15 @@ def _train(h, model: TextTower, cfg: TrainConfig, tcfg: TowerConfig, callback, s
             loss_fn.set_proposal(stage.sampler.doc_marginal(h.n), cfg.batch_size)
 
         def one_step() -> float:
-            # ----- batch: pairs, candidates, masking -----
-            idx = stage.sampler.sample(rng, cfg.batch_size)
-            queries = split.train.query[idx].astype(np.int64)                     # (B,)
-            positives = split.train.doc[idx].astype(np.int64)                     # (B,)
-            cand = loss_fn.candidates(rng, positives)                             # (C,)
-            rows, cols, target = loss_fn.mask(queries, positives, cand)
+            # ----- batch: pairs, candidate columns and their masking -----
+            idx = stage.sampler.sample(gen, cfg.batch_size)
+            queries, positives = pair_q[idx], pair_d[idx]                         # (B,), (B,)
+            cols = loss_fn.columns(gen, queries, positives)
             keep_q = torch.from_numpy(rng.random(len(queries)) >= p) if p else None  # (B,)
             # ----- forward, loss, backward, step -----
-            qv = model.query(torch.from_numpy(queries), residual_keep=keep_q)    # (B, d)
-            dv = _docs(model, torch.from_numpy(cand), rng, p)                     # (C, d)
-            loss = loss_fn.logits_loss(qv, dv, rows, cols, target, stage.temperature,
-                                       loss_fn.column_bias(cand))
+            qv = model.query(queries, residual_keep=keep_q)                       # (B, d)
+            dv = _docs(model, every_doc if cols.docs is None else cols.docs, rng, p)  # (C, d)
+            loss = loss_fn.loss(qv, dv, cols, stage.temperature)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

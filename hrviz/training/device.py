@@ -1,32 +1,19 @@
-"""Training and evaluation that stay on a torch device (CUDA, or the CPU through the same code).
+"""Devices, the ancestor table, and evaluation on a torch device (CUDA, or the CPU).
 
-The numpy loop (:mod:`.loop`) builds each step's masks and unique rows on the host. On a GPU
-that would cross to the host at every step, so this module holds the device-side version of
-every per-step piece, written with fixed shapes so that a step never waits for the host:
+Training runs on any torch device through one stack (:mod:`.loop`, :mod:`.loss`,
+:mod:`.optim`, the samplers of :mod:`hrviz.pairs`); this module holds what it needs from the
+device and what evaluates there:
 
 - :func:`resolve_device`: ``auto`` (CUDA when present) | ``cpu`` | ``cuda`` (an
   :class:`~hrviz.errors.InputError` without a GPU, so the CLI exits 2);
 - :class:`AncestorTable`: S(q) of every query as a padded (Q, L) table of document ids,
-  sorted per row, padded with ``n`` (L = max |S(q)|, 79 on a 10^6-node DAG at distance 8);
-- :func:`device_sampler`: the samplers of :mod:`hrviz.pairs` on a ``torch.Generator`` on
-  the device (same distributions, another random stream than numpy's);
-- :class:`DeviceSoftmaxLoss`: candidates and masking without host work. Sampled negatives
-  are not deduplicated (a variable size) but sorted, and repeated columns are masked, which
-  is the same softmax as the numpy loss's unique candidates. Hierarchy masking scatters
-  -inf at S(q_b)'s columns (full, sampled) or tests membership by a batched
-  ``searchsorted`` over the sorted table rows (in-batch);
-- :class:`DeviceRowOptimizer`: lazy Adam / SGD on rows that may repeat (gradients of
-  repeated rows summed through an (n, d) buffer, identical values written back), so no
-  ``unique`` is needed;
-- :func:`device_step`: gather, fused loss, backward, optional all-gather of (rows,
-  gradients) across ranks (:mod:`.distributed`), update; returns the loss as a tensor;
+  sorted per row, padded with ``n`` (L = max |S(q)|: 35 on WordNet at distance 8, 79 on a
+  10^6-node DAG), so masking and evaluation read S(q) with fixed shapes;
 - :func:`evaluate_on_device`: chunked matrix product + ``topk`` (+ exact counts with
-  ``ranks=True``) giving an :class:`hrviz.evaluate.Evaluation` with the same definitions;
+  ``ranks=True``) giving an :class:`hrviz.evaluate.Evaluation` with the same definitions
+  (the validation of every fit);
 - :func:`sampled_evaluation`: a seeded sample of queries ranked against all documents,
   recall with a 95% bootstrap interval over queries (labelled ``sampled``).
-
-The device and the evaluation live here; the table and the training pieces (samplers, loss,
-optimisers, :func:`device_step`) in :mod:`hrviz.training.device_train`.
 """
 
 from __future__ import annotations
@@ -38,7 +25,6 @@ import torch
 
 from ..errors import InputError
 from ..evaluate import Evaluation, rank_metrics
-from .device_train import AncestorTable
 
 DEVICES = {"auto": "CUDA when a GPU is present, else the CPU", "cpu": "the CPU",
            "cuda": "the first CUDA GPU (exits 2 without one)"}
@@ -63,6 +49,39 @@ def device_name(dev: str | torch.device) -> str:
     if dev.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(dev)})"
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+class AncestorTable:
+    """S(q) for queries ``queries`` (default all) of ``closure`` as padded tensors (Q, L).
+
+    ``doc``: document ids sorted per row, padded with ``n_docs``; ``dist``: their distances
+    (-1 pad); ``pair``: their pair index into the closure (-1 pad); ``size``: |S(q)|.
+    """
+
+    def __init__(self, closure, n_docs: int, device, queries: np.ndarray | None = None, *,
+                 with_pairs: bool = False):
+        n_q = len(closure.ptr) - 1
+        qs = np.arange(n_q) if queries is None else np.asarray(queries, dtype=np.int64)
+        starts = closure.ptr[qs]
+        counts = closure.ptr[qs + 1] - starts
+        L = max(int(counts.max()) if len(qs) else 1, 1)
+        owner = np.repeat(np.arange(len(qs)), counts)
+        offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        pidx = np.repeat(starts, counts) + offs
+        docs = closure.doc[pidx].astype(np.int64)
+        order = np.lexsort((docs, owner))  # rows stay contiguous: owner[order] == owner
+        doc = np.full((len(qs), L), n_docs, dtype=np.int64)
+        doc[owner, offs] = docs[order]
+        self.n, self.L = n_docs, L
+        self.doc = torch.from_numpy(doc).to(device)
+        self.size = torch.from_numpy(counts.astype(np.int64)).to(device)
+        if with_pairs:
+            dist = np.full((len(qs), L), -1, dtype=np.int64)
+            pair = np.full((len(qs), L), -1, dtype=np.int64)
+            dist[owner, offs] = closure.distance[pidx[order]]
+            pair[owner, offs] = pidx[order]
+            self.dist = torch.from_numpy(dist).to(device)
+            self.pair = torch.from_numpy(pair).to(device)
 
 
 # ----- evaluation ----------------------------------------------------------------------------

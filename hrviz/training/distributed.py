@@ -44,7 +44,7 @@ def rank_device(device: str) -> torch.device:
 
 
 def gather_rows(world: int):
-    """``reduce(name, rows, grad) -> (rows, grad)`` for :func:`~hrviz.training.device_train.device_step`."""
+    """``reduce(name, rows, grad) -> (rows, grad)`` for :func:`~hrviz.training.optim.table_step`."""
 
     def reduce(name, rows, grad):
         if rows is None:  # every row touched (full negatives): dense all-reduce

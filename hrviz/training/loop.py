@@ -1,10 +1,18 @@
-"""The training loop (:func:`fit`): one loop that runs a recipe's stages over a regime.
+"""The training loop (:func:`fit`): one loop, on any torch device, that runs a recipe's stages
+over a regime.
 
-Per step, in order: draw a batch of pair indices from the stage's sampler (seeded), turn them
-into (query, positive) ids, pick the candidate columns (:meth:`SoftmaxLoss.candidates`), take
-one optimiser step (forward, masked softmax loss, backward, row updates:
-:func:`~hrviz.training.optim.table_step`), and every ``eval_every`` steps evaluate a seeded
-validation sample of queries (recall@auto by distance) and emit it.
+Per step, in order: draw a batch of pair indices from the stage's sampler (on the device,
+seeded by a ``torch.Generator``), turn them into (query, positive) ids, and take one step
+(:func:`~hrviz.training.optim.table_step`: the candidate columns and their masking
+(:meth:`SoftmaxLoss.columns`), forward, the fused masked softmax loss, backward, row
+updates); every ``eval_every`` steps evaluate a seeded validation sample of queries
+(recall@auto by distance, :func:`~hrviz.training.device.evaluate_on_device`) and emit it.
+Nothing in a step is read back to the host: the loss is read only when it is emitted.
+
+The same loop runs on the CPU, on a GPU (``cfg.device``), and data-parallel over the ranks of
+``torch.distributed`` (``cfg.distributed``: each rank draws its own pairs, gradients are
+gathered before the update, :mod:`hrviz.training.distributed`). A CPU run is repeatable for a
+seed.
 
 The loss, its masking and the temperature convention are documented in
 :mod:`hrviz.training.loss`; regimes in :mod:`hrviz.training.config`; recipes in
@@ -30,16 +38,14 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..evaluate import evaluate
 from ..hierarchy import Hierarchy
 from ..models.dual_encoder import DualEncoder
 from ..pairs import split_pairs
 from . import distributed as D
 from .config import TrainConfig
 from .device import evaluate_on_device
-from .device_train import AncestorTable, DeviceSoftmaxLoss, device_sampler, device_step, make_device_optimizer
 from .loss import SoftmaxLoss
-from .optim import make_optimizer, table_step
+from .optim import frozen, make_optimizer, table_step
 from .recipes import build_stages
 from ..rule import Plateau
 
@@ -59,27 +65,23 @@ Callback = Callable[[dict], None]
 
 
 def fit(h: Hierarchy, cfg: TrainConfig | None = None, *, callback: Callback | None = None,
-        stop: threading.Event | None = None, model: DualEncoder | None = None,
-        device_loop: bool = False) -> TrainResult:
+        stop: threading.Event | None = None, model: DualEncoder | None = None) -> TrainResult:
     """Train a dual encoder on hierarchy ``h`` with the recipe of ``cfg``.
 
-    ``callback`` receives events (dicts with ``kind`` "stage", "loss", "recall" or
-    "checkpoint"); ``stop`` ends training early, leaving a consistent model (the best
-    finetune checkpoint so far when finetuning). Steps count globally across stages.
+    ``callback`` receives events (dicts with ``kind`` "stage", "loss", "recall",
+    "checkpoint" or "plateau"); ``stop`` ends training early, leaving a consistent model (the
+    best finetune checkpoint so far when finetuning). Steps count globally across stages.
+
+    Devices: ``cfg.device`` ("cpu" or "cuda") is where every per-step piece runs; with
+    ``cfg.distributed`` the run is data-parallel over torch.distributed ranks (only rank 0
+    emits events).
 
     Threads: torch's thread count is process-wide, and the app may run two fits at once. While
     fits run, the process uses the smallest ``cfg.threads`` any of them asked for; the count
     from before is restored when the last one ends (:func:`_threads`).
-
-    Devices: ``cfg.device`` "cuda" and ``cfg.distributed`` run :func:`_fit_device`, whose every
-    per-step piece stays on the device (:mod:`hrviz.training.device`); ``device_loop=True``
-    runs that same loop on the CPU (how the tests reach the CUDA code path). A CPU run
-    otherwise keeps the numpy loop and its seeded results.
     """
     cfg = (cfg or TrainConfig()).resolved(h)
     with _threads(cfg.threads):
-        if cfg.device == "cuda" or cfg.distributed or device_loop:
-            return _fit_device(h, cfg, callback, stop, model)
         return _fit(h, cfg, callback, stop, model)
 
 
@@ -122,29 +124,6 @@ def validation_queries(h: Hierarchy, split, cfg: TrainConfig, rng: np.random.Gen
     the leaves when ``cfg.queries`` says so)."""
     nodes = np.arange(h.n) if split.query_nodes is None else split.query_nodes
     return np.sort(rng.choice(nodes, size=min(cfg.eval_queries, len(nodes)), replace=False))
-
-
-class _Frozen:
-    """An optimiser that leaves one table fixed: its gradient is replaced by zeros. The
-    optimiser is new for each stage (no momentum yet), so a zero gradient moves nothing."""
-
-    def __init__(self, opt, table: str):
-        self.opt, self.table = opt, table
-        self.model = opt.model
-
-    def begin(self) -> None:
-        self.opt.begin()
-
-    def update(self, name, rows, grad) -> None:
-        self.opt.update(name, rows, torch.zeros_like(grad) if name == self.table else grad)
-
-
-def frozen(opt, freeze: str):
-    """``opt``, or a wrapper of it that leaves the ``freeze`` table ("documents": "d",
-    "queries": "q") fixed."""
-    if freeze in (None, "none"):
-        return opt
-    return _Frozen(opt, {"documents": "d", "queries": "q"}[freeze])
 
 
 def apply_threads(cfg: TrainConfig) -> None:
@@ -227,59 +206,8 @@ def run_stages(stages, cfg: TrainConfig, result: TrainResult, emit: Callback, va
             break
 
 
-def _fit(h, cfg, callback, stop, model) -> TrainResult:
-    emit = callback or (lambda e: None)
-    t_start = time.perf_counter()
-    split = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed,
-                        queries=cfg.queries)
-    closure = split.train.closure
-    stages = build_stages(cfg, split.train)
-    rng = np.random.default_rng(cfg.seed)
-    model = model or DualEncoder(h.n, cfg.dim, normalize=cfg.normalize, seed=cfg.seed,
-                                  init_scale=cfg.init_scale)
-    # relevance the loss may know: the training pairs only (in generalisation mode the held-out
-    # ancestors are not masked: a real holdout gives the model no hint about them)
-    loss_fn = SoftmaxLoss(split.train.as_closure(h.n), h.n, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
-                          temperature_mode=cfg.temperature_mode, masking=cfg.masking,
-                          normalize_queries=cfg.normalize_queries, logq=cfg.logq)
-    val_queries = validation_queries(h, split, cfg, rng)
-    val_mask = split.eval_mask()
-    result = TrainResult(model=model, config=cfg)
-
-    def validate(stage: str, step: int) -> dict:
-        ev = evaluate(model.query_vectors(), model.doc_vectors(), closure, queries=val_queries,
-                      pair_mask=val_mask, ranks=False)
-        event = validation_event(ev, stage, step, cfg.select_by)
-        result.history.append(event)
-        emit(event)
-        return event
-
-    def stage_step(stage):
-        opt = frozen(make_optimizer(model, stage.lr, cfg.optimizer), stage.freeze)
-        stage_loss = loss_fn if stage.masking in (None, cfg.masking) else SoftmaxLoss(
-            split.train.as_closure(h.n), h.n, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
-            temperature_mode=cfg.temperature_mode, masking=stage.masking, normalize_queries=cfg.normalize_queries,
-            logq=cfg.logq)
-        if cfg.logq:  # the correction's q: this stage's own sampler
-            stage_loss.set_proposal(stage.sampler.doc_marginal(h.n), cfg.batch_size)
-
-        def one_step() -> float:
-            idx = stage.sampler.sample(rng, cfg.batch_size)
-            # samplers index the training pairs (all pairs in reconstruction mode)
-            queries = split.train.query[idx].astype(np.int64)
-            positives = split.train.doc[idx].astype(np.int64)
-            cand = stage_loss.candidates(rng, positives)
-            return table_step(opt, stage_loss, queries, positives, cand, stage.temperature)
-
-        return one_step
-
-    run_stages(stages, cfg, result, emit, validate, stage_step, stop, t_start)
-    result.seconds = time.perf_counter() - t_start
-    return result
-
-
-def _device_ranks(cfg):
-    """(device, rank, world size, gradient reduce, model broadcast) of a device fit; reduce and
+def _ranks(cfg):
+    """(device, rank, world size, gradient reduce, model broadcast) of a fit; reduce and
     broadcast are None unless the run is data-parallel over several torch.distributed ranks."""
     if not cfg.distributed:
         return torch.device(cfg.device), 0, 1, None, None
@@ -290,34 +218,40 @@ def _device_ranks(cfg):
     return dev, rank, world, D.gather_rows(world), D.broadcast_model
 
 
-def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
-    """:func:`_fit` with sampling, masking, the loss, the optimiser and validation on the device
-    (``cfg.device``), data-parallel over torch.distributed ranks when ``cfg.distributed``."""
-    dev, rank, world, reduce, broadcast = _device_ranks(cfg)
+def _fit(h, cfg, callback, stop, model) -> TrainResult:
+    # ----- where: the device, and the ranks of a data-parallel run -----
+    dev, rank, world, reduce, broadcast = _ranks(cfg)
     emit = (callback or (lambda e: None)) if rank == 0 else (lambda e: None)
     t_start = time.perf_counter()
+
+    # ----- data: the pairs, the recipe's stages, the seeds -----
     split = split_pairs(h, cfg.max_distance, mode=cfg.mode, holdout=cfg.holdout, seed=cfg.seed,
                         queries=cfg.queries)
     closure = split.train.closure
     stages = build_stages(cfg, split.train)
-    rng = np.random.default_rng(cfg.seed)  # the validation queries: the same as the numpy loop's
-    gen = torch.Generator(device=dev).manual_seed(cfg.seed * 1_000_003 + rank)  # each rank its own pairs
+    rng = np.random.default_rng(cfg.seed)  # the validation queries: the same on every device
+    val_queries = validation_queries(h, split, cfg, rng)
+    val_mask = split.eval_mask()
+    gen = torch.Generator(device=dev).manual_seed(cfg.seed * 1_000_003 + rank)  # the batches: each rank its own
+    # samplers index the training pairs (all pairs in reconstruction mode)
+    pair_q = torch.as_tensor(split.train.query.astype(np.int64), device=dev)     # (P,)
+    pair_d = torch.as_tensor(split.train.doc.astype(np.int64), device=dev)       # (P,)
+    batch = max(1, cfg.batch_size // world)                                      # one rank's pairs
+
+    # ----- model and loss -----
     model = model or DualEncoder(h.n, cfg.dim, normalize=cfg.normalize, seed=cfg.seed,
                                   init_scale=cfg.init_scale)
     model.to(dev)
-    loss_fn = DeviceSoftmaxLoss(AncestorTable(split.train.as_closure(h.n), h.n, dev), negatives=cfg.negatives,
-                                n_negatives=cfg.n_negatives, temperature_mode=cfg.temperature_mode,
-                                masking=cfg.masking, normalize_queries=cfg.normalize_queries,
-                                logq=cfg.logq)
-    val_queries = validation_queries(h, split, cfg, rng)
-    val_mask = split.eval_mask()
-    pair_q = torch.as_tensor(split.train.query.astype(np.int64), device=dev)     # (P,)
-    pair_d = torch.as_tensor(split.train.doc.astype(np.int64), device=dev)       # (P,)
-    local_batch = max(1, cfg.batch_size // world)
+    # relevance the loss may know: the training pairs only (in generalisation mode the held-out
+    # ancestors are not masked: a real holdout gives the model no hint about them)
+    loss_fn = SoftmaxLoss(split.train.as_closure(h.n), h.n, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
+                          temperature_mode=cfg.temperature_mode, masking=cfg.masking,
+                          normalize_queries=cfg.normalize_queries, logq=cfg.logq, device=dev,
+                          compact=False if reduce is not None else None)  # ranks all-gather fixed shapes
     result = TrainResult(model=model, config=cfg)
 
     def validate(stage: str, step: int) -> dict:
-        if broadcast is not None:
+        if broadcast is not None:  # the ranks' tables cannot drift apart
             broadcast(model)
         with torch.no_grad():
             ev = evaluate_on_device(model.query(), model.doc(), closure, device=dev, queries=val_queries,
@@ -328,22 +262,18 @@ def _fit_device(h, cfg, callback, stop, model) -> TrainResult:
         return event
 
     def stage_step(stage):
-        opt = frozen(make_device_optimizer(model, stage.lr, cfg.optimizer), stage.freeze)
-        sampler = device_sampler(stage.sampler, dev)
-        stage_loss = loss_fn if stage.masking in (None, cfg.masking) else DeviceSoftmaxLoss(
-            loss_fn.table, negatives=cfg.negatives, n_negatives=cfg.n_negatives,
-            temperature_mode=cfg.temperature_mode, masking=stage.masking, normalize_queries=cfg.normalize_queries,
-            logq=cfg.logq)
+        opt = frozen(make_optimizer(model, stage.lr, cfg.optimizer), stage.freeze)
+        stage_loss = loss_fn if stage.masking in (None, cfg.masking) else loss_fn.with_masking(stage.masking)
         if cfg.logq:  # the correction's q: this stage's own sampler, per rank's batch
-            stage_loss.set_proposal(stage.sampler.doc_marginal(h.n), local_batch)
+            stage_loss.set_proposal(stage.sampler.doc_marginal(h.n), batch)
 
         def one_step() -> torch.Tensor:
-            # sample (on the device, seeded per rank), step (nothing read back)
-            idx = sampler.sample(gen, local_batch)                                # (b,)
-            return device_step(opt, stage_loss, pair_q[idx], pair_d[idx], stage.temperature, gen, reduce)
+            idx = stage.sampler.sample(gen, batch)                                 # (b,) pair indices
+            return table_step(opt, stage_loss, pair_q[idx], pair_d[idx], stage.temperature, gen, reduce)
 
         return one_step
 
+    # ----- the stages: steps, validation, plateau, the finetune's checkpoint -----
     run_stages(stages, cfg, result, emit, validate, stage_step, stop, t_start)
     model.to("cpu")
     result.seconds = time.perf_counter() - t_start

@@ -1,5 +1,21 @@
 """The training loss: softmax cross-entropy over a candidate set with false negatives masked
-(:class:`SoftmaxLoss`), and its fused kernel (:class:`MaskedSoftmaxCE`).
+(:class:`SoftmaxLoss`), and its fused kernel (:class:`MaskedSoftmaxCE`). One loss on every torch
+device: a step's columns and masks are tensors of fixed shape on the training device, so a step
+never waits for the host.
+
+Columns (:meth:`SoftmaxLoss.columns`). ``full``: column j is document j. ``in-batch``: column b
+is the positive of row b (a document may fill several columns). ``sampled``: the batch's
+positives and ``n_negatives`` uniform draws, each document counted once: on the CPU the set is
+compacted (``torch.unique``: no column is wasted on a copy), on a GPU it keeps its fixed size
+B + K and the later copies of a document are masked out of every row (compacting would make
+the host wait for the set's size). Both give the same softmax, the same loss and the same
+gradient per document (:func:`compact_columns` says which a device takes).
+
+Masking. A document's column is found through a slot map (document -> its column, one
+``(n + 1,)`` buffer written and cleared at the batch's columns, no search). ``hierarchy``
+masking reads S(q_b) from :class:`~hrviz.training.device.AncestorTable` (padded rows, (Q, L))
+and scatters -inf at its columns other than the target; in-batch, membership of column c's
+document in S(q_b) is a (B, B) lookup through each document's representative column.
 
 logQ correction (``logq`` = alpha > 0; Yi et al., "Sampling-bias-corrected neural modeling for
 large corpus item recommendations", RecSys 2019; Bengio & Senecal 2008 for sampled softmax).
@@ -35,12 +51,39 @@ most as a negative) against the far distances (docs/science-notes.md).
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 import torch
 
 from ..errors import InputError
 from ..models.dual_encoder import DualEncoder
-from ..sparse import expand_rows
+from .device import AncestorTable
+
+
+def compact_columns(device) -> bool:
+    """Whether sampled columns are compacted to unique documents on ``device``: on the CPU
+    (fewer columns, the same softmax), not on a GPU (a unique set has a size only the host
+    learns, which would make every step wait)."""
+    return torch.device(device).type == "cpu"
+
+
+@dataclass
+class Columns:
+    """The candidate columns of one step (:meth:`SoftmaxLoss.columns`).
+
+    ``docs``: (C,) the document of each column, or None when column j is document j (full
+    negatives); ``target``: (B,) the column of each row's positive; ``mask(z, z_target)``
+    sets the masked logits of z (B, C) to -inf in place, given each row's target logit
+    (B,); ``bias``: (C,) the logQ bias of each column, or None.
+    """
+
+    docs: torch.Tensor | None
+    target: torch.Tensor
+    mask: Callable[[torch.Tensor, torch.Tensor], None]
+    bias: torch.Tensor | None = None
 
 
 class SoftmaxLoss:
@@ -71,6 +114,12 @@ class SoftmaxLoss:
         logq: float (optional, default 0.0). Strength alpha of the logQ correction (1: the
             full correction of Yi et al.; 0: none). Takes effect once the stage's sampler
             marginal is set with :meth:`set_proposal`; see the module docstring.
+        device: str or torch.device (optional, default "cpu"). Where the columns, masks and
+            bias live: the training device.
+        compact: bool (optional, default: :func:`compact_columns` of the device). Sampled
+            columns (and a step's rows, :func:`~hrviz.training.optim.table_step`) once per
+            document; False keeps every shape fixed (a GPU; the ranks of a data-parallel run,
+            whose all-gathers need the same shapes on every rank).
 
     Relations:
         ``negatives="in-batch", masking="none"`` with unit vectors is sentence-transformers'
@@ -84,13 +133,13 @@ class SoftmaxLoss:
     Example:
         >>> loss_fn = SoftmaxLoss(h.closure(), h.n, negatives="in-batch", masking="none", logq=1.0)
         >>> loss_fn.set_proposal(sampler.doc_marginal(h.n), batch_size=256)  # once per stage
-        >>> cand = loss_fn.candidates(rng, positives)           # (B,) document ids
-        >>> loss = loss_fn(model, queries, positives, cand, 20.0)
+        >>> cols = loss_fn.columns(gen, queries, positives)     # gen: a torch.Generator
+        >>> loss = loss_fn(model, queries, positives, cols, 20.0)
     """
 
     def __init__(self, closure, n_docs: int, *, negatives: str = "full", n_negatives: int = 8192,
                  temperature_mode: str = "scale", masking: str = "hierarchy",
-                 normalize_queries: bool = False, logq: float = 0.0):
+                 normalize_queries: bool = False, logq: float = 0.0, device="cpu", compact: bool | None = None):
         if negatives not in ("full", "sampled", "in-batch"):
             raise InputError(f"negatives must be full, sampled or in-batch, got {negatives!r}")
         if masking not in ("none", "duplicates", "hierarchy"):
@@ -102,104 +151,152 @@ class SoftmaxLoss:
         self.n_negatives = n_negatives
         self.mode = temperature_mode
         self.normalize_queries = normalize_queries
-        self._pos_map = np.full(n_docs, -1, dtype=np.int64)
-        self._all = np.arange(n_docs)
         self.logq = float(logq)
-        self._bias: torch.Tensor | None = None  # (n,): -alpha log q_j of the current stage
+        self.device = torch.device(device)
+        self.compact = compact_columns(self.device) if compact is None else compact
+        self._bias: torch.Tensor | None = None   # (n,): -alpha log q_j of the current stage
+        self._shared = {}                        # the ancestor table and the slot map, made once
+
+    def with_masking(self, masking: str) -> "SoftmaxLoss":
+        """This loss with another masking (a stage's own), sharing its ancestor table."""
+        if masking not in ("none", "duplicates", "hierarchy"):
+            raise InputError(f"masking must be none, duplicates or hierarchy, got {masking!r}")
+        other = copy.copy(self)
+        other.masking = masking
+        return other
+
+    @property
+    def table(self) -> AncestorTable:
+        """S(q) of every query as a padded table on the device (made on first use)."""
+        if "table" not in self._shared:
+            self._shared["table"] = AncestorTable(self.closure, self.n, self.device)
+        return self._shared["table"]
+
+    @property
+    def _slot(self) -> torch.Tensor:
+        """(n + 1,) int64, -1 everywhere between uses: document -> its column in this step.
+        Index n (the table's padding) stays -1."""
+        if "slot" not in self._shared:
+            self._shared["slot"] = torch.full((self.n + 1,), -1, dtype=torch.int64, device=self.device)
+        return self._shared["slot"]
 
     def set_proposal(self, share: np.ndarray, batch_size: int) -> None:
         """Set the logQ bias of the current stage from its sampler's marginal ``share`` (n,)
-        (:meth:`hrviz.pairs.UniformSampler.doc_marginal`) and its batch size. No-op at logq=0."""
+        (:meth:`hrviz.pairs.UniformSampler.doc_marginal`) and its batch size (one rank's).
+        No-op at logq=0."""
         bias = logq_bias(share, self.logq, negatives=self.negatives, batch_size=batch_size,
                          n_negatives=self.n_negatives)
-        self._bias = None if bias is None else torch.from_numpy(bias)
+        self._bias = None if bias is None else torch.from_numpy(bias).to(self.device)
 
     @property
     def bias(self) -> torch.Tensor | None:
         """The current stage's logQ bias per document, (n,) (None: no correction)."""
         return self._bias
 
-    def column_bias(self, cand: np.ndarray) -> torch.Tensor | None:
-        """The additive logit bias (C,) of the candidate columns ``cand``, or None."""
-        if self._bias is None or cand is self._all:
-            return None
-        return self._bias[torch.from_numpy(cand)]
-
     @property
     def in_batch(self) -> bool:
         return self.negatives == "in-batch"
 
-    def candidates(self, rng: np.random.Generator, positives: np.ndarray) -> np.ndarray:
-        """The candidate columns' document ids: (C,), C = n, |positives u drawn| or B."""
-        if self.in_batch:
-            return positives
-        if self.negatives == "full" or self.n_negatives >= self.n:
-            return self._all
-        drawn = rng.integers(0, self.n, size=self.n_negatives)
-        cand = np.concatenate([positives, drawn])
-        cand.sort()
-        return cand[np.concatenate(([True], cand[1:] != cand[:-1]))]
+    @property
+    def full(self) -> bool:
+        """Every document is a column (full negatives, or sampled with n_negatives >= n)."""
+        return self.negatives == "full" or (self.negatives == "sampled" and self.n_negatives >= self.n)
 
-    def _relevant_columns(self, queries: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(owner, col, doc) for every document of S(q_b) present in the unique ``cand``."""
-        pm = self._pos_map
-        pm[cand] = np.arange(len(cand))
-        c = self.closure
-        owner, at = expand_rows(c.ptr, queries)
-        rel = c.doc[at]
-        col = pm[rel]
-        pm[cand] = -1
-        present = col >= 0
-        return owner[present], col[present], rel[present]
-
-    def mask(self, queries: np.ndarray, positives: np.ndarray, cand: np.ndarray):
-        """(rows, cols, target): the masked (row, column) entries and each row's target column."""
-        if self.in_batch:
-            return self._mask_in_batch(queries, positives)
-        pm = self._pos_map
-        pm[cand] = np.arange(len(cand))
-        target = pm[positives].copy()
-        pm[cand] = -1
-        if self.masking != "hierarchy":  # each document is one column: no duplicates to mask
-            return _EMPTY, _EMPTY, target
-        owner, col, rel = self._relevant_columns(queries, cand)
-        keep = rel != positives[owner]
-        return owner[keep], col[keep], target
-
-    def _mask_in_batch(self, queries: np.ndarray, positives: np.ndarray):
+    def columns(self, gen: torch.Generator, queries: torch.Tensor, positives: torch.Tensor) -> Columns:
+        """The step's columns for the batch of pairs (``queries``, ``positives``), both (B,)
+        int64 on the device; ``gen`` draws the sampled negatives."""
         b = len(positives)
-        target = np.arange(b)
-        if self.masking == "none":
-            return _EMPTY, _EMPTY, target
-        docs, inv = np.unique(positives, return_inverse=True)
-        if self.masking == "duplicates":
-            masked = inv[None, :] == inv[:, None]                      # (B, B): same document
-        else:
-            owner, col, _ = self._relevant_columns(queries, docs)
-            relevant = np.zeros((b, len(docs)), dtype=bool)           # (B, U): doc u in S(q_b)
-            relevant[owner, col] = True
-            masked = relevant[:, inv]                                   # (B, B)
-        masked[target, target] = False
-        rows, cols = np.nonzero(masked)
-        return rows, cols, target
+        if self.in_batch:
+            return Columns(positives, torch.arange(b, device=positives.device),
+                           self._in_batch_mask(queries, positives), self._column_bias(positives))
+        if self.full:
+            col = self._relevant_columns(queries, None) if self.masking == "hierarchy" else None
+            return Columns(None, positives, _table_mask(None, col, positives, positives))
+        drawn = torch.randint(0, self.n, (self.n_negatives,), generator=gen, device=positives.device)
+        docs = torch.cat([positives, drawn])                                       # (B + K,)
+        if self.compact:
+            docs = torch.unique(docs)                                              # (C,) sorted, once each
+        slot, at = self._slot, torch.arange(len(docs), device=docs.device)
+        slot[docs] = at                                  # a repeated document: one of its columns wins
+        target = slot[positives]                                                   # (B,)
+        repeated = None if self.compact else slot[docs] != at                      # (C,) later copies
+        col = self._relevant_columns(queries, slot) if self.masking == "hierarchy" else None
+        slot[docs] = -1
+        return Columns(docs, target, _table_mask(repeated, col, positives, target), self._column_bias(docs))
 
-    def logits_loss(self, qv: torch.Tensor, dv: torch.Tensor, rows: np.ndarray, cols: np.ndarray,
-                    target: np.ndarray, temperature: float, bias: torch.Tensor | None = None) -> torch.Tensor:
-        """Mean loss from query vectors (B, d) and candidate vectors (C, d); ``bias`` (C,) is
-        added to every row's logits after the temperature (the logQ correction)."""
+    def _column_bias(self, docs: torch.Tensor) -> torch.Tensor | None:
+        return None if self._bias is None else self._bias.index_select(0, docs)
+
+    def _relevant_columns(self, queries: torch.Tensor, slot: torch.Tensor | None) -> torch.Tensor:
+        """(B, L): the column of each document of S(q_b), -1 where it has none (or padding);
+        the row's positive itself is included."""
+        rel = self.table.doc.index_select(0, queries)                              # (B, L), pad n
+        return torch.where(rel < self.n, rel, -1) if slot is None else _lookup(slot, rel)
+
+    def _in_batch_mask(self, queries: torch.Tensor, positives: torch.Tensor):
+        if self.masking == "none":
+            return _no_mask
+        b = len(positives)
+        if self.masking == "duplicates":
+            masked = positives[None, :] == positives[:, None]                      # (B, B): same document
+        else:
+            slot = self._slot
+            slot[positives] = torch.arange(b, device=positives.device)
+            rep = slot[positives]                        # (B,) one column per document: its representative
+            col = _lookup(slot, self.table.doc.index_select(0, queries))  # (B, L) representatives of S(q_b), -1 absent
+            slot[positives] = -1
+            relevant = torch.zeros(b, b + 1, dtype=torch.bool, device=positives.device)
+            relevant.scatter_(1, torch.where(col >= 0, col, b), True)              # (B, B + 1); column b: absent
+            masked = relevant[:, rep]                                              # (B, B): doc_c in S(q_b)
+        masked.fill_diagonal_(False)
+
+        def mask(z, z_target):
+            z.masked_fill_(masked, -torch.inf)
+
+        return mask
+
+    def loss(self, qv: torch.Tensor, dv: torch.Tensor, cols: Columns, temperature: float) -> torch.Tensor:
+        """Mean loss from query vectors (B, d) and the columns' document vectors (C, d)."""
         if self.normalize_queries:  # ranking per query ignores its norm; doc norms stay free
             qv = torch.nn.functional.normalize(qv, dim=-1)
         # the temperature scales the (B, d) queries, not the (B, C) logits: one pass fewer
         qv = qv * temperature if self.mode == "scale" else qv / temperature
-        return MaskedSoftmaxCE.apply(qv, dv, torch.from_numpy(rows), torch.from_numpy(cols),
-                                     torch.from_numpy(target), bias)
+        return MaskedSoftmaxCE.apply(qv, dv, cols.target, cols.mask, cols.bias)
 
-    def __call__(self, model: DualEncoder, queries: np.ndarray, positives: np.ndarray, cand: np.ndarray,
+    def __call__(self, model: DualEncoder, queries: torch.Tensor, positives: torch.Tensor, cols: Columns,
                  temperature: float) -> torch.Tensor:
-        rows, cols, target = self.mask(queries, positives, cand)
-        qv = model.query(torch.from_numpy(queries))                                  # (B, d)
-        dv = model.doc() if cand is self._all else model.doc(torch.from_numpy(cand))  # (C, d)
-        return self.logits_loss(qv, dv, rows, cols, target, temperature, self.column_bias(cand))
+        """The loss of ``model`` on a batch whose columns are ``cols``."""
+        qv = model.query(queries)                                                  # (B, d)
+        dv = model.doc(cols.docs)                                                  # (C, d)
+        return self.loss(qv, dv, cols, temperature)
+
+
+def _no_mask(z, z_target) -> None:
+    pass
+
+
+def _lookup(slot: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """``slot[ids]`` for ids of any shape, as one flat index_select (faster on the CPU)."""
+    return slot.index_select(0, ids.reshape(-1)).view(ids.shape)
+
+
+def _table_mask(repeated, col, positives, target):
+    """The mask of full or sampled columns: the later copies of a document (``repeated``, (C,))
+    and every column of S(q_b) but the target (``col``, (B, L), -1: none)."""
+    if repeated is None and col is None:
+        return _no_mask
+    if col is not None:
+        drop = (col >= 0) & (col != target[:, None])                              # (B, L)
+        idx = torch.where(drop, col, target[:, None])                             # kept: rewrite the target
+
+    def mask(z, z_target):
+        if repeated is not None:
+            z.masked_fill_(repeated[None, :], -torch.inf)
+        if col is not None:  # a fixed shape: entries not dropped write the target's own logit back
+            src = torch.where(drop, torch.full_like(z_target[:, None], -torch.inf), z_target[:, None])
+            z.scatter_(1, idx, src)
+
+    return mask
 
 
 def logq_bias(share: np.ndarray, alpha: float, *, negatives: str, batch_size: int,
@@ -232,12 +329,9 @@ def logq_bias(share: np.ndarray, alpha: float, *, negatives: str, batch_size: in
     return (-alpha * np.log(np.maximum(q, 1e-30))).astype(np.float32)
 
 
-_EMPTY = np.zeros(0, dtype=np.int64)
-
-
 class MaskedSoftmaxCE(torch.autograd.Function):
     """mean_b [logsumexp_c z[b, c] - z[b, target_b]] with z = qv @ dv.T (+ bias[c], the logQ
-    correction, when given) and z[rows, cols] = -inf.
+    correction, when given) and the entries ``mask`` names set to -inf.
 
     Fused by hand: the (B, C) logits are written once by the matrix product, masked in
     place, reduced once for the log-sum-exp, and turned into the gradient (softmax minus
@@ -246,35 +340,24 @@ class MaskedSoftmaxCE(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, qv, dv, rows, cols, target, bias=None):
+    def forward(ctx, qv, dv, target, mask, bias=None):
         z = qv @ dv.T                                                            # (B, C)
-        if bias is not None:  # a constant: the gradient is still softmax minus one-hot
+        if bias is not None:  # a constant on every row (target included): the gradient is still softmax - one-hot
             z.add_(bias.to(z.dtype)[None, :])
-        if len(rows):
-            z[rows, cols] = -torch.inf
-        z_target = z[torch.arange(len(target)), target]
-        return fused_ce_forward(ctx, qv, dv, z, z_target, target)
+        z_target = z[torch.arange(len(target), device=z.device), target]         # (B,)
+        mask(z, z_target)
+        zmax = z.amax(dim=1, keepdim=True)                                       # (B, 1)
+        p = z.sub_(zmax).exp_()  # unnormalised softmax, in place (masked: exp(-inf) = 0)
+        total = p.sum(dim=1)                                                     # (B,)
+        loss = (zmax.squeeze(1) + total.log() - z_target).mean()
+        ctx.save_for_backward(qv, dv, p, total, target)
+        return loss
 
     @staticmethod
     def backward(ctx, grad):
-        return (*fused_ce_backward(ctx, grad), None, None, None, None)
-
-
-def fused_ce_forward(ctx, qv, dv, z, z_target, target) -> torch.Tensor:
-    """The shared forward of the fused kernels: from masked logits z (B, C), in place, the mean
-    of logsumexp(z[b]) - z_target[b]; saves what :func:`fused_ce_backward` needs."""
-    zmax = z.amax(dim=1, keepdim=True)
-    p = z.sub_(zmax).exp_()  # unnormalised softmax, in place (masked: exp(-inf) = 0)
-    total = p.sum(dim=1)
-    loss = (zmax.squeeze(1) + total.log() - z_target).mean()
-    ctx.save_for_backward(qv, dv, p, total, target)
-    return loss
-
-
-def fused_ce_backward(ctx, grad) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gradients for qv (B, d) and dv (C, d): (softmax - one-hot) / B, formed in place."""
-    qv, dv, p, total, target = ctx.saved_tensors
-    b = len(target)
-    g = p.mul_((grad / b) / total[:, None])
-    g[torch.arange(b, device=g.device), target] -= grad / b
-    return g @ dv, g.T @ qv
+        """Gradients for qv (B, d) and dv (C, d): (softmax - one-hot) / B, formed in place."""
+        qv, dv, p, total, target = ctx.saved_tensors
+        b = len(target)
+        g = p.mul_((grad / b) / total[:, None])                                  # (B, C)
+        g[torch.arange(b, device=g.device), target] -= grad / b
+        return g @ dv, g.T @ qv, None, None, None

@@ -1,22 +1,30 @@
-"""Optimisers for the two embedding tables, by name (``TrainConfig.optimizer``).
+"""Optimisers for the two embedding tables, by name (``TrainConfig.optimizer``), and one training
+step (:func:`table_step`), on any torch device.
 
 A step gathers the rows it needs (the batch's queries, the candidate documents) as leaf
 tensors, computes the loss and its gradient for those rows only, and hands
-(rows, gradient) to the optimiser:
+(rows, gradient) to the optimiser. On the CPU the rows are gathered once each (``unique``:
+a query drawn twice is one row, scattered to its two places in the batch); on a GPU they may
+repeat (finding the unique rows would make the step wait for the host), and so may the ranks'
+rows of a data-parallel step: the optimisers then sum the gradients of a row's copies, so the
+update is the one of the summed gradient, as if the rows were unique. ``rows=None`` means
+every row (full negatives: the whole document table).
 
 - ``lazy-adam`` (:class:`RowOptimizer`): Adam on the touched rows only, moments of other
-  rows wait (TensorFlow's LazyAdam; bias correction by the global step). No (n, d) work.
+  rows wait (TensorFlow's LazyAdam; bias correction by the global step). No (n, d) work
+  beyond a scratch buffer that sums repeated rows.
 - ``sgd``: plain SGD on the touched rows (identical to dense SGD: untouched rows get 0).
 - ``adagrad``: torch's ``Adagrad`` (a zero gradient leaves a row and its state unchanged, so
   dense Adagrad is row-only Adagrad).
 - ``adam`` (dense): torch's ``Adam`` on a dense (n, d) gradient that is zero outside the
   touched rows, so every row keeps moving on its momentum: what ``torch.optim.Adam`` does
   on an ``nn.Embedding`` in the usual training script. Costs O(n d) per step.
+
+:func:`frozen` wraps any of them so that one table stays fixed (a finetune's ``freeze``).
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ..errors import InputError
@@ -25,46 +33,59 @@ from .loss import SoftmaxLoss
 
 
 class RowOptimizer:
-    """Lazy Adam or SGD: updates only the table rows a step used.
-
-    With full negatives every document row is touched, so the document table gets plain Adam.
-    """
+    """Lazy Adam or SGD: updates only the table rows a step used (rows may repeat)."""
 
     def __init__(self, model: DualEncoder, lr: float, kind: str = "lazy-adam", betas=(0.9, 0.999),
                  eps: float = 1e-8):
         self.model, self.lr, self.kind, self.betas, self.eps = model, lr, kind, betas, eps
         self.t = 0
+        self._sum: dict[str, torch.Tensor] = {}  # (n, d) zeros between steps: sums repeated rows
         if kind == "lazy-adam":
             self.state = {name: (torch.zeros_like(p), torch.zeros_like(p)) for name, p in (("q", model.q), ("d", model.d))}
-
-    @torch.no_grad()
-    def update(self, name: str, rows: torch.Tensor, grad: torch.Tensor) -> None:
-        """Apply the gradient ``grad`` (R, d) of table ``name`` ("q" or "d") at unique ``rows`` (R,)."""
-        param = getattr(self.model, name).data
-        if self.kind == "sgd":
-            param.index_add_(0, rows, grad, alpha=-self.lr)
-            return
-        b1, b2 = self.betas
-        m_all, v_all = self.state[name]
-        m = m_all[rows].mul_(b1).add_(grad, alpha=1 - b1)
-        v = v_all[rows].mul_(b2).addcmul_(grad, grad, value=1 - b2)
-        m_all[rows], v_all[rows] = m, v
-        step = (m / (1 - b1 ** self.t)) / ((v / (1 - b2 ** self.t)).sqrt_().add_(self.eps))
-        param.index_add_(0, rows, step, alpha=-self.lr)
 
     def begin(self) -> None:
         self.t += 1
 
-    def step(self, loss_fn: SoftmaxLoss, queries: np.ndarray, positives: np.ndarray, cand: np.ndarray,
-             temperature: float) -> float:
-        """One training step on a batch; returns the loss."""
-        return table_step(self, loss_fn, queries, positives, cand, temperature)
+    @torch.no_grad()
+    def update(self, name: str, rows: torch.Tensor | None, grad: torch.Tensor, unique: bool = False) -> None:
+        """Apply the gradient ``grad`` (R, d) of table ``name`` ("q" or "d") at ``rows`` (R,)
+        (None: every row, R = n); ``unique``: no row repeats (nothing to sum)."""
+        param = getattr(self.model, name).data
+        if self.kind == "sgd":
+            if rows is None:
+                param.add_(grad, alpha=-self.lr)
+            else:
+                param.index_add_(0, rows, grad, alpha=-self.lr)
+            return
+        if rows is not None and not unique:  # each copy of a row gets the sum of its copies' gradients
+            buf = self._sum.get(name)
+            if buf is None:
+                buf = self._sum[name] = torch.zeros_like(param)
+            grad = buf.index_add_(0, rows, grad).index_select(0, rows)               # (R, d)
+            buf.index_fill_(0, rows, 0)
+        b1, b2 = self.betas
+        m_all, v_all = self.state[name]
+        m = (m_all.clone() if rows is None else m_all.index_select(0, rows)).mul_(b1).add_(grad, alpha=1 - b1)
+        v = (v_all.clone() if rows is None else v_all.index_select(0, rows)).mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        step = (m / (1 - b1 ** self.t)).div_((v / (1 - b2 ** self.t)).sqrt_().add_(self.eps))
+        if rows is None:
+            m_all.copy_(m)
+            v_all.copy_(v)
+            param.sub_(step, alpha=self.lr)
+            return
+        # (index_select / index_copy_: row copies several times faster than t[rows] on the CPU)
+        m_all.index_copy_(0, rows, m)  # the copies of a row write identical values
+        v_all.index_copy_(0, rows, v)
+        if unique:
+            param.index_add_(0, rows, step, alpha=-self.lr)
+        else:
+            param.index_copy_(0, rows, param.index_select(0, rows).sub_(step, alpha=self.lr))
 
 
 class TorchTableOptimizer:
     """A ``torch.optim`` optimiser over the two tables, fed (rows, gradient) pairs.
 
-    ``kind="adam"``: dense Adam (the gradient is scattered into an (n, d) zero tensor);
+    ``kind="adam"``: dense Adam (the gradient is summed into an (n, d) zero tensor);
     ``kind="adagrad"``: Adagrad, fed the same dense gradient.
     """
 
@@ -73,12 +94,12 @@ class TorchTableOptimizer:
         params = [model.q, model.d]
         self.opt = (torch.optim.Adam(params, lr=lr) if kind == "adam"
                     else torch.optim.Adagrad(params, lr=lr))
-        self._pending: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._pending: dict[str, tuple[torch.Tensor | None, torch.Tensor]] = {}
 
     def begin(self) -> None:
         self._pending = {}
 
-    def update(self, name: str, rows: torch.Tensor, grad: torch.Tensor) -> None:
+    def update(self, name: str, rows: torch.Tensor | None, grad: torch.Tensor, unique: bool = False) -> None:
         self._pending[name] = (rows, grad)
         if len(self._pending) == 2:
             self._apply()
@@ -87,15 +108,32 @@ class TorchTableOptimizer:
     def _apply(self) -> None:
         for name, (rows, grad) in self._pending.items():
             param = getattr(self.model, name)
-            dense = torch.zeros_like(param)
-            dense.index_add_(0, rows, grad)
-            param.grad = dense
+            param.grad = grad.clone() if rows is None else torch.zeros_like(param).index_add_(0, rows, grad)
         self.opt.step()
         self.model.q.grad = self.model.d.grad = None
 
-    def step(self, loss_fn: SoftmaxLoss, queries: np.ndarray, positives: np.ndarray, cand: np.ndarray,
-             temperature: float) -> float:
-        return table_step(self, loss_fn, queries, positives, cand, temperature)
+
+class _Frozen:
+    """An optimiser that leaves one table fixed: its gradient is replaced by zeros. The
+    optimiser is new for each stage (no momentum yet), so a zero gradient moves nothing."""
+
+    def __init__(self, opt, table: str):
+        self.opt, self.table = opt, table
+        self.model = opt.model
+
+    def begin(self) -> None:
+        self.opt.begin()
+
+    def update(self, name, rows, grad, unique: bool = False) -> None:
+        self.opt.update(name, rows, torch.zeros_like(grad) if name == self.table else grad, unique)
+
+
+def frozen(opt, freeze: str | None):
+    """``opt``, or a wrapper of it that leaves the ``freeze`` table ("documents": "d",
+    "queries": "q") fixed."""
+    if freeze in (None, "none"):
+        return opt
+    return _Frozen(opt, {"documents": "d", "queries": "q"}[freeze])
 
 
 def make_optimizer(model: DualEncoder, lr: float, kind: str):
@@ -107,24 +145,42 @@ def make_optimizer(model: DualEncoder, lr: float, kind: str):
     raise InputError(f"unknown optimizer {kind!r}")
 
 
-def table_step(opt, loss_fn: SoftmaxLoss, queries: np.ndarray, positives: np.ndarray, cand: np.ndarray,
-               temperature: float) -> float:
-    """Forward, backward and update for one batch, touching only the rows it gathers."""
+def table_step(opt, loss_fn: SoftmaxLoss, queries: torch.Tensor, positives: torch.Tensor, temperature: float,
+               gen: torch.Generator, reduce=None) -> torch.Tensor:
+    """One step on a batch of pairs (``queries``, ``positives``: (B,) int64 on the model's
+    device): columns, gather, fused loss, backward, (reduce), update. Touches only the rows it
+    gathers; nothing is read back to the host. Returns the loss (a 0-d tensor).
+
+    ``gen`` draws the sampled negatives; ``reduce(name, rows, grad) -> (rows, grad)`` combines
+    the ranks' gradients of a data-parallel step (:func:`hrviz.training.distributed.gather_rows`).
+    Rows are gathered once each where the loss compacts its columns (the CPU), else as they come.
+    """
     m = opt.model
-    rows, cols, target = loss_fn.mask(queries, positives, cand)
-    qrows, qinv = np.unique(queries, return_inverse=True)                # (R_q,), (B,)
-    full = cand is loss_fn._all
-    # in-batch columns repeat documents: gather each row once, scatter to its columns
-    drows, dinv = np.unique(cand, return_inverse=True) if loss_fn.in_batch else (cand, None)
-    qrows_t, drows_t = torch.from_numpy(qrows), torch.from_numpy(drows)
-    q_leaf = m.q.detach()[qrows_t].requires_grad_(True)                  # (R_q, d)
-    d_leaf = (m.d.detach().clone() if full else m.d.detach()[drows_t]).requires_grad_(True)  # (R_d, d)
+    cols = loss_fn.columns(gen, queries, positives)
+    unique = loss_fn.compact
+    q_rows, q_at = _rows(queries, unique)                                                  # (R_q,), (B,)
+    d_rows, d_at = (cols.docs, None) if cols.docs is None or not loss_fn.in_batch else _rows(cols.docs, unique)
+    q_leaf = m.q.detach().index_select(0, q_rows).requires_grad_(True)                    # (R_q, d)
+    d_leaf = (m.d.detach().clone() if d_rows is None
+              else m.d.detach().index_select(0, d_rows)).requires_grad_(True)             # (R_d, d)
     norm = (lambda x: torch.nn.functional.normalize(x, dim=-1)) if m.normalize else (lambda x: x)
-    qv = norm(q_leaf)[torch.from_numpy(qinv)]                             # (B, d)
-    dv = norm(d_leaf) if dinv is None else norm(d_leaf)[torch.from_numpy(dinv)]  # (C, d)
-    loss = loss_fn.logits_loss(qv, dv, rows, cols, target, temperature, loss_fn.column_bias(cand))
+    qv = norm(q_leaf) if q_at is None else norm(q_leaf)[q_at]                            # (B, d)
+    dv = norm(d_leaf) if d_at is None else norm(d_leaf)[d_at]                            # (C, d)
+    loss = loss_fn.loss(qv, dv, cols, temperature)
     loss.backward()
+    updates = [("q", q_rows, q_leaf.grad), ("d", d_rows, d_leaf.grad)]
+    if reduce is not None:  # the ranks' rows together repeat
+        updates = [(name, *reduce(name, rows, grad)) for name, rows, grad in updates]
+        unique = False
     opt.begin()
-    opt.update("q", qrows_t, q_leaf.grad)
-    opt.update("d", drows_t, d_leaf.grad)
-    return float(loss.detach())
+    for name, rows, grad in updates:
+        opt.update(name, rows, grad, unique)
+    return loss.detach()
+
+
+def _rows(ids: torch.Tensor, unique: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(rows to gather, where each id finds its row): each row once when ``unique`` (sorted
+    rows and the inverse), else the ids themselves (and None)."""
+    if not unique:
+        return ids, None
+    return torch.unique(ids, return_inverse=True)

@@ -1,5 +1,7 @@
-"""Device code paths: the CUDA loop's pieces run here on the CPU (device="cpu"), and again on
-CUDA under the ``gpu`` marker (skipped without a GPU: CI has none)."""
+"""The one training stack on every device: evaluation on the device, the samplers' draws, and
+whole fits, here on the CPU and again on CUDA under the ``gpu`` marker (skipped without a GPU:
+CI has none). What a GPU does differently (sampled columns kept at a fixed size, later copies
+masked, instead of compacted) also runs here on the CPU: ``compact_columns`` switched off."""
 
 import json
 import subprocess
@@ -12,9 +14,9 @@ import torch
 from hrviz.errors import InputError
 from hrviz.evaluate import evaluate
 from hrviz.sources import load_source
-from hrviz.training import SoftmaxLoss, TrainConfig, fit
+from hrviz.training import TrainConfig, fit
+from hrviz.training import loss as L
 from hrviz.training.device import evaluate_on_device, resolve_device, sampled_evaluation
-from hrviz.training.device_train import AncestorTable, DeviceSoftmaxLoss
 
 GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
 DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, GPU])]
@@ -68,52 +70,17 @@ def test_sampled_evaluation_labelled_with_interval():
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("negatives,masking", [("full", "hierarchy"), ("sampled", "hierarchy"),
-                                               ("in-batch", "hierarchy"), ("in-batch", "duplicates"),
-                                               ("in-batch", "none")])
-def test_device_loss_matches_numpy_loss(device, negatives, masking):
-    """Same batch, same candidates: the device loss and its gradients equal the numpy loss's."""
-    h = load_source("tree:H=4,W=3")
-    c = h.closure()
-    torch.manual_seed(0)
-    qt = torch.randn(h.n, 6, dtype=torch.float64)
-    dt = torch.randn(h.n, 6, dtype=torch.float64)
-    rng = np.random.default_rng(0)
-    idx = rng.integers(0, c.n_pairs, 24)
-    queries, positives = c.query[idx].astype(np.int64), c.doc[idx].astype(np.int64)
-    ref = SoftmaxLoss(c, h.n, negatives=negatives, masking=masking, n_negatives=10)
-    dev = DeviceSoftmaxLoss(AncestorTable(c, h.n, device), negatives=negatives, masking=masking, n_negatives=10)
-    gen = torch.Generator(device=device).manual_seed(0)
-    qd, pd = torch.as_tensor(queries, device=device), torch.as_tensor(positives, device=device)
-    cand_t, rep, target = dev.candidates(gen, pd)
-    cand = np.arange(h.n) if cand_t is None else np.unique(cand_t.cpu().numpy())  # the numpy loss's columns
-    if negatives == "in-batch":
-        cand = positives
-    rows, cols, tgt = ref.mask(queries, positives, cand if negatives != "full" else ref.candidates(np.random.default_rng(0), positives))
-    qv1 = qt[queries].clone().requires_grad_(True)
-    dv1 = dt[cand].clone().requires_grad_(True)
-    l1 = ref.logits_loss(qv1, dv1, rows, cols, tgt, 5.0)
-    l1.backward()
-    qv2 = qt.to(device)[qd].clone().requires_grad_(True)
-    dv2 = (dt.to(device) if cand_t is None else dt.to(device)[cand_t]).clone().requires_grad_(True)
-    l2 = dev.logits_loss(qv2, dv2, dev.masker(qd, pd, cand_t, rep, target), target, 5.0)
-    l2.backward()
-    assert float(l1) == pytest.approx(float(l2), rel=1e-9)
-    assert torch.allclose(qv1.grad, qv2.grad.cpu())
-    g2 = dv2.grad.cpu()
-    if cand_t is not None and negatives == "sampled":  # repeated columns get no gradient: sum per doc
-        g2 = torch.zeros(h.n, 6, dtype=g2.dtype).index_add_(0, cand_t.cpu(), g2)[cand]
-    assert torch.allclose(dv1.grad, g2)
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("regime", ["exact", "paper"])
-def test_device_loop_learns_like_numpy_loop(device, regime):
+@pytest.mark.parametrize("regime,negatives", [("exact", "full"), ("exact", "sampled"), ("paper", "in-batch")])
+def test_the_gpu_way_learns_like_the_cpu_way(device, regime, negatives, monkeypatch):
+    """The same fit on ``device`` with the GPU's fixed-size columns (on the CPU: compaction
+    switched off) against the CPU's default: the same recall within 0.1, the exact regime
+    solving the tree."""
     h = load_source("tree:H=4,W=4")
-    cfg = TrainConfig(dim=8, recipe="pretrain-finetune", regime=regime, steps=300, finetune_steps=100,
-                      device=device)
-    a = fit(h, TrainConfig(**{**cfg.__dict__, "device": "cpu"}))
-    b = fit(h, cfg, device_loop=True)
+    cfg = TrainConfig(dim=8, recipe="pretrain-finetune", regime=regime, negatives=negatives, n_negatives=40,
+                      steps=300, finetune_steps=100, device="cpu")
+    a = fit(h, cfg)
+    monkeypatch.setattr(L, "compact_columns", lambda device: False)
+    b = fit(h, TrainConfig(**{**cfg.__dict__, "device": device}))
     ea = evaluate(a.model.query_vectors(), a.model.doc_vectors(), h.closure())
     eb = evaluate(b.model.query_vectors(), b.model.doc_vectors(), h.closure())
     assert abs(ea.overall - eb.overall) < 0.1
@@ -122,17 +89,21 @@ def test_device_loop_learns_like_numpy_loop(device, regime):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("pairs", ["per-query", "per-document"])
-def test_device_samplers_follow_numpy_distributions(device, pairs):
+@pytest.mark.parametrize("pairs", ["uniform", "per-query", "per-document"])
+def test_samplers_draw_their_distribution_on_every_device(device, pairs):
+    """The share of each distance among the draws is the one the sampler states (pair_probability)."""
     from hrviz.pairs import all_pairs, regular_sampler
-    from hrviz.training.device_train import device_sampler
 
     p = all_pairs(load_source("tree:H=4,W=3"))
     s = regular_sampler(p, pairs)
-    a = np.bincount(p.distance[s.sample(np.random.default_rng(0), 40_000)], minlength=4) / 40_000
+    want = np.bincount(p.distance, weights=s.pair_probability(), minlength=4)
     g = torch.Generator(device=device).manual_seed(0)
-    b = np.bincount(p.distance[device_sampler(s, device).sample(g, 40_000).cpu().numpy()], minlength=4) / 40_000
-    assert np.abs(a - b).max() < 0.02
+    draws = s.sample(g, 40_000)
+    assert draws.device.type == device and draws.dtype == torch.int64
+    got = np.bincount(p.distance[draws.cpu().numpy()], minlength=4) / 40_000
+    assert np.abs(got - want).max() < 0.01
+    # seeded: the same generator state, the same draws
+    assert torch.equal(s.sample(torch.Generator(device=device).manual_seed(0), 40_000), draws)
 
 
 def test_train_cli_device_cpu_json(tmp_path):

@@ -1,6 +1,7 @@
-"""The logQ correction (TrainConfig.logq): the corrected loss against brute force, the samplers'
-marginals against their draws, the device loss against the table loss, logq=0 unchanged, and
-one end-to-end check that it raises far recall in the paper regime."""
+"""The logQ correction (TrainConfig.logq): the corrected loss against brute force (the CPU's
+compacted columns and the GPU's fixed-size ones, on every device), the samplers' marginals
+against their draws, logq=0 unchanged, and one end-to-end check that it raises far recall in
+the paper regime."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from hrviz.pairs import (DistanceWeightedSampler, LongDistanceSampler, MixtureSa
                          rebalanced_weights, regular_sampler)
 from hrviz.sources import load_source
 from hrviz.training import SoftmaxLoss, TrainConfig, fit
-from hrviz.training.device_train import AncestorTable, DeviceSoftmaxLoss
+from hrviz.training import loss as L
 from hrviz.training.loss import logq_bias
+from tests.training.reference import reference, under_test
 
 T = 5.0
 GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
@@ -27,38 +29,24 @@ def _batch(c, b=32, seed=0):
     return c.query[idx].astype(np.int64), c.doc[idx].astype(np.int64)
 
 
-def _brute(qt, dt, queries, cand, target, masked, log_q, alpha):
-    """Plain autograd cross-entropy on explicit corrected logits: (loss, grad q rows, grad d rows)."""
-    qv = qt[queries].clone().requires_grad_(True)                             # (B, d)
-    dv = dt[cand].clone().requires_grad_(True)                                # (C, d)
-    z = T * qv @ dv.T - alpha * torch.as_tensor(log_q[cand])[None, :]         # (B, C)
-    z = z.masked_fill(torch.as_tensor(masked), -torch.inf)
-    loss = torch.nn.functional.cross_entropy(z, torch.as_tensor(target))
-    loss.backward()
-    return loss, qv.grad, dv.grad
-
-
-def _masked(b, c, rows, cols):
-    m = np.zeros((b, c), dtype=bool)
-    m[rows, cols] = True
-    return m
-
-
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("compact", [True, False], ids=["compact", "fixed-size"])
 @pytest.mark.parametrize("negatives,masking", [("in-batch", "none"), ("in-batch", "duplicates"),
                                                ("in-batch", "hierarchy"), ("sampled", "none"),
                                                ("sampled", "hierarchy")])
 @pytest.mark.parametrize("alpha", [1.0, 0.5])
-def test_corrected_loss_matches_brute_force(negatives, masking, alpha):
+def test_corrected_loss_matches_brute_force(device, compact, negatives, masking, alpha):
     h = load_source("tree:H=3,W=3")
     c = h.closure()
     p = all_pairs(h)
     share = regular_sampler(p, "uniform").doc_marginal(h.n)  # the root: 1 in 3 positives
     queries, positives = _batch(c)
     B, K = len(queries), 10
-    loss_fn = SoftmaxLoss(c, h.n, negatives=negatives, masking=masking, n_negatives=K, logq=alpha)
+    loss_fn = SoftmaxLoss(c, h.n, negatives=negatives, masking=masking, n_negatives=K, logq=alpha, device=device,
+                          compact=compact)
     loss_fn.set_proposal(share, B)
-    cand = loss_fn.candidates(np.random.default_rng(1), positives)
-    rows, cols, target = loss_fn.mask(queries, positives, cand)
+    qd, pd = torch.as_tensor(queries, device=device), torch.as_tensor(positives, device=device)
+    cols = loss_fn.columns(torch.Generator(device=device).manual_seed(1), qd, pd)
     # q_j written out independently of logq_bias
     if negatives == "in-batch":
         log_q = np.log(share)
@@ -67,18 +55,16 @@ def test_corrected_loss_matches_brute_force(negatives, masking, alpha):
     torch.manual_seed(0)
     qt = torch.randn(h.n, 6, dtype=torch.float64)
     dt = torch.randn(h.n, 6, dtype=torch.float64)
-    qv = qt[queries].clone().requires_grad_(True)
-    dv = dt[cand].clone().requires_grad_(True)
-    loss = loss_fn.logits_loss(qv, dv, rows, cols, target, T, loss_fn.column_bias(cand))
-    loss.backward()
-    ref, gq, gd = _brute(qt, dt, queries, cand, target, _masked(B, len(cand), rows, cols), log_q, alpha)
+    got = under_test(loss_fn, qt, dt, qd, pd, cols, T)
+    want = reference(qt, dt, c, queries, positives, cols, negatives=negatives, masking=masking, T=T,
+                     log_q=log_q, alpha=alpha)
     # the bias is float32: agreement to float32 precision of the logits
-    assert float(loss.detach()) == pytest.approx(float(ref.detach()), rel=1e-6)
-    assert torch.allclose(qv.grad, gq, atol=1e-6)
-    assert torch.allclose(dv.grad, gd, atol=1e-6)
+    assert float(got[0]) == pytest.approx(float(want[0]), rel=1e-6)
+    assert torch.allclose(got[1], want[1], atol=1e-6)
+    assert torch.allclose(got[2], want[2], atol=1e-6)
     # and the correction does something
-    plain = SoftmaxLoss(c, h.n, negatives=negatives, masking=masking, n_negatives=K)
-    assert abs(float(plain.logits_loss(qt[queries], dt[cand], rows, cols, target, T)) - float(ref.detach())) > 1e-3
+    plain = reference(qt, dt, c, queries, positives, cols, negatives=negatives, masking=masking, T=T)
+    assert abs(float(plain[0]) - float(want[0])) > 1e-3
 
 
 def test_full_softmax_has_nothing_to_correct():
@@ -96,77 +82,35 @@ def _samplers(p):
             "long": long, "joint": MixtureSampler([regular_sampler(p, "uniform"), long], [0.7, 0.3])}
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", ["uniform", "per-query", "per-document", "rebalanced", "long", "joint"])
-def test_sampler_marginals_match_their_draws(name):
+def test_sampler_marginals_match_their_draws(device, name):
     h = load_source("dag:n=60,depth=4,seed=1") if name == "per-query" else load_source("tree:H=3,W=3")
     p = all_pairs(h)
     s = _samplers(p)[name]
     m = s.doc_marginal(h.n)
     assert m.sum() == pytest.approx(1.0)
     draws = 200_000
-    freq = np.bincount(p.doc[s.sample(np.random.default_rng(0), draws)], minlength=h.n) / draws
+    idx = s.sample(torch.Generator(device=device).manual_seed(0), draws).cpu().numpy()
+    freq = np.bincount(p.doc[idx], minlength=h.n) / draws
     # binomial standard error at most 0.0011 here
     assert np.abs(freq - m).max() < 0.006
     if name == "uniform":  # exactly the document's count among the training pairs / pairs
         assert np.allclose(m, np.bincount(p.doc, minlength=h.n) / len(p), rtol=1e-12, atol=0)
 
 
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("negatives,masking", [("in-batch", "none"), ("in-batch", "duplicates"),
-                                               ("sampled", "none"), ("sampled", "hierarchy")])
-def test_device_loss_matches_table_loss_with_logq(device, negatives, masking):
-    """One batch, the same candidates: the device loss and gradients equal the table loss's."""
-    h = load_source("tree:H=3,W=3")
-    c = h.closure()
-    share = regular_sampler(all_pairs(h), "uniform").doc_marginal(h.n)
-    queries, positives = _batch(c, 24)
-    ref = SoftmaxLoss(c, h.n, negatives=negatives, masking=masking, n_negatives=10, logq=1.0)
-    dev = DeviceSoftmaxLoss(AncestorTable(c, h.n, device), negatives=negatives, masking=masking,
-                            n_negatives=10, logq=1.0)
-    ref.set_proposal(share, 24)
-    dev.set_proposal(share, 24)
-    qd, pd = torch.as_tensor(queries, device=device), torch.as_tensor(positives, device=device)
-    cand_t, rep, target = dev.candidates(torch.Generator(device=device).manual_seed(0), pd)
-    cand = positives if negatives == "in-batch" else np.unique(cand_t.cpu().numpy())
-    rows, cols, tgt = ref.mask(queries, positives, cand)
-    torch.manual_seed(0)
-    qt = torch.randn(h.n, 6, dtype=torch.float64)
-    dt = torch.randn(h.n, 6, dtype=torch.float64)
-    qv1 = qt[queries].clone().requires_grad_(True)
-    dv1 = dt[cand].clone().requires_grad_(True)
-    l1 = ref.logits_loss(qv1, dv1, rows, cols, tgt, T, ref.column_bias(cand))
-    l1.backward()
-    qv2 = qt.to(device)[qd].clone().requires_grad_(True)
-    dv2 = dt.to(device)[cand_t].clone().requires_grad_(True)
-    l2 = dev.logits_loss(qv2, dv2, dev.masker(qd, pd, cand_t, rep, target), target, T, dev.column_bias(cand_t))
-    l2.backward()
-    assert float(l1.detach()) == pytest.approx(float(l2.detach()), rel=1e-9)
-    assert torch.allclose(qv1.grad, qv2.grad.cpu())
-    g2 = dv2.grad.cpu()
-    if negatives == "sampled":  # repeated columns get no gradient: sum per document
-        g2 = torch.zeros(h.n, 6, dtype=g2.dtype).index_add_(0, cand_t.cpu(), g2)[torch.as_tensor(cand)]
-    assert torch.allclose(dv1.grad, g2)
-
-
 def test_logq_zero_is_the_uncorrected_loss_bit_for_bit():
     h = load_source("tree:H=3,W=3")
     c = h.closure()
-    queries, positives = _batch(c)
+    queries, positives = (torch.from_numpy(a) for a in _batch(c))
     share = regular_sampler(all_pairs(h), "uniform").doc_marginal(h.n)
     old = SoftmaxLoss(c, h.n, negatives="in-batch", masking="none")
     new = SoftmaxLoss(c, h.n, negatives="in-batch", masking="none", logq=0.0)
     new.set_proposal(share, len(queries))
-    assert new.column_bias(positives) is None
+    assert new.bias is None and new.columns(None, queries, positives).bias is None
     torch.manual_seed(0)
     qt, dt = torch.randn(h.n, 6), torch.randn(h.n, 6)
-    out = []
-    for fn in (old, new):
-        qv = qt[queries].clone().requires_grad_(True)
-        dv = dt[positives].clone().requires_grad_(True)
-        rows, cols, target = fn.mask(queries, positives, positives)
-        loss = fn.logits_loss(qv, dv, rows, cols, target, T, fn.column_bias(positives))
-        loss.backward()
-        out.append((loss.detach(), qv.grad, dv.grad))
+    out = [under_test(fn, qt, dt, queries, positives, fn.columns(None, queries, positives), T) for fn in (old, new)]
     assert all(torch.equal(a, b) for a, b in zip(*out))
     # a whole fit: logq=0 takes no other path than a config without it
     cfg = dict(dim=8, recipe="pretrain-finetune", regime="paper", steps=60, finetune_steps=20, eval_every=20)
@@ -175,12 +119,16 @@ def test_logq_zero_is_the_uncorrected_loss_bit_for_bit():
     assert np.array_equal(a.model.doc_vectors(), b.model.doc_vectors())
 
 
-def test_device_loop_trains_with_logq():
+@pytest.mark.parametrize("device", DEVICES)
+def test_the_gpu_way_trains_with_logq(device, monkeypatch):
+    """Sampled negatives with logQ: the fit on ``device`` with the GPU's fixed-size columns (on
+    the CPU: compaction off) reaches the CPU default's recall within 0.1."""
     h = load_source("tree:H=3,W=4")
-    cfg = TrainConfig(dim=8, recipe="pretrain-finetune", regime="paper", steps=300, finetune_steps=100,
-                      device="cpu", logq=1.0)
+    cfg = TrainConfig(dim=8, recipe="pretrain-finetune", regime="paper", negatives="sampled", n_negatives=30,
+                      steps=300, finetune_steps=100, device="cpu", logq=1.0)
     a = fit(h, cfg)
-    b = fit(h, cfg, device_loop=True)
+    monkeypatch.setattr(L, "compact_columns", lambda device: False)
+    b = fit(h, TrainConfig(**{**cfg.__dict__, "device": device}))
     ea = evaluate(a.model.query_vectors(), a.model.doc_vectors(), h.closure())
     eb = evaluate(b.model.query_vectors(), b.model.doc_vectors(), h.closure())
     assert abs(ea.overall - eb.overall) < 0.1
