@@ -141,6 +141,7 @@ BUILDERS = {
     "torch-files": lambda: package_files("torch-files", "torch", max_nodes=16_000),
     "pandas-files": lambda: package_files("pandas-files", "pandas"),
     "site-files-30k": lambda: site_files("site-files-30k", 30_000),
+    "site-files-15k": lambda: site_files("site-files-15k", 15_000),  # the story's timing (15,000 nodes)
     "py-classes": lambda: python_classes("py-classes", ("numpy", "pandas", "altair", "duckdb", "networkx",
                                                           "email", "xml", "json", "collections", "asyncio")),
     "skewed-8k": lambda: skewed_tree("skewed-8k", 8000),

@@ -28,7 +28,6 @@ from hrviz.experiment import run_training
 from hrviz.sources import load_source
 from hrviz.store import Store
 from hrviz.training import TrainConfig
-from hrviz.training.config import PAPER_SYNTHETIC
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +53,7 @@ def main() -> None:
                 for seed in range(args.seeds):
                     t0 = time.perf_counter()
                     rid = run_training(SOURCE, TrainConfig(dim=3, recipe=recipe, regime=regime, seed=seed,
-                                                                **(PAPER_SYNTHETIC if regime == "paper" else {})), store,
+                                                                experiment="paper-synthetic" if regime == "paper" else None), store,
                                        hierarchy=h)
                     run = store.run(rid)
                     rbd = {int(k): v for k, v in run["summary"]["recall_by_distance"].items()}

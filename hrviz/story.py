@@ -162,14 +162,11 @@ class Chapter:
 
     @property
     def settings(self) -> tuple:
-        """(field, value) pairs of its TrainConfig beyond the regime's: on the paper's tree what
-        defines the paper's synthetic experiment (``PAPER_SYNTHETIC`` in hrviz/training/config.py,
-        less the cap, :attr:`max_distance`); none on WordNet (the rule's steps, batch and plateau,
-        hrviz/rule.py, as on any hierarchy). Read where a run is configured: it imports torch."""
-        if not self.paper_synthetic:
-            return ()
-        from .training.config import PAPER_SYNTHETIC
-        return tuple((k, v) for k, v in PAPER_SYNTHETIC.items() if k != "max_distance")
+        """(field, value) pairs of its TrainConfig beyond the regime's: on the paper's tree the
+        named experiment ``paper-synthetic`` (what defines it: ``PAPER_SYNTHETIC`` in
+        hrviz/training/config.py); none on WordNet (the rule's steps, batch and plateau,
+        hrviz/rule.py, as on any hierarchy)."""
+        return (("experiment", "paper-synthetic"),) if self.paper_synthetic else ()
 
     @property
     def label(self) -> str:

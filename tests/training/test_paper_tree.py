@@ -34,7 +34,7 @@ def _final(h, cfg, result):
 
 def experiment(**kw) -> TrainConfig:
     """The paper's synthetic experiment at d=3: its defining values, the rest the rule's."""
-    return TrainConfig(dim=3, regime="paper", **PAPER_SYNTHETIC, **kw)
+    return TrainConfig(dim=3, regime="paper", experiment="paper-synthetic", **kw)
 
 
 def test_no_value_depends_on_the_source_name(tree):
@@ -92,15 +92,10 @@ def test_the_papers_synthetic_table_with_the_rules_defaults(tree):
     # the finetune repairs the far distances (paper: 97%): its best validation, every leaf, every pair
     best = max((e for e in res.history if e["stage"] == "finetune"), key=lambda e: e["criterion"])
     assert best["overall"] >= 0.90 and best["recall"][0] >= 0.90
-    # and the guard decides what is kept: a repaired checkpoint, or (when every repaired checkpoint
-    # costs distance 0 more than finetune_guard, as at this seed: 1.00 -> 0.90 at best) the
-    # pretrained model itself. Over seeds 0-9 the guard kept a repaired checkpoint (overall >= 0.95)
-    # on 2 seeds (5, 9); on 4 (0, 2, 3, 9) with the numpy sampling stream before one training stack.
+    # and what is kept: the experiment's guard lets distance 0 pay up to 10 points (>= 0.90)
     rec, overall = _final(tree, cfg, res)
-    if res.stages["finetune"]["kept_pretrained"]:
-        assert overall == pytest.approx(std["overall"])
-    else:
-        assert overall >= 0.90 and rec[0] >= 0.90
+    assert not res.stages["finetune"]["kept_pretrained"]
+    assert overall >= 0.90 and rec[0] >= 0.90               # paper: 97%
     reb = experiment(recipe="rebalanced", seed=0).resolved(tree)
     rec, _ = _final(tree, reb, fit(tree, reb))
     assert rec[0] <= 0.15                                   # paper: 2.8%
