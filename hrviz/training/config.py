@@ -10,8 +10,8 @@ which negatives fill the softmax, what is masked out of it, and the optimiser. `
 a preset; every regime field left at ``None`` takes the preset's value, and a field set
 explicitly (a CLI flag, a Train page control) overrides it:
 
-- ``exact`` (the default): uniform pairs, every document as a candidate (sampled above 20k
-  documents), hierarchy-aware masking of false negatives, row-only Adam. Standard training
+- ``exact`` (the default): uniform pairs, every document as a candidate (sampled where that
+  is cheaper: more documents than the batch plus ``n_negatives``), hierarchy-aware masking of false negatives, row-only Adam. Standard training
   does not lose the long distance in this regime (docs/science-notes.md).
 - ``paper``: the regime in which standard training loses the far ancestors and
   pretrain-finetune brings them back; the preset is the recipe study's choice
@@ -51,7 +51,7 @@ NEGATIVES = {
     "full": "every document (the exact softmax)",
     "sampled": "the batch's positives plus n_negatives documents drawn uniformly",
     "in-batch": "the batch's positives only, one column per pair (duplicates included)",
-    "auto": "full up to 20,000 documents, else sampled",
+    "auto": "full where it is cheaper than sampled (documents <= batch + n_negatives), else sampled",
 }
 #: what is masked out of the denominator
 MASKINGS = {
@@ -274,8 +274,6 @@ class TrainConfig:
         _check_choices(c)
         _check_ranges(c)
         c.device = resolve_device(c.device)
-        if c.negatives == "auto":
-            c.negatives = "full" if h.n <= 20_000 else "sampled"
         if c.long_threshold is None:
             c.long_threshold = 1
         # the hierarchy's own values (hrviz.rule): one rule for every hierarchy
@@ -285,6 +283,8 @@ class TrainConfig:
                 setattr(c, name, rule[name])
         if c.eval_every is None:
             c.eval_every = eval_every(c.steps)
+        if c.negatives == "auto":  # the full softmax where it costs no more than sampling would
+            c.negatives = "full" if h.n <= c.batch_size + c.n_negatives else "sampled"
         if c.threads is None:
             # small hierarchies: one thread (thread sync costs more than the maths, badly so
             # when another process competes for the cores: hrviz.rule.threads)
