@@ -235,3 +235,30 @@ def standalone(path: str, **session):
     for key, value in session.items():
         at.session_state[key] = value
     return at
+
+
+def texts(at, kind: str) -> list[str]:
+    """The values of an AppTest's elements of one kind (``"warning"``, ``"caption"``, ...)."""
+    return [e.value for e in getattr(at, kind)]
+
+
+def upload_hierarchy(at, name: str, data: bytes):
+    """Upload ``data`` as file ``name`` on the Hierarchy page of ``at``; the AppTest, run."""
+    at.switch_page("pages/1_hierarchy.py").run()
+    at.radio(key="h_mode").set_value("Upload a file").run()
+    at.file_uploader(key="h_upload").set_value((name, data, "application/octet-stream")).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def upload_projector_vectors(at, names: list[str], q, d):
+    """Upload query vectors ``q`` and document vectors ``d`` (one row per name) as a projector
+    pair on the Train page's Load vectors of ``at``; the AppTest, run."""
+    import numpy as np
+
+    vec = "".join("\t".join(f"{v:.9g}" for v in row) + "\n" for row in np.vstack([q, d])).encode()
+    meta = ("name\tside\n" + "".join(f"{n}\tquery\n" for n in names)
+            + "".join(f"{n}\tdoc\n" for n in names)).encode()
+    at.file_uploader(key="t_vectors").set_value([("vectors.tsv", vec, "text/tab-separated-values"),
+                                                 ("metadata.tsv", meta, "text/tab-separated-values")]).run()
+    return at

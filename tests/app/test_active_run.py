@@ -8,19 +8,8 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from hrviz import story
-from tests.helpers import app_at
-
-
-def texts(at: AppTest, kind: str) -> list[str]:
-    return [e.value for e in getattr(at, kind)]
-
-
-def upload(at: AppTest, name: str, data: bytes) -> AppTest:
-    at.switch_page("pages/1_hierarchy.py").run()
-    at.radio(key="h_mode").set_value("Upload a file").run()
-    at.file_uploader(key="h_upload").set_value((name, data, "application/octet-stream")).run()
-    assert not at.exception, at.exception
-    return at
+from tests.helpers import app_at, texts, upload_projector_vectors
+from tests.helpers import upload_hierarchy as upload
 
 
 def fresh_csv(tag: str) -> bytes:
@@ -110,11 +99,7 @@ def test_a_loaded_run_shows_its_final_numbers_not_waiting(app_env):
     at = app_at("pages/2_train.py")
     rng = np.random.default_rng(26)
     q, d = rng.normal(size=(h.n, 3)), rng.normal(size=(h.n, 3))
-    vec = "".join("\t".join(f"{v:.9g}" for v in row) + "\n" for row in np.vstack([q, d])).encode()
-    meta = ("name\tside\n" + "".join(f"{n}\tquery\n" for n in h.names)
-            + "".join(f"{n}\tdoc\n" for n in h.names)).encode()
-    at.file_uploader(key="t_vectors").set_value([("vectors.tsv", vec, "text/tab-separated-values"),
-                                                 ("metadata.tsv", meta, "text/tab-separated-values")]).run()
+    upload_projector_vectors(at, h.names, q, d)
     assert not at.exception, at.exception
     rid = at.session_state["run_id"]
     assert get_store().run(rid)["params"]["model"] == "loaded"

@@ -8,7 +8,7 @@ import io
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import APP, new_active_run
+from tests.helpers import APP, new_active_run, upload_projector_vectors
 
 
 def app(page: str) -> AppTest:
@@ -46,11 +46,7 @@ def test_load_vectors_bad_then_good_then_every_page(app_env):
 
     rng = np.random.default_rng(0)
     q, d = rng.normal(size=(h.n, 4)), rng.normal(size=(h.n, 4))
-    vec = "".join("\t".join(f"{v:.9g}" for v in row) + "\n" for row in np.vstack([q, d])).encode()
-    meta = ("name\tside\n" + "".join(f"{n}\tquery\n" for n in h.names)
-            + "".join(f"{n}\tdoc\n" for n in h.names)).encode()
-    at.file_uploader(key="t_vectors").set_value([("vectors.tsv", vec, "text/tab-separated-values"),
-                                                 ("metadata.tsv", meta, "text/tab-separated-values")]).run()
+    upload_projector_vectors(at, h.names, q, d)
     assert not at.exception, at.exception
     row = new_active_run(at, store, before)
     run_id = int(row["run_id"])

@@ -9,19 +9,8 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import app_at
-
-
-def texts(at: AppTest, kind: str) -> list[str]:
-    return [e.value for e in getattr(at, kind)]
-
-
-def upload(at: AppTest, name: str, data: bytes) -> AppTest:
-    at.switch_page("pages/1_hierarchy.py").run()
-    at.radio(key="h_mode").set_value("Upload a file").run()
-    at.file_uploader(key="h_upload").set_value((name, data, "application/octet-stream")).run()
-    assert not at.exception, at.exception
-    return at
+from tests.helpers import app_at, texts
+from tests.helpers import upload_hierarchy as upload
 
 
 def test_upload_warnings_and_the_choice_for_repeated_names(app_env):
