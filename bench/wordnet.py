@@ -114,7 +114,8 @@ def step_against(rev: str, dim=64, batch=2048, negatives=8192, steps=10, reps=5)
     """The step of this checkout against the step of hrviz at ``rev``, in this process, on the
     same batches: ``reps`` rounds of ``steps`` batches, each batch a step of one then a step of
     the other (the order alternating: A B, B A, ...), after 3 warm-up steps each. Returns the
-    per-step medians and their ratio (this / then), and each round's ratio of medians."""
+    per-step medians and their ratio (this / then), each round's ratio of medians, and the
+    median of the per-batch ratios with a 95% bootstrap interval over batches."""
     import importlib
 
     import torch
@@ -172,8 +173,12 @@ def step_against(rev: str, dim=64, batch=2048, negatives=8192, steps=10, reps=5)
         t_now += b
         rounds.append(float(np.median(b) / np.median(a)))
     a, b = float(np.median(t_then)), float(np.median(t_now))
+    paired = np.array(t_now) / np.array(t_then)  # each batch's two steps, taken back to back
+    boot = np.random.default_rng(0).choice(paired, size=(2000, len(paired)))
+    lo, hi = np.percentile(np.median(boot, axis=1), [2.5, 97.5])
     return {"rev": rev, "sha": sha, "then": a, "now": b, "ratio": b / a, "rounds": rounds, "reps": reps,
-            "steps": steps, "threads": torch.get_num_threads()}
+            "steps": steps, "threads": torch.get_num_threads(), "paired": float(np.median(paired)),
+            "paired_ci95": [float(lo), float(hi)]}
 
 
 def baseline_throughput(dim=64, batch=2048, negatives=8192, steps=8) -> dict:
@@ -246,7 +251,8 @@ def speed_report(quick: bool = False, against: str | None = None, steps: int = 1
         ab = step_against(against, reps=reps, steps=steps)
         lines += [
             "",
-            f"## This step against the step at {ab['rev']} ({ab['sha']}), same process, same batches",
+            f"## This step against the step at {ab['rev']} ({ab['sha']}), same process, same batches, "
+            f"{ab['threads']} thread{'s' if ab['threads'] > 1 else ''}",
             "",
             f"{ab['reps']} rounds of {ab['steps']} batches, each batch one step of each (the order "
             f"alternating: A B, B A, ...); medians over all {ab['reps'] * ab['steps']} steps of each.",
@@ -256,6 +262,8 @@ def speed_report(quick: bool = False, against: str | None = None, steps: int = 1
             f"| step at {ab['sha']} | {ab['then'] * 1000:.0f} ms |",
             f"| this step | {ab['now'] * 1000:.0f} ms |",
             f"| ratio (this / then) | {ab['ratio']:.3f} |",
+            f"| median of the per-batch ratios (95% bootstrap interval) | {ab['paired']:.3f} "
+            f"({ab['paired_ci95'][0]:.3f} to {ab['paired_ci95'][1]:.3f}) |",
             f"| ratio per round | {', '.join(f'{r:.3f}' for r in ab['rounds'])} |",
         ]
     (OUT / "wordnet_speed.md").write_text("\n".join(lines) + "\n")

@@ -192,7 +192,7 @@ class UniformSampler(_Sampler):
         import torch
 
         index = self._on(gen.device)["index"]
-        return index[torch.randint(0, len(index), (size,), generator=gen, device=index.device)]
+        return index.index_select(0, torch.randint(0, len(index), (size,), generator=gen, device=index.device))
 
 
 class GroupedSampler(_Sampler):
@@ -233,9 +233,9 @@ class GroupedSampler(_Sampler):
         t = self._on(gen.device)
         dev = t["order"].device
         g = torch.randint(0, len(t["counts"]), (size,), generator=gen, device=dev)           # (B,) groups
-        c = t["counts"][g]                                                                    # (B,)
+        c = t["counts"].index_select(0, g)                                                    # (B,)
         offset = (torch.rand(size, generator=gen, device=dev, dtype=torch.float64) * c).long()
-        return t["order"][t["starts"][g] + torch.minimum(offset, c - 1)]
+        return t["order"].index_select(0, t["starts"].index_select(0, g) + torch.minimum(offset, c - 1))
 
 def regular_sampler(pairs: Pairs, draw: str = "uniform"):
     """The sampler of regular pairs for ``draw`` = uniform, per-query or per-document."""

@@ -214,7 +214,7 @@ def _train(h, model: TextTower, cfg: TrainConfig, tcfg: TowerConfig, callback, s
         def one_step() -> float:
             # ----- batch: pairs, candidate columns and their masking -----
             idx = stage.sampler.sample(gen, cfg.batch_size)
-            queries, positives = pair_q[idx], pair_d[idx]                         # (B,), (B,)
+            queries, positives = pair_q.index_select(0, idx), pair_d.index_select(0, idx)  # (B,), (B,)
             cols = loss_fn.columns(gen, queries, positives)
             keep_q = torch.from_numpy(rng.random(len(queries)) >= p) if p else None  # (B,)
             # ----- forward, loss, backward, step -----

@@ -269,7 +269,8 @@ def _fit(h, cfg, callback, stop, model) -> TrainResult:
 
         def one_step() -> torch.Tensor:
             idx = stage.sampler.sample(gen, batch)                                 # (b,) pair indices
-            return table_step(opt, stage_loss, pair_q[idx], pair_d[idx], stage.temperature, gen, reduce)
+            return table_step(opt, stage_loss, pair_q.index_select(0, idx), pair_d.index_select(0, idx),
+                              stage.temperature, gen, reduce)
 
         return one_step
 

@@ -13,9 +13,11 @@ gradient per document (:func:`compact_columns` says which a device takes).
 
 Masking. A document's column is found through a slot map (document -> its column, one
 ``(n + 1,)`` buffer written and cleared at the batch's columns, no search). ``hierarchy``
-masking reads S(q_b) from :class:`~hrviz.training.device.AncestorTable` (padded rows, (Q, L))
-and scatters -inf at its columns other than the target; in-batch, membership of column c's
-document in S(q_b) is a (B, B) lookup through each document's representative column.
+masking sets -inf at the columns of S(q_b) other than the target: on a GPU S(q_b) is read from
+:class:`~hrviz.training.device.AncestorTable` (padded rows, (Q, L): fixed shapes), on the CPU
+from the closure's rows as one flat list (no padding: sum |S(q_b)| entries, each op too small
+to wake a second thread). In-batch, membership of column c's document in S(q_b) is a (B, B)
+lookup through each document's representative column.
 
 logQ correction (``logq`` = alpha > 0; Yi et al., "Sampling-bias-corrected neural modeling for
 large corpus item recommendations", RecSys 2019; Bengio & Senecal 2008 for sampled softmax).
@@ -60,6 +62,7 @@ import torch
 
 from ..errors import InputError
 from ..models.dual_encoder import DualEncoder
+from ..sparse import expand_rows
 from .device import AncestorTable
 
 
@@ -210,28 +213,49 @@ class SoftmaxLoss:
             return Columns(positives, torch.arange(b, device=positives.device),
                            self._in_batch_mask(queries, positives), self._column_bias(positives))
         if self.full:
-            col = self._relevant_columns(queries, None) if self.masking == "hierarchy" else None
-            return Columns(None, positives, _table_mask(None, col, positives, positives))
+            col = self._relevant_columns(queries, None, positives) if self.masking == "hierarchy" else None
+            return Columns(None, positives, _table_mask(None, col, positives))
         drawn = torch.randint(0, self.n, (self.n_negatives,), generator=gen, device=positives.device)
         docs = torch.cat([positives, drawn])                                       # (B + K,)
         if self.compact:
             docs = torch.unique(docs)                                              # (C,) sorted, once each
         slot, at = self._slot, torch.arange(len(docs), device=docs.device)
-        slot[docs] = at                                  # a repeated document: one of its columns wins
-        target = slot[positives]                                                   # (B,)
-        repeated = None if self.compact else slot[docs] != at                      # (C,) later copies
-        col = self._relevant_columns(queries, slot) if self.masking == "hierarchy" else None
-        slot[docs] = -1
-        return Columns(docs, target, _table_mask(repeated, col, positives, target), self._column_bias(docs))
+        slot.index_copy_(0, docs, at)                    # a repeated document: one of its columns wins
+        target = slot.index_select(0, positives)                                   # (B,)
+        repeated = None if self.compact else slot.index_select(0, docs) != at      # (C,) later copies
+        col = self._relevant_columns(queries, slot, target) if self.masking == "hierarchy" else None
+        slot.index_fill_(0, docs, -1)
+        return Columns(docs, target, _table_mask(repeated, col, target), self._column_bias(docs))
 
     def _column_bias(self, docs: torch.Tensor) -> torch.Tensor | None:
         return None if self._bias is None else self._bias.index_select(0, docs)
 
-    def _relevant_columns(self, queries: torch.Tensor, slot: torch.Tensor | None) -> torch.Tensor:
-        """(B, L): the column of each document of S(q_b), -1 where it has none (or padding);
-        the row's positive itself is included."""
+    def _relevant_columns(self, queries: torch.Tensor, slot: torch.Tensor | None, target: torch.Tensor):
+        """(rows, cols): the logits of S(q_b)'s documents that have a column, the row's positive
+        itself included (the mask writes the target's logit back). Compact (the CPU): S(q_b)'s
+        entries listed flat, rows (S,) and columns (S,), S = sum |S(q_b)|. Otherwise rows is None
+        and cols the padded (B, L) table, an entry without a column pointing at its row's target:
+        no shape depends on the batch."""
+        if self.compact:
+            rows, docs = self._flat(queries)                                       # (S,), (S,)
+            if slot is None:  # full: column j is document j
+                return rows, docs
+            col = slot.index_select(0, docs)                                       # (S,), -1: none
+            keep = (col >= 0).nonzero().squeeze(1)
+            return rows.index_select(0, keep), col.index_select(0, keep)
         rel = self.table.doc.index_select(0, queries)                              # (B, L), pad n
-        return torch.where(rel < self.n, rel, -1) if slot is None else _lookup(slot, rel)
+        if slot is None:
+            return None, torch.where(rel < self.n, rel, target[:, None])
+        col = _lookup(slot, rel)                                                   # (B, L), -1: none
+        return None, torch.where(col >= 0, col, target[:, None])
+
+    def _flat(self, queries: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(row, document) of every entry of S(q_b), from the closure's rows (CSR), by numpy on
+        the host: the compact (CPU) way, where tensors and arrays share memory."""
+        c = self.closure
+        rows, at = expand_rows(c.ptr, queries.cpu().numpy())
+        return (torch.from_numpy(rows).to(queries.device),
+                torch.from_numpy(c.doc[at].astype(np.int64)).to(queries.device))
 
     def _in_batch_mask(self, queries: torch.Tensor, positives: torch.Tensor):
         if self.masking == "none":
@@ -241,13 +265,13 @@ class SoftmaxLoss:
             masked = positives[None, :] == positives[:, None]                      # (B, B): same document
         else:
             slot = self._slot
-            slot[positives] = torch.arange(b, device=positives.device)
-            rep = slot[positives]                        # (B,) one column per document: its representative
+            slot.index_copy_(0, positives, torch.arange(b, device=positives.device))
+            rep = slot.index_select(0, positives)        # (B,) one column per document: its representative
             col = _lookup(slot, self.table.doc.index_select(0, queries))  # (B, L) representatives of S(q_b), -1 absent
-            slot[positives] = -1
+            slot.index_fill_(0, positives, -1)
             relevant = torch.zeros(b, b + 1, dtype=torch.bool, device=positives.device)
             relevant.scatter_(1, torch.where(col >= 0, col, b), True)              # (B, B + 1); column b: absent
-            masked = relevant[:, rep]                                              # (B, B): doc_c in S(q_b)
+            masked = relevant.index_select(1, rep)                                 # (B, B): doc_c in S(q_b)
         masked.fill_diagonal_(False)
 
         def mask(z, z_target):
@@ -280,21 +304,22 @@ def _lookup(slot: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     return slot.index_select(0, ids.reshape(-1)).view(ids.shape)
 
 
-def _table_mask(repeated, col, positives, target):
+def _table_mask(repeated, col, target):
     """The mask of full or sampled columns: the later copies of a document (``repeated``, (C,))
-    and every column of S(q_b) but the target (``col``, (B, L), -1: none)."""
+    and every column of S(q_b) but the target (``col``: :meth:`SoftmaxLoss._relevant_columns`)."""
     if repeated is None and col is None:
         return _no_mask
-    if col is not None:
-        drop = (col >= 0) & (col != target[:, None])                              # (B, L)
-        idx = torch.where(drop, col, target[:, None])                             # kept: rewrite the target
 
     def mask(z, z_target):
         if repeated is not None:
             z.masked_fill_(repeated[None, :], -torch.inf)
-        if col is not None:  # a fixed shape: entries not dropped write the target's own logit back
-            src = torch.where(drop, torch.full_like(z_target[:, None], -torch.inf), z_target[:, None])
-            z.scatter_(1, idx, src)
+        if col is not None:  # every relevant column, the target's included; then the target's logit back
+            rows, cols = col
+            if rows is None:
+                z.scatter_(1, cols, -torch.inf)
+            else:  # (flat: index_fill_ is many times faster than z[rows, cols] = ... on the CPU)
+                z.view(-1).index_fill_(0, rows * z.shape[1] + cols, -torch.inf)
+            z.scatter_(1, target[:, None], z_target[:, None])
 
     return mask
 
@@ -344,7 +369,7 @@ class MaskedSoftmaxCE(torch.autograd.Function):
         z = qv @ dv.T                                                            # (B, C)
         if bias is not None:  # a constant on every row (target included): the gradient is still softmax - one-hot
             z.add_(bias.to(z.dtype)[None, :])
-        z_target = z[torch.arange(len(target), device=z.device), target]         # (B,)
+        z_target = z.gather(1, target[:, None]).squeeze(1)                       # (B,)
         mask(z, z_target)
         zmax = z.amax(dim=1, keepdim=True)                                       # (B, 1)
         p = z.sub_(zmax).exp_()  # unnormalised softmax, in place (masked: exp(-inf) = 0)
@@ -359,5 +384,5 @@ class MaskedSoftmaxCE(torch.autograd.Function):
         qv, dv, p, total, target = ctx.saved_tensors
         b = len(target)
         g = p.mul_((grad / b) / total[:, None])                                  # (B, C)
-        g[torch.arange(b, device=g.device), target] -= grad / b
+        g.scatter_add_(1, target[:, None], (-grad / b).expand(b, 1).to(g.dtype))
         return g @ dv, g.T @ qv, None, None, None
