@@ -1,7 +1,8 @@
 """The training loss: softmax cross-entropy over a candidate set with false negatives masked
 (:class:`SoftmaxLoss`), and its fused kernel (:class:`MaskedSoftmaxCE`). One loss on every torch
-device: a step's columns and masks are tensors of fixed shape on the training device, so a step
-never waits for the host.
+device: a step's columns and masks are tensors on the training device. On a GPU every shape is
+fixed, so a step never waits for the host; on the CPU, where nothing waits, sets are compacted
+instead (:func:`compact_columns`), which makes fewer columns and smaller masks.
 
 Columns (:meth:`SoftmaxLoss.columns`). ``full``: column j is document j. ``in-batch``: column b
 is the positive of row b (a document may fill several columns). ``sampled``: the batch's
