@@ -92,8 +92,10 @@ def step_throughput(dim=64, batch=2048, negatives=8192, steps=15) -> dict:
 def package_at(rev: str):
     """hrviz as it was at git revision ``rev``, imported beside this one under another name
     (``hrviz_at_<sha>``; its imports are relative), so both steps run in one process."""
+    import atexit
     import importlib
     import io
+    import shutil
     import tarfile
     import tempfile
 
@@ -102,6 +104,7 @@ def package_at(rev: str):
     name = f"hrviz_at_{sha}"
     if name not in sys.modules:
         tmp = Path(tempfile.mkdtemp(prefix="hrviz-at-"))
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
         data = subprocess.run(["git", "archive", sha, "hrviz"], cwd=ROOT, capture_output=True, check=True).stdout
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             tar.extractall(tmp, members=[m for m in tar.getmembers() if m.isfile() or m.isdir()])
