@@ -139,7 +139,8 @@ def replot() -> None:
     lines += ["", "## The story's bars (paper regime: standard, then pretrain-finetune from the same pretraining)", "",
               "Per hierarchy and seed: the worst distance of standard training, of pretrain-finetune, the lift, "
               "pretrain-finetune's distance 0, and the largest fall of any distance against standard "
-              "(bars: standard worst < 50%, lift >= 30 points, distance 0 >= 90%, fall <= 2 points).", "",
+              "(bars: where standard's worst is under 50%, a lift of >= 30 points; everywhere distance 0 >= 90% and a fall "
+              "<= 2 points; a negative fall: pretrain-finetune is above standard at every distance).", "",
               "| group | hierarchy | seed | standard worst | pf worst | lift | pf d0 | largest fall | bars |",
               "|---|---|---|---|---|---|---|---|---|"]
     for group, entries in (("tune", hierarchies.TUNE), ("report", hierarchies.REPORT)):
@@ -152,9 +153,11 @@ def replot() -> None:
                 pf = {k: float(v) for k, v in pick["paper-pf"]["recall"].items()}
                 fall = max(std[k] - pf.get(k, 0.0) for k in std)
                 lift = min(pf.values()) - min(std.values())
-                ok = min(std.values()) < 0.5 and lift >= 0.30 and pf.get("0", 0) >= 0.90 and fall <= 0.02
+                lost = min(std.values()) < 0.5
+                ok = (lift >= 0.30 or not lost) and pf.get("0", 0) >= 0.90 and fall <= 0.02
+                verdict = ("yes" if ok else "NO") + ("" if lost else " (not lost: no lift asked)")
                 lines.append(f"| {group} | `{e}` | {seed} | {100 * min(std.values()):.1f} | {100 * min(pf.values()):.1f} | "
-                             f"{100 * lift:+.1f} | {100 * pf.get('0', 0):.1f} | {100 * fall:+.1f} | {'yes' if ok else 'NO'} |")
+                             f"{100 * lift:+.1f} | {100 * pf.get('0', 0):.1f} | {100 * fall:+.1f} | {verdict} |")
     (RESULTS / "defaults.md").write_text("\n".join(lines) + "\n")
     _chart(data)
 

@@ -394,12 +394,6 @@ def start_story(jobs, store, *, seed: int = 0, force: bool = False, hierarchy=No
                            again=force, info=info)
 
 
-def steps(chapter: Chapter) -> int:
-    """All training steps of a chapter's run (both stages of the repair)."""
-    cfg = config(chapter)
-    return cfg.steps + (cfg.finetune_steps if cfg.recipe == "pretrain-finetune" else 0)
-
-
 @dataclass
 class ChapterProgress:
     """Where one chapter's run of a story job stands, read from the store."""

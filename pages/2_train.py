@@ -135,6 +135,9 @@ if kind.uses_training:
                                help=TrainConfig.help("temperature"))
         eval_every = e4.number_input("Evaluate every (steps)", 1, 10_000, value=None, key="t_eval",
                                      placeholder="auto", help=TrainConfig.help("eval_every"))
+        patience = e1.number_input("Stop after validations without gain", 0, 10_000, value=None,
+                                   key="t_patience", placeholder="auto (5; 0: never stop early)",
+                                   help=TrainConfig.help("patience"))
         st.caption("Regime settings (empty: the regime's preset)")
         n1, n2, n3, n4 = st.columns(4)
         regime_choice = {}
@@ -148,6 +151,7 @@ if kind.uses_training:
         dim=None if dim is None else int(dim), recipe=recipe, seed=int(seed), max_distance=max_distance,
         steps=None if steps is None else int(steps), batch_size=None if batch is None else int(batch),
         regime=regime, lr=None if lr is None else float(lr), temperature=float(temp), eval_every=None if eval_every is None else int(eval_every),
+        patience=None if patience is None else int(patience),
         finetune_steps=None if ft_steps is None else int(ft_steps),
         finetune_lr_ratio=None if ratio is None else float(ratio),
         finetune_temperature=None if ft_temp is None else float(ft_temp),
@@ -158,7 +162,8 @@ if kind.uses_training:
         plan = cfg.resolved(h)
         st.caption(f"Plan: d={plan.dim}, at most {plan.total_steps():,} steps ({plan.steps:,}"
                    + (f" + {plan.finetune_steps:,} finetune" if recipe == "pretrain-finetune" else "")
-                   + f"; each stage stops once {plan.patience} validations in a row bring no gain), "
+                   + (f"; each stage stops once {plan.patience} validations in a row bring no gain), "
+                      if plan.patience else "; no early stop), ")
                    f"batch {plan.batch_size:,}, evaluation every {plan.eval_every:,} steps, "
                    f"{plan.regime} regime: {plan.pairs} pairs, {plan.negatives} softmax, "
                    f"masking {plan.masking}, {plan.optimizer} at lr {plan.lr:g}"

@@ -171,7 +171,7 @@ def cmd_train(args) -> int:
         resolved = train.resolved(h)
         apply_threads(resolved)
         small = dim_warning(measure(h, resolved.max_distance, query_nodes(h, resolved.queries)), resolved.dim)
-        if small:  # said before training, not only in the verdict
+        if small and not args.json:  # said before training (with --json: in the verdict)
             print(f"warning: {small}", file=sys.stderr)
     cfg = kind.resolved(kind.config(vars(args), h, train), h)
     if getattr(cfg, "distributed", False):  # data-parallel: rank 0 stores the run, the others train in lockstep

@@ -83,14 +83,14 @@ def test_train_pretrain_finetune_and_watch_the_recall_chart_update(page, streaml
     assert sidebar_links(page) == [p.title for p in PAGES]  # app.py's navigation
     assert page.get_by_role("switch", name="Pretrain-finetune").is_checked()
     for label, value in [("Steps (pretrain / main stage)", "1500"), ("Finetune steps", "500"),
-                         ("Evaluate every (steps)", "25")]:
+                         ("Evaluate every (steps)", "25"), ("Stop after validations without gain", "0")]:
         if label == "Evaluate every (steps)":
             page.get_by_text("More hyper-parameters").click()
         box = page.get_by_role("spinbutton", name=label, exact=True)
         box.fill(value)
         box.press("Enter")
         settle(page)
-    assert "Plan: 2,000 steps (1,500 + 500 finetune)" in page.locator("body").inner_text()
+    assert "at most 2,000 steps (1,500 + 500 finetune" in page.locator("body").inner_text()
     page.get_by_role("button", name="Start training").click()
     page.wait_for_selector('[data-testid="stProgress"]:has-text("running")', timeout=30_000)
     run = re.search(r"Run #(\d+)", _progress_text(page)).group(1)

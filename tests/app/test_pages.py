@@ -318,7 +318,11 @@ def test_train_start_writes_a_run_to_the_store_and_shows_it_live(app_env, store)
     assert not at.exception
     run_id = at.session_state["run_id"]
     row = store.run(run_id)
-    assert row["recipe"] == "pretrain-finetune" and row["dim"] == 3
+    from hrviz.rule import measure, recommended_dim
+    from hrviz.sources import load_source
+
+    want = recommended_dim(measure(load_source(at.session_state["source"])))  # d left at "auto": the rule's
+    assert row["recipe"] == "pretrain-finetune" and row["dim"] == want
     assert row["params"]["finetune_lr_ratio"] == 0.01 and row["params"]["steps"] == 60
     training = training_job(run_id)
     training.wait(120)

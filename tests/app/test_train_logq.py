@@ -15,9 +15,10 @@ def test_the_logq_control_reaches_the_plan(app_env):
     at.switch_page("pages/2_train.py").run()
     assert not at.exception and at.select_slider(key="t_logq").value == 0.0
     at.select_slider(key="t_logq").set_value(1.0).run()
-    assert "logQ" not in _plan(at)  # the paper tree preset: a full softmax, nothing to correct
+    assert "logQ" not in _plan(at)  # the default exact regime: a full softmax, nothing to correct
     at.session_state["source"] = "wordnet:mammal.n.01"
     at.run()
+    at.selectbox(key="t_regime").set_value("paper").run()  # in-batch negatives: logQ corrects them
     at.select_slider(key="t_logq").set_value(0.5).run()
     assert not at.exception
     assert "in-batch softmax" in _plan(at) and "logQ-corrected (alpha 0.5)" in _plan(at)
