@@ -164,7 +164,7 @@ if kind.uses_training:
                    + (f" + {plan.finetune_steps:,} finetune" if recipe == "pretrain-finetune" else "")
                    + (f"; each stage stops once {plan.patience} validations in a row bring no gain), "
                       if plan.patience else "; no early stop), ")
-                   f"batch {plan.batch_size:,}, evaluation every {plan.eval_every:,} steps, "
+                   + f"batch {plan.batch_size:,}, evaluation every {plan.eval_every:,} steps, "
                    f"{plan.regime} regime: {plan.pairs} pairs, {plan.negatives} softmax, "
                    f"masking {plan.masking}, {plan.optimizer} at lr {plan.lr:g}"
                    + (", false negatives NOT masked" if plan.masking != "hierarchy" else "")
