@@ -204,7 +204,7 @@ def sentences(found: dict[str, dict]) -> dict[str, str]:
     if ex:
         r = _rbd(ex)
         t, w = _worst(r)
-        out["cause-removed"] = (f"With the other ancestors masked and every document a candidate, standard "
+        out["cause-removed"] = (f"With the other ancestors masked out of the softmax (the exact regime), standard "
                                 f"training {'retrieves every ancestor' if w >= 0.9 else 'does better'}: the worst "
                                 f"distance is {_pct(w)} (distance {t}), overall {_pct(ex['overall'])}.")
     return out
