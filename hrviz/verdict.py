@@ -57,7 +57,13 @@ def verdict(summary: dict, params: dict, measures: Measures | None = None) -> li
     if recipe == "pretrain-finetune" and ft and ft.get("pretrained"):
         before = {int(t): float(r) for t, r in ft["pretrained"].items()}
         worst_before = min(before.values())
-        if ft.get("kept_pretrained"):
+        if ft.get("kept_pretrained") and all(r >= GOOD_FROM for r in rbd.values()):
+            out.append(_finding(
+                "finetune-kept-pretrained", "ok",
+                f"The finetune had nothing to add: after {ft.get('steps', 0):,} finetune steps no checkpoint beat "
+                "the pretrained model, which was already good, so it was kept.",
+                steps=ft.get("steps", 0), pretrained_min=worst_before))
+        elif ft.get("kept_pretrained"):
             out.append(_finding(
                 "finetune-kept-pretrained", "warn",
                 f"The finetune did not help: after {ft.get('steps', 0):,} finetune steps no checkpoint beat the "

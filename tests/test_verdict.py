@@ -32,6 +32,9 @@ def test_a_finetune_that_kept_the_pretrained_model_is_reported_with_what_to_try(
     f = verdict(_s({0: 1.0, 1: 0.3}, stages=stages), {"recipe": "pretrain-finetune"})
     assert codes(f) == ["lost", "finetune-kept-pretrained"]
     assert "did not help" in f[1]["text"] and "--regime exact" in f[1]["text"] and "400" in f[1]["text"]
+    good = verdict(_s({0: 1.0, 1: 0.97}, stages=stages), {"recipe": "pretrain-finetune"})
+    assert codes(good) == ["good", "finetune-kept-pretrained"] and good[1]["level"] == "ok"
+    assert "nothing to add" in good[1]["text"]  # a good pretraining kept is no failure
     stages["finetune"]["kept_pretrained"] = False
     f = verdict(_s({0: 1.0, 1: 0.95}, stages=stages), {"recipe": "pretrain-finetune"})
     assert codes(f) == ["good", "finetune-repaired"] and "from 30.0%" in f[1]["text"]
