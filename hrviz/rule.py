@@ -116,7 +116,7 @@ def defaults(m: Measures) -> dict:
 PARALLEL_NODES = 20_000
 
 
-def threads(cfg, nodes: int, cores: int) -> int:
+def threads(nodes: int, cores: int) -> int:
     """Torch threads of a run: 1 up to :data:`PARALLEL_NODES` nodes, else every core. One
     thread wins on 2 cores shared with anything else: a 12,600-node file tree at batch 2,048
     stepped in 0.34 s on one thread and 0.81 s on two while another run trained

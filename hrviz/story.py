@@ -269,14 +269,15 @@ def story_runs(store, prefer: list[int] | None = None, chapters=CHAPTERS) -> dic
     return out
 
 
-def final_frame(store, runs: dict[str, dict]) -> pd.DataFrame:
+def final_frame(store, runs: dict[str, dict], shorts: dict[str, str] | None = None) -> pd.DataFrame:
     """The final recall by distance (all pairs) of :func:`story_runs`' runs, with a ``chapter``
-    column (each chapter's short name); empty without runs."""
+    column (each chapter's short name: ``shorts[key]``, default this story's); empty without runs."""
     if not runs:
         return pd.DataFrame()
+    shorts = shorts or {k: ch.short for k, ch in CHAPTERS_BY_KEY.items()}
     rec = store.recall([int(r["run_id"]) for r in runs.values()], split="all")
     out = final_recall_frame(rec[rec["stage"] == "final"])
-    out["chapter"] = out["run_id"].map({int(r["run_id"]): CHAPTERS_BY_KEY[k].short for k, r in runs.items()})
+    out["chapter"] = out["run_id"].map({int(r["run_id"]): shorts[k] for k, r in runs.items()})
     return out
 
 

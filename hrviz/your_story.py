@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .charts.recall import final_recall_frame
 from .experiment import run_training
 from .hierarchy import Hierarchy
 from .kinds.tables import TABLES
@@ -141,12 +140,9 @@ def start(jobs, store, source: str, *, max_distance: int | None = DEFAULT_MAX_DI
 
 def final_frame(store, found: dict[str, dict]) -> pd.DataFrame:
     """Final recall by distance of the chapters' runs, with a ``chapter`` column."""
-    if not found:
-        return pd.DataFrame()
-    rec = store.recall([int(r["run_id"]) for r in found.values()], split="all")
-    out = final_recall_frame(rec[rec["stage"] == "final"])
-    out["chapter"] = out["run_id"].map({int(r["run_id"]): BY_KEY[k].short for k, r in found.items()})
-    return out
+    from .story import final_frame as chapters_frame
+
+    return chapters_frame(store, found, {k: ch.short for k, ch in BY_KEY.items()})
 
 
 def _pct(x) -> str:

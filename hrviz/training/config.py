@@ -288,7 +288,7 @@ class TrainConfig:
         if c.threads is None:
             # small hierarchies: one thread (thread sync costs more than the maths, badly so
             # when another process competes for the cores: hrviz.rule.threads)
-            c.threads = threads(c, h.n, torch.get_num_threads())
+            c.threads = threads(h.n, torch.get_num_threads())
         return c
 
 
